@@ -191,6 +191,10 @@ def load_store(path: Path | str) -> LoadedStore:
     for index, camera in enumerate(store.cameras):
         calib_path = resolve(path, camera.calibration)
         loc: Loc = ("cameras", index, "calibration")
+        if not calib_path.is_file():
+            issues.append(source.issue(loc, f"calibration file {calib_path} not found; expected "
+                                       "a `kind: camera` file written by `walkout calibrate`"))
+            continue
         try:
             calib = load_calibration(calib_path)
         except ConfigError as exc:
