@@ -17,8 +17,9 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def median_seconds(fn: Callable[[], object], *, repeat: int = 31, number: int = 1,
-                   warmup: int = 3) -> float:
+def median_seconds(
+    fn: Callable[[], object], *, repeat: int = 31, number: int = 1, warmup: int = 3
+) -> float:
     """Median wall time of one call of ``fn`` over ``repeat`` samples of ``number`` calls."""
     for _ in range(warmup):
         fn()

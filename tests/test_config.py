@@ -123,33 +123,100 @@ def _append_shelf(data: dict[str, Any]) -> None:
 STORE_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     # (name, mutation, key path expected in the message, words expected in the message)
     ("unknown top-level key", _set("floorplan", value=1), "floorplan", "unknown key"),
-    ("misspelt shelf key", _set("shelves", 0, "lenght", value=2.0), "shelves[0].lenght", "expected one of"),
+    (
+        "misspelt shelf key",
+        _set("shelves", 0, "lenght", value=2.0),
+        "shelves[0].lenght",
+        "expected one of",
+    ),
     ("missing currency", _delete("currency"), "currency", "required"),
     ("lowercase currency", _set("currency", value="eur"), "currency", "pattern"),
     ("unknown timezone", _set("timezone", value="Mars/Olympus"), "timezone", "time zone"),
     ("negative floor width", _set("floor", "width", value=-3), "floor.width", "greater than 0"),
     ("floor depth not a number", _set("floor", "depth", value="deep"), "floor.depth", "number"),
-    ("fractional price", _set("products", 0, "price_cents", value=1.5), "products[0].price_cents", "integer"),
-    ("zero unit weight", _set("products", 3, "unit_weight_g", value=0), "products[3].unit_weight_g", "greater than 0"),
-    ("duplicate sku", _set("products", 1, "sku", value="WATER-500"), "products[1].sku", "duplicate"),
-    ("slot with unknown product", _set("shelves", 2, "slots", 1, "product", value="NOPE"), "shelves[2].slots[1].product", "unknown product"),
-    ("slot row out of range", _set("shelves", 0, "slots", 0, "row", value=9), "shelves[0].slots[0].row", "out of range"),
-    ("slot on a closed face", _set("shelves", 0, "slots", 0, "face", value="back"), "shelves[0].slots[0].face", "not open"),
-    ("sensor used twice", _set("shelves", 1, "slots", 0, "sensor", value="W-S1-r0c0"), "shelves[1].slots[0].sensor", "already used"),
-    ("shelf outside the floor", _set("shelves", 0, "center", value=[11.5, 8.7]), "shelves[0].center", "leaves the floor"),
+    (
+        "fractional price",
+        _set("products", 0, "price_cents", value=1.5),
+        "products[0].price_cents",
+        "integer",
+    ),
+    (
+        "zero unit weight",
+        _set("products", 3, "unit_weight_g", value=0),
+        "products[3].unit_weight_g",
+        "greater than 0",
+    ),
+    (
+        "duplicate sku",
+        _set("products", 1, "sku", value="WATER-500"),
+        "products[1].sku",
+        "duplicate",
+    ),
+    (
+        "slot with unknown product",
+        _set("shelves", 2, "slots", 1, "product", value="NOPE"),
+        "shelves[2].slots[1].product",
+        "unknown product",
+    ),
+    (
+        "slot row out of range",
+        _set("shelves", 0, "slots", 0, "row", value=9),
+        "shelves[0].slots[0].row",
+        "out of range",
+    ),
+    (
+        "slot on a closed face",
+        _set("shelves", 0, "slots", 0, "face", value="back"),
+        "shelves[0].slots[0].face",
+        "not open",
+    ),
+    (
+        "sensor used twice",
+        _set("shelves", 1, "slots", 0, "sensor", value="W-S1-r0c0"),
+        "shelves[1].slots[0].sensor",
+        "already used",
+    ),
+    (
+        "shelf outside the floor",
+        _set("shelves", 0, "center", value=[11.5, 8.7]),
+        "shelves[0].center",
+        "leaves the floor",
+    ),
     ("shelves overlap", _append_shelf, "shelves[8].center", "overlaps"),
     ("shelf faces the wall", _set("shelves", 0, "yaw", value=0.0), "shelves[0].faces", "wall"),
-    ("gate zone outside the floor", _set("gates", 0, "zone", value=[[-1, 0], [1, 0], [1, 1]]), "gates[0].zone", "leaves the floor"),
-    ("gate zone with two points", _set("gates", 1, "zone", value=[[9.5, 0], [11, 0]]), "gates[1].zone", "at least 3"),
+    (
+        "gate zone outside the floor",
+        _set("gates", 0, "zone", value=[[-1, 0], [1, 0], [1, 1]]),
+        "gates[0].zone",
+        "leaves the floor",
+    ),
+    (
+        "gate zone with two points",
+        _set("gates", 1, "zone", value=[[9.5, 0], [11, 0]]),
+        "gates[1].zone",
+        "at least 3",
+    ),
     ("no exit gate", _set("gates", 1, "kind", value="entry"), "gates", "no exit gate"),
-    ("camera on an unlisted box", _set("cameras", 3, "box", value="edge-z"), "cameras[3].box", "not listed"),
-    ("missing calibration file", _set("cameras", 0, "calibration", value="calib/none.yaml"), "cameras[0].calibration", "not found"),
+    (
+        "camera on an unlisted box",
+        _set("cameras", 3, "box", value="edge-z"),
+        "cameras[3].box",
+        "not listed",
+    ),
+    (
+        "missing calibration file",
+        _set("cameras", 0, "calibration", value="calib/none.yaml"),
+        "cameras[0].calibration",
+        "not found",
+    ),
     ("bad id characters", _set("shelves", 0, "id", value="shelf one"), "shelves[0].id", "pattern"),
     ("infinite yaw", _set("shelves", 0, "yaw", value=float("inf")), "shelves[0].yaw", "finite"),
 ]
 
 
-@pytest.mark.parametrize(("name", "change", "loc", "words"), STORE_BREAKS, ids=[b[0] for b in STORE_BREAKS])
+@pytest.mark.parametrize(
+    ("name", "change", "loc", "words"), STORE_BREAKS, ids=[b[0] for b in STORE_BREAKS]
+)
 def test_broken_store_names_file_and_key_path(
     store_copy: Path, name: str, change: Callable[[dict[str, Any]], None], loc: str, words: str
 ) -> None:
@@ -165,15 +232,32 @@ def test_broken_store_names_file_and_key_path(
 
 
 CALIB_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
-    ("rotation not orthonormal", _set("pose", "R", 0, value=[1.0, 1.0, 0.0]), "pose.R", "orthonormal"),
-    ("wrong number of distortion coefficients", _set("dist", value=[0.1, 0.2, 0.3]), "dist", "coefficients"),
+    (
+        "rotation not orthonormal",
+        _set("pose", "R", 0, value=[1.0, 1.0, 0.0]),
+        "pose.R",
+        "orthonormal",
+    ),
+    (
+        "wrong number of distortion coefficients",
+        _set("dist", value=[0.1, 0.2, 0.3]),
+        "dist",
+        "coefficients",
+    ),
     ("negative focal length", _set("K", 0, value=[-700.0, 0.0, 639.5]), "(top level)", "focal"),
-    ("calibration of another camera", _set("camera", value="cam9"), "cameras[0].calibration", "expected 'cam1'"),
+    (
+        "calibration of another camera",
+        _set("camera", value="cam9"),
+        "cameras[0].calibration",
+        "expected 'cam1'",
+    ),
     ("calibration without pose", _delete("pose"), "cameras[0].calibration", "no pose"),
 ]
 
 
-@pytest.mark.parametrize(("name", "change", "loc", "words"), CALIB_BREAKS, ids=[b[0] for b in CALIB_BREAKS])
+@pytest.mark.parametrize(
+    ("name", "change", "loc", "words"), CALIB_BREAKS, ids=[b[0] for b in CALIB_BREAKS]
+)
 def test_broken_calibration_is_reported_through_the_store(
     store_copy: Path, name: str, change: Callable[[dict[str, Any]], None], loc: str, words: str
 ) -> None:
@@ -186,19 +270,51 @@ def test_broken_calibration_is_reported_through_the_store(
 
 
 EDGE_BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
-    ("camera not in the store", _set("cameras", 0, "id", value="cam42"), "cameras[0].id", "not in the store"),
-    ("camera of the other box", _set("cameras", 0, "id", value="cam5"), "cameras[0].id", "belongs to box"),
+    (
+        "camera not in the store",
+        _set("cameras", 0, "id", value="cam42"),
+        "cameras[0].id",
+        "not in the store",
+    ),
+    (
+        "camera of the other box",
+        _set("cameras", 0, "id", value="cam5"),
+        "cameras[0].id",
+        "belongs to box",
+    ),
     ("box not in the store", _set("box", value="edge-q"), "box", "not in the store"),
     ("unknown model layout", _set("model", "layout", value="yolov5"), "model.layout", "yolov8"),
-    ("input size not a multiple of 32", _set("model", "input_size", value=[640, 360]), "model.input_size", "multiples of 32"),
-    ("threshold above 1", _set("model", "conf_threshold", value=1.5), "model.conf_threshold", "less than or equal to 1"),
-    ("resolution with another aspect", _set("camera_defaults", "resolution", value=[640, 480]), "camera_defaults.resolution", "aspect ratio"),
-    ("endpoint without scheme", _set("server", "endpoint", value="store-server:5555"), "server.endpoint", "pattern"),
+    (
+        "input size not a multiple of 32",
+        _set("model", "input_size", value=[640, 360]),
+        "model.input_size",
+        "multiples of 32",
+    ),
+    (
+        "threshold above 1",
+        _set("model", "conf_threshold", value=1.5),
+        "model.conf_threshold",
+        "less than or equal to 1",
+    ),
+    (
+        "resolution with another aspect",
+        _set("camera_defaults", "resolution", value=[640, 480]),
+        "camera_defaults.resolution",
+        "aspect ratio",
+    ),
+    (
+        "endpoint without scheme",
+        _set("server", "endpoint", value="store-server:5555"),
+        "server.endpoint",
+        "pattern",
+    ),
     ("store file missing", _set("store", value="nowhere.yaml"), "store", "invalid"),
 ]
 
 
-@pytest.mark.parametrize(("name", "change", "loc", "words"), EDGE_BREAKS, ids=[b[0] for b in EDGE_BREAKS])
+@pytest.mark.parametrize(
+    ("name", "change", "loc", "words"), EDGE_BREAKS, ids=[b[0] for b in EDGE_BREAKS]
+)
 def test_broken_edge_names_file_and_key_path(
     store_copy: Path, name: str, change: Callable[[dict[str, Any]], None], loc: str, words: str
 ) -> None:
@@ -207,7 +323,9 @@ def test_broken_edge_names_file_and_key_path(
     with pytest.raises(ConfigError) as info:
         load_edge(path)
     lines = [str(issue) for issue in info.value.issues]
-    assert any(str(path) in line and loc in line and words.lower() in line.lower() for line in lines), "\n".join(lines)
+    assert any(
+        str(path) in line and loc in line and words.lower() in line.lower() for line in lines
+    ), "\n".join(lines)
 
 
 def test_broken_server_names_file_and_key_path(store_copy: Path) -> None:
@@ -309,7 +427,9 @@ def _dotted(path: tuple[Any, ...]) -> str:
 
 
 @given(path=st.sampled_from(_MAPPING_PATHS), junk=st.from_regex(r"[a-z]{3,10}_x", fullmatch=True))
-def test_any_unknown_key_is_named(tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], junk: str) -> None:
+def test_any_unknown_key_is_named(
+    tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], junk: str
+) -> None:
     data = copy.deepcopy(_EXAMPLE)
     _get(data, path[:-1])[junk] = 1
     target = tmp_path_factory.mktemp("k") / "store.yaml"
@@ -318,14 +438,24 @@ def test_any_unknown_key_is_named(tmp_path_factory: pytest.TempPathFactory, path
     with pytest.raises(ConfigError) as info:
         load_store(target)
     expected = _dotted((*path[:-1], junk))
-    assert any(expected in str(i) and "unknown key" in str(i) for i in info.value.issues), str(info.value)
+    assert any(expected in str(i) and "unknown key" in str(i) for i in info.value.issues), str(
+        info.value
+    )
 
 
-_NUMERIC = [p for p in _MAPPING_PATHS if isinstance(_get(_EXAMPLE, p), (int, float)) and not isinstance(_get(_EXAMPLE, p), bool) and p[-1] != "yaw"]
+_NUMERIC = [
+    p
+    for p in _MAPPING_PATHS
+    if isinstance(_get(_EXAMPLE, p), (int, float))
+    and not isinstance(_get(_EXAMPLE, p), bool)
+    and p[-1] != "yaw"
+]
 
 
 @given(path=st.sampled_from(_NUMERIC), junk=st.sampled_from(["many", "", None, [1, 2], {"a": 1}]))
-def test_any_number_replaced_by_junk_is_named(tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], junk: Any) -> None:
+def test_any_number_replaced_by_junk_is_named(
+    tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], junk: Any
+) -> None:
     data = copy.deepcopy(_EXAMPLE)
     _get(data, path[:-1])[path[-1]] = junk
     target = tmp_path_factory.mktemp("n") / "store.yaml"
@@ -336,11 +466,36 @@ def test_any_number_replaced_by_junk_is_named(tmp_path_factory: pytest.TempPathF
     assert any(_dotted(path) in str(i) for i in info.value.issues), str(info.value)
 
 
-_REQUIRED = [p for p in _MAPPING_PATHS if p[-1] in {"sku", "name", "price_cents", "unit_weight_g", "center", "length", "depth", "height", "rows", "cols", "product", "row", "col", "zone", "box", "calibration", "width"}]
+_REQUIRED = [
+    p
+    for p in _MAPPING_PATHS
+    if p[-1]
+    in {
+        "sku",
+        "name",
+        "price_cents",
+        "unit_weight_g",
+        "center",
+        "length",
+        "depth",
+        "height",
+        "rows",
+        "cols",
+        "product",
+        "row",
+        "col",
+        "zone",
+        "box",
+        "calibration",
+        "width",
+    }
+]
 
 
 @given(path=st.sampled_from(_REQUIRED))
-def test_any_required_key_removed_is_named(tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...]) -> None:
+def test_any_required_key_removed_is_named(
+    tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...]
+) -> None:
     data = copy.deepcopy(_EXAMPLE)
     del _get(data, path[:-1])[path[-1]]
     target = tmp_path_factory.mktemp("r") / "store.yaml"
@@ -348,4 +503,6 @@ def test_any_required_key_removed_is_named(tmp_path_factory: pytest.TempPathFact
     target.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
         load_store(target)
-    assert any(_dotted(path) in str(i) and "missing" in str(i) for i in info.value.issues), str(info.value)
+    assert any(_dotted(path) in str(i) and "missing" in str(i) for i in info.value.issues), str(
+        info.value
+    )

@@ -18,8 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate config files, following their references, and explain every error",
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    check.add_argument("--strict", action="store_true",
-                       help="also fail when runtime files (model, keys) are missing")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail when runtime files (model, keys) are missing",
+    )
     check.set_defaults(handler=_check)
 
     schema = sub.add_parser("schema", help="print the JSON schema of a config kind")

@@ -107,11 +107,19 @@ class CameraCalibration(StrictModel):
             )
         sx, sy = width / w0, height / h0
         k = self.K_array()
-        scaled = np.array([[k[0, 0] * sx, k[0, 1] * sx, sx * (k[0, 2] + 0.5) - 0.5],
-                           [0.0, k[1, 1] * sy, sy * (k[1, 2] + 0.5) - 0.5],
-                           [0.0, 0.0, 1.0]])
-        return self.model_copy(update={"image_size": (width, height),
-                                       "K": tuple(tuple(float(v) for v in row) for row in scaled)})
+        scaled = np.array(
+            [
+                [k[0, 0] * sx, k[0, 1] * sx, sx * (k[0, 2] + 0.5) - 0.5],
+                [0.0, k[1, 1] * sy, sy * (k[1, 2] + 0.5) - 0.5],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        return self.model_copy(
+            update={
+                "image_size": (width, height),
+                "K": tuple(tuple(float(v) for v in row) for row in scaled),
+            }
+        )
 
     def K_array(self) -> np.ndarray:
         return np.asarray(self.K, dtype=np.float64)

@@ -30,7 +30,9 @@ class EdgeCamera(StrictModel):
         "URL, or a local device number such as '0'",
     )
     resolution: Size2 | None = Field(None, description="(width, height); default camera_defaults")
-    fps: PositiveFloat | None = Field(None, description="frames per second; default camera_defaults")
+    fps: PositiveFloat | None = Field(
+        None, description="frames per second; default camera_defaults"
+    )
 
 
 class ModelSettings(StrictModel):
@@ -67,8 +69,10 @@ class EdgeKeys(StrictModel):
 
 class Spool(StrictModel):
     dir: Path = Field(description="folder of the on-disk spool of unacknowledged messages")
-    max_mb: PositiveFloat = Field(256, description="spool size limit; larger rides out longer "
-                                  "server outages at the cost of disk")
+    max_mb: PositiveFloat = Field(
+        256,
+        description="spool size limit; larger rides out longer server outages at the cost of disk",
+    )
 
 
 class Edge(StrictModel):

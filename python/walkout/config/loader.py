@@ -106,7 +106,7 @@ def _issue_from_pydantic(source: YamlSource, model: type[BaseModel], error: Any)
             shown = repr(error["input"])
             message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
         if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
     return source.issue(loc, message)
 
 
@@ -119,12 +119,16 @@ def _validate(source: YamlSource, expected_kind: str | None = None) -> BaseModel
         _load_extra_kinds()
         raise ConfigError([source.issue((), f"missing 'kind:'; expected one of {sorted(KINDS)}")])
     if expected_kind is not None and kind != expected_kind:
-        raise ConfigError([source.issue(("kind",), f"expected kind '{expected_kind}', got '{kind}'")])
+        raise ConfigError(
+            [source.issue(("kind",), f"expected kind '{expected_kind}', got '{kind}'")]
+        )
     if kind not in KINDS:
         _load_extra_kinds()
     model = KINDS.get(kind)
     if model is None:
-        raise ConfigError([source.issue(("kind",), f"unknown kind '{kind}'; expected one of {sorted(KINDS)}")])
+        raise ConfigError(
+            [source.issue(("kind",), f"unknown kind '{kind}'; expected one of {sorted(KINDS)}")]
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -192,8 +196,13 @@ def load_store(path: Path | str) -> LoadedStore:
         calib_path = resolve(path, camera.calibration)
         loc: Loc = ("cameras", index, "calibration")
         if not calib_path.is_file():
-            issues.append(source.issue(loc, f"calibration file {calib_path} not found; expected "
-                                       "a `kind: camera` file written by `walkout calibrate`"))
+            issues.append(
+                source.issue(
+                    loc,
+                    f"calibration file {calib_path} not found; expected "
+                    "a `kind: camera` file written by `walkout calibrate`",
+                )
+            )
             continue
         try:
             calib = load_calibration(calib_path)
@@ -202,11 +211,21 @@ def load_store(path: Path | str) -> LoadedStore:
             issues.extend(exc.issues)
             continue
         if calib.camera != camera.id:
-            issues.append(source.issue(loc, f"calibration file {calib_path} is for camera "
-                                       f"'{calib.camera}', expected '{camera.id}'"))
+            issues.append(
+                source.issue(
+                    loc,
+                    f"calibration file {calib_path} is for camera "
+                    f"'{calib.camera}', expected '{camera.id}'",
+                )
+            )
         if calib.pose is None:
-            issues.append(source.issue(loc, f"calibration file {calib_path} has no pose; run "
-                                       "`walkout calibrate extrinsics` for this camera"))
+            issues.append(
+                source.issue(
+                    loc,
+                    f"calibration file {calib_path} has no pose; run "
+                    "`walkout calibrate extrinsics` for this camera",
+                )
+            )
         calibrations[camera.id] = calib
     if issues:
         raise ConfigError(issues)
@@ -217,7 +236,9 @@ def _load_referenced_store(source: YamlSource, store_path: Path) -> LoadedStore:
     try:
         return load_store(resolve(source.path, store_path))
     except ConfigError as exc:
-        head = source.issue(("store",), f"store file {resolve(source.path, store_path)} is invalid (below)")
+        head = source.issue(
+            ("store",), f"store file {resolve(source.path, store_path)} is invalid (below)"
+        )
         raise ConfigError([head, *exc.issues]) from None
 
 
@@ -231,8 +252,11 @@ def load_edge(path: Path | str) -> LoadedEdge:
     issues: list[ConfigIssue] = []
     boxes = {b.id for b in store.edge_boxes}
     if edge.box not in boxes:
-        issues.append(source.issue(("box",), f"box '{edge.box}' is not in the store's edge_boxes "
-                                   f"{sorted(boxes)}"))
+        issues.append(
+            source.issue(
+                ("box",), f"box '{edge.box}' is not in the store's edge_boxes {sorted(boxes)}"
+            )
+        )
     store_cameras = {c.id: c for c in store.cameras}
     seen: set[str] = set()
     for index, camera in enumerate(edge.cameras):
@@ -242,32 +266,57 @@ def load_edge(path: Path | str) -> LoadedEdge:
         seen.add(camera.id)
         ref = store_cameras.get(camera.id)
         if ref is None:
-            issues.append(source.issue(loc, f"camera '{camera.id}' is not in the store file; "
-                                       f"expected one of {sorted(store_cameras)}"))
+            issues.append(
+                source.issue(
+                    loc,
+                    f"camera '{camera.id}' is not in the store file; "
+                    f"expected one of {sorted(store_cameras)}",
+                )
+            )
             continue
         if ref.box != edge.box:
-            issues.append(source.issue(loc, f"camera '{camera.id}' belongs to box '{ref.box}' in "
-                                       f"the store file, not to '{edge.box}'"))
+            issues.append(
+                source.issue(
+                    loc,
+                    f"camera '{camera.id}' belongs to box '{ref.box}' in "
+                    f"the store file, not to '{edge.box}'",
+                )
+            )
         calib = loaded_store.calibrations.get(camera.id)
         resolution = edge.camera_resolution(camera)
         if calib is not None:
             try:
                 calib.for_image_size(*resolution)
             except ValueError:
-                issues.append(source.issue(
-                    ("cameras", index, "resolution") if camera.resolution else ("camera_defaults", "resolution"),
-                    f"camera '{camera.id}' resolution {resolution[0]}x{resolution[1]} has another "
-                    f"aspect ratio than its calibration's image_size {calib.image_size[0]}x"
-                    f"{calib.image_size[1]}; expected the calibrated resolution or a scaled copy of "
-                    "it (or recalibrate)"))
+                issues.append(
+                    source.issue(
+                        ("cameras", index, "resolution")
+                        if camera.resolution
+                        else ("camera_defaults", "resolution"),
+                        f"camera '{camera.id}' resolution {resolution[0]}x{resolution[1]} has another "
+                        f"aspect ratio than its calibration's image_size {calib.image_size[0]}x"
+                        f"{calib.image_size[1]}; expected the calibrated resolution or a scaled copy of "
+                        "it (or recalibrate)",
+                    )
+                )
     for ref in store.cameras_of(edge.box):
         if ref.id not in seen:
-            issues.append(source.issue(("cameras",), f"the store assigns camera '{ref.id}' to box "
-                                       f"'{edge.box}' but this file does not read it"))
+            issues.append(
+                source.issue(
+                    ("cameras",),
+                    f"the store assigns camera '{ref.id}' to box "
+                    f"'{edge.box}' but this file does not read it",
+                )
+            )
     width, height = edge.model.input_size
     if width % 32 or height % 32:
-        issues.append(source.issue(("model", "input_size"), f"input_size {width}x{height}: "
-                                   "expected multiples of 32 (the models' largest stride)"))
+        issues.append(
+            source.issue(
+                ("model", "input_size"),
+                f"input_size {width}x{height}: "
+                "expected multiples of 32 (the models' largest stride)",
+            )
+        )
     if issues:
         raise ConfigError(issues)
     return LoadedEdge(edge, path, loaded_store)
@@ -308,16 +357,24 @@ def missing_runtime_files(loaded: Loaded) -> list[str]:
         model = loaded.resolve(edge.model.path)
         if not model.is_file():
             problems.append(f"model.path: ONNX model {model} not found")
-        for what, p in (("server.server_public_key", edge.server.server_public_key),
-                        ("keys.secret", edge.keys.secret)):
+        for what, p in (
+            ("server.server_public_key", edge.server.server_public_key),
+            ("keys.secret", edge.keys.secret),
+        ):
             if not loaded.resolve(p).is_file():
-                problems.append(f"{what}: key file {loaded.resolve(p)} not found "
-                                "(create it with `walkout keys generate`)")
+                problems.append(
+                    f"{what}: key file {loaded.resolve(p)} not found "
+                    "(create it with `walkout keys generate`)"
+                )
     elif isinstance(loaded, LoadedServer):
         keys = loaded.config.keys
-        for what, p in [("keys.secret", keys.secret),
-                        *((f"keys.allowed[{i}]", a) for i, a in enumerate(keys.allowed))]:
+        for what, p in [
+            ("keys.secret", keys.secret),
+            *((f"keys.allowed[{i}]", a) for i, a in enumerate(keys.allowed)),
+        ]:
             if not loaded.resolve(p).is_file():
-                problems.append(f"{what}: key file {loaded.resolve(p)} not found "
-                                "(create it with `walkout keys generate`)")
+                problems.append(
+                    f"{what}: key file {loaded.resolve(p)} not found "
+                    "(create it with `walkout keys generate`)"
+                )
     return problems

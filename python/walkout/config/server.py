@@ -28,8 +28,9 @@ class Database(StrictModel):
 class ServerKeys(StrictModel):
     secret: Path = Field(description="the server's secret key file")
     allowed: list[Path] = Field(
-        min_length=1, description="public key files of every edge box, gate and shelf gateway "
-        "allowed to connect (CURVE); anyone else is refused"
+        min_length=1,
+        description="public key files of every edge box, gate and shelf gateway "
+        "allowed to connect (CURVE); anyone else is refused",
     )
 
 
@@ -42,12 +43,15 @@ class Server(StrictModel):
     database: Database
     keys: ServerKeys
     settle_window_s: PositiveFloat = Field(
-        15.0, le=300, description="wait after exit for late weight events before the receipt; "
-        "longer catches slower shelves, shorter sends receipts sooner"
+        15.0,
+        le=300,
+        description="wait after exit for late weight events before the receipt; "
+        "longer catches slower shelves, shorter sends receipts sooner",
     )
     review_threshold: Probability = Field(
-        0.8, description="receipts below this confidence wait for a person; higher is safer "
-        "but sends more to review"
+        0.8,
+        description="receipts below this confidence wait for a person; higher is safer "
+        "but sends more to review",
     )
     clock_skew_tolerance_s: NonNegativeFloat = Field(
         0.25, description="clock offset tolerated between sources before health warns"

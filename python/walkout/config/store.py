@@ -55,7 +55,9 @@ class Slot(StrictModel):
     sensor: Identifier | None = Field(
         None, description="weight-sensor id of this slot; absent = reach-only evidence"
     )
-    id: Identifier | None = Field(None, description="slot id; default '<shelf>/<face>/r<row>c<col>'")
+    id: Identifier | None = Field(
+        None, description="slot id; default '<shelf>/<face>/r<row>c<col>'"
+    )
 
 
 class Shelf(StrictModel):
@@ -66,18 +68,21 @@ class Shelf(StrictModel):
     depth: PositiveFloat = Field(description="extent along the shelf's local y, metres")
     height: PositiveFloat = Field(description="height of the top, metres")
     base_height: NonNegativeFloat = Field(0.1, description="height of the lowest level, metres")
-    faces: list[Face] = Field(default_factory=lambda: ["front"], min_length=1,
-                              description="faces open to shoppers")
+    faces: list[Face] = Field(
+        default_factory=lambda: ["front"], min_length=1, description="faces open to shoppers"
+    )
     rows: int = Field(ge=1, le=16, description="levels per face")
     cols: int = Field(ge=1, le=64, description="columns per face")
     slots: list[Slot] = Field(default_factory=list)
     engagement_depth: PositiveFloat = Field(
-        1.0, description="depth of the floor zone in front of each open face where a shopper "
-        "counts as engaging with the shelf (dwell), metres"
+        1.0,
+        description="depth of the floor zone in front of each open face where a shopper "
+        "counts as engaging with the shelf (dwell), metres",
     )
     engagement_zone: Polygon | None = Field(
-        None, description="explicit engagement polygon; default: a strip engagement_depth deep "
-        "along each open face"
+        None,
+        description="explicit engagement polygon; default: a strip engagement_depth deep "
+        "along each open face",
     )
 
     @field_validator("faces")
@@ -100,8 +105,12 @@ class Shelf(StrictModel):
         ax, ay = self.axes()
         centre = np.asarray(self.center, dtype=np.float64)
         hl, hd = self.length / 2, self.depth / 2
-        return np.array([centre + sx * hl * ax + sy * hd * ay
-                         for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+        return np.array(
+            [
+                centre + sx * hl * ax + sy * hd * ay
+                for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+            ]
+        )
 
     def engagement_polygons(self) -> list[np.ndarray]:
         """The engagement zone(s) on the floor: the explicit polygon, or one strip per face."""
@@ -114,8 +123,11 @@ class Shelf(StrictModel):
         for face in self.faces:
             n = ay if face == "front" else -ay
             near = centre + hd * n
-            strips.append(np.array([near - hl * ax, near + hl * ax,
-                                    near + hl * ax + e * n, near - hl * ax + e * n]))
+            strips.append(
+                np.array(
+                    [near - hl * ax, near + hl * ax, near + hl * ax + e * n, near - hl * ax + e * n]
+                )
+            )
         return strips
 
 

@@ -28,8 +28,10 @@ def _duplicates(values: Iterable[str]) -> set[str]:
 def _outside_floor(points: np.ndarray, width: float, depth: float) -> bool:
     t = _INSIDE_TOLERANCE_M
     return bool(
-        np.any(points[:, 0] < -t) or np.any(points[:, 0] > width + t)
-        or np.any(points[:, 1] < -t) or np.any(points[:, 1] > depth + t)
+        np.any(points[:, 0] < -t)
+        or np.any(points[:, 0] > width + t)
+        or np.any(points[:, 1] < -t)
+        or np.any(points[:, 1] > depth + t)
     )
 
 
@@ -71,28 +73,45 @@ def check_store(store: Store, report: Report) -> None:
     sensors: dict[str, Loc] = {}
     for si, shelf in enumerate(store.shelves):
         if _outside_floor(shelf.footprint(), width, depth):
-            report(("shelves", si, "center"),
-                   f"shelf '{shelf.id}' footprint leaves the floor [0, {width}] x [0, {depth}] m")
+            report(
+                ("shelves", si, "center"),
+                f"shelf '{shelf.id}' footprint leaves the floor [0, {width}] x [0, {depth}] m",
+            )
         for zi, zone in enumerate(shelf.engagement_polygons()):
             if _outside_floor(zone, width, depth):
-                what = ("engagement_zone" if shelf.engagement_zone is not None
-                        else f"the {shelf.faces[zi]} face's engagement strip")
-                report(("shelves", si, "engagement_zone" if shelf.engagement_zone else "faces"),
-                       f"{what} of shelf '{shelf.id}' leaves the floor (does the face look at a "
-                       f"wall?); expected inside [0, {width}] x [0, {depth}] m")
+                what = (
+                    "engagement_zone"
+                    if shelf.engagement_zone is not None
+                    else f"the {shelf.faces[zi]} face's engagement strip"
+                )
+                report(
+                    ("shelves", si, "engagement_zone" if shelf.engagement_zone else "faces"),
+                    f"{what} of shelf '{shelf.id}' leaves the floor (does the face look at a "
+                    f"wall?); expected inside [0, {width}] x [0, {depth}] m",
+                )
         cells: set[tuple[str, int, int]] = set()
         for li, slot in enumerate(shelf.slots):
             loc: Loc = ("shelves", si, "slots", li)
             if slot.product not in skus:
-                report((*loc, "product"),
-                       f"unknown product '{slot.product}'; expected a sku listed under products")
+                report(
+                    (*loc, "product"),
+                    f"unknown product '{slot.product}'; expected a sku listed under products",
+                )
             if slot.row >= shelf.rows:
-                report((*loc, "row"), f"row {slot.row} out of range; shelf has rows 0..{shelf.rows - 1}")
+                report(
+                    (*loc, "row"),
+                    f"row {slot.row} out of range; shelf has rows 0..{shelf.rows - 1}",
+                )
             if slot.col >= shelf.cols:
-                report((*loc, "col"), f"col {slot.col} out of range; shelf has cols 0..{shelf.cols - 1}")
+                report(
+                    (*loc, "col"),
+                    f"col {slot.col} out of range; shelf has cols 0..{shelf.cols - 1}",
+                )
             if slot.face not in shelf.faces:
-                report((*loc, "face"),
-                       f"face '{slot.face}' is not open on this shelf; expected one of {shelf.faces}")
+                report(
+                    (*loc, "face"),
+                    f"face '{slot.face}' is not open on this shelf; expected one of {shelf.faces}",
+                )
             cell = (slot.face, slot.row, slot.col)
             if cell in cells:
                 report(loc, f"two slots at face {slot.face} row {slot.row} col {slot.col}")
@@ -103,8 +122,11 @@ def check_store(store: Store, report: Report) -> None:
             slot_ids[sid] = loc
             if slot.sensor is not None:
                 if slot.sensor in sensors:
-                    report((*loc, "sensor"), f"weight sensor '{slot.sensor}' is already used by "
-                           "another slot; expected one sensor per slot")
+                    report(
+                        (*loc, "sensor"),
+                        f"weight sensor '{slot.sensor}' is already used by "
+                        "another slot; expected one sensor per slot",
+                    )
                 sensors[slot.sensor] = loc
     for i in range(len(store.shelves)):
         for j in range(i + 1, len(store.shelves)):
@@ -114,8 +136,10 @@ def check_store(store: Store, report: Report) -> None:
 
     for gi, gate in enumerate(store.gates):
         if _outside_floor(np.asarray(gate.zone), width, depth):
-            report(("gates", gi, "zone"),
-                   f"gate '{gate.id}' zone leaves the floor; expected inside [0, {width}] x [0, {depth}] m")
+            report(
+                ("gates", gi, "zone"),
+                f"gate '{gate.id}' zone leaves the floor; expected inside [0, {width}] x [0, {depth}] m",
+            )
     kinds = {g.kind for g in store.gates}
     for needed in ("entry", "exit"):
         if needed not in kinds:
@@ -123,5 +147,7 @@ def check_store(store: Store, report: Report) -> None:
 
     for ci, camera in enumerate(store.cameras):
         if camera.box not in boxes:
-            report(("cameras", ci, "box"),
-                   f"edge box '{camera.box}' is not listed; expected one of {sorted(boxes)}")
+            report(
+                ("cameras", ci, "box"),
+                f"edge box '{camera.box}' is not listed; expected one of {sorted(boxes)}",
+            )
