@@ -50,17 +50,31 @@ class Sample:
 
 
 def iter_run_samples(run_dir: Path, every: int = 1) -> Iterator[Sample]:
-    """Frames and ground truth of one simulator run, through ``walkout.sim.Run``."""
+    """Frames and ground truth of one rendered simulator run, through ``walkout.sim.Run``.
+
+    Boxes are the visible pixels of each person (the truth's ``box``); a keypoint is labelled
+    when it lies in the image (visibility 1 hidden or 2 seen) and counts as visible when seen.
+    A person's visible fraction is the share of their in-image keypoints that are seen.
+    """
     from walkout.sim import Run
 
     run = Run(run_dir)
-    for sample in run.labelled_frames(every=every):
-        yield Sample(
-            image=sample.image,
-            boxes=sample.boxes.astype(np.float32),
-            keypoints=sample.keypoints.astype(np.float32),
-            visible_fraction=sample.visible_fraction.astype(np.float32),
-        )
+    for camera in run.cameras:
+        truth = run.frame_truth(camera)
+        for k, ((_, _, image), frame) in enumerate(zip(run.frames(camera), truth, strict=True)):
+            if k % every:
+                continue
+            vis = frame.keypoints[:, :, 2]
+            kpts = frame.keypoints.astype(np.float32).copy()
+            kpts[:, :, 2] = (vis == 2).astype(np.float32)
+            kpts[vis == 0, 0:2] = -1.0
+            in_image = np.maximum((vis >= 1).sum(axis=1), 1)
+            yield Sample(
+                image=image,
+                boxes=frame.box.astype(np.float32).reshape(-1, 4),
+                keypoints=kpts.reshape(-1, 17, 3),
+                visible_fraction=((vis == 2).sum(axis=1) / in_image).astype(np.float32),
+            )
 
 
 def to_model_space(sample: Sample, input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
