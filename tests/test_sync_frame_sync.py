@@ -64,7 +64,7 @@ def _assert_same(fs, tw) -> None:
         return
     assert fs.ref_ns == tw.ref_ns
     assert fs.t_ns == tw.t_ns
-    assert all(a is b for a, b in zip(fs.frames, tw.frames, strict=False))
+    assert all(a is b for a, b in zip(fs.frames, tw.frames, strict=True))
     assert fs.complete == tw.complete
     assert fs.waited_out == tw.waited_out
 
@@ -91,7 +91,7 @@ def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
                 return
             released.append(fs)
 
-    for (arrival, _, cam, capture), consume in zip(sc["events"], sc["consume"], strict=False):
+    for (arrival, _, cam, capture), consume in zip(sc["events"], sc["consume"], strict=True):
         frame = _frame()
         camera_of[id(frame)] = cam
         assert sync.wants(cam, capture) == twin.wants(cam, capture)
@@ -114,7 +114,7 @@ def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
             assert fs.ref_ns > last_ref  # reference times strictly increase
         last_ref = fs.ref_ns
         assert any(f is not None for f in fs.frames)  # no all-missing framesets
-        for cam, (frame, t) in enumerate(zip(fs.frames, fs.t_ns, strict=False)):
+        for cam, (frame, t) in enumerate(zip(fs.frames, fs.t_ns, strict=True)):
             if frame is None:
                 assert t is None
                 continue

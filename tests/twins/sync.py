@@ -102,7 +102,7 @@ class FrameSyncTwin:
             all_decided = True
             opened = NEVER
             for cam in self.cams:
-                past = [a for t, a in zip(cam.times, cam.arrivals, strict=False) if t >= ref]
+                past = [a for t, a in zip(cam.times, cam.arrivals, strict=True) if t >= ref]
                 if past:
                     opened = min(opened, past[0])
                 decided = bool(past) or not cam.counters.live or self.closed
@@ -129,7 +129,7 @@ class FrameSyncTwin:
 
             frames: list[Any] = []
             times: list[int | None] = []
-            for cam, i in zip(self.cams, chosen, strict=False):
+            for cam, i in zip(self.cams, chosen, strict=True):
                 if i is None:
                     frames.append(None)
                     times.append(None)

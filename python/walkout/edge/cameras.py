@@ -332,6 +332,10 @@ class CameraSource:
                     failures = 0
                 if self._stop.is_set():
                     break
+                if outcome == "out_of_rows":
+                    self._give_up(f"camera {opts.camera_id!r}: {opts.source} has more frames than"
+                                  " rows in its timestamps file; stopping there")
+                    return
                 if self._kind == "file" and outcome != "lost":
                     if opts.loop and self._counts["grabbed"] > 0:
                         self._begin_next_loop()
@@ -381,7 +385,8 @@ class CameraSource:
             self._loop_offset_ns = self._last_t_ns - self.clock.utc_start_ns + max(gap, 1)
 
     def _stream(self, cap: Any) -> str:
-        """Grabs until the stream ends; returns 'frames', 'none' (ended before any) or 'lost'."""
+        """Grabs until the stream ends; returns 'frames', 'none' (ended before any), 'lost' or
+        'out_of_rows' (a recording with more frames than timestamps)."""
         opts = self.options
         got_any = False
         k = 0  # frames grabbed from this opening
@@ -395,10 +400,7 @@ class CameraSource:
                 return "lost"
             t_ns, rel_ns = self._stamp(cap, k, mono)
             if t_ns is None:  # the timestamps file ended before the video
-                with self._lock:
-                    self._last_error = (f"camera {opts.camera_id!r}: {opts.source} has more frames"
-                                        " than rows in its timestamps file; stopping there")
-                return "frames" if got_any else "none"
+                return "out_of_rows"
             if self._kind == "file" and opts.speed is not None:
                 # Real-time replay: a frame is delivered when its recorded moment comes.
                 if pace_from is None:

@@ -39,12 +39,8 @@ class MjpegServer:
             raise ValueError("frames: expected at least one frame")
         if not fps > 0:
             raise ValueError(f"fps: expected a positive rate, got {fps}")
-        self._jpegs = []
-        for i, f in enumerate(frames):
-            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-            if not ok:
-                raise ValueError(f"frames[{i}]: could not be JPEG-encoded (shape {f.shape})")
-            self._jpegs.append(buf.tobytes())
+        self._quality = jpeg_quality
+        self._jpegs = self._encode(frames)
         self._period = 1.0 / fps
         self._paused = threading.Event()
         self._refused = threading.Event()
@@ -55,6 +51,21 @@ class MjpegServer:
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         name="mjpeg-server")
+
+    def _encode(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[bytes]:
+        jpegs = []
+        for i, f in enumerate(frames):
+            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
+            if not ok:
+                raise ValueError(f"frames[{i}]: could not be JPEG-encoded (shape {f.shape})")
+            jpegs.append(buf.tobytes())
+        return jpegs
+
+    def replace_frames(self, frames: Sequence[npt.NDArray[np.uint8]]) -> None:
+        """Serves these frames from now on (say, a camera reconfigured to another size)."""
+        if len(frames) == 0:
+            raise ValueError("frames: expected at least one frame")
+        self._jpegs = self._encode(frames)  # one assignment: streams see old or new, whole
 
     @property
     def url(self) -> str:
@@ -118,7 +129,8 @@ class MjpegServer:
                     time.sleep(0.005)
                     next_due = time.monotonic()
                     continue
-                jpeg = self._jpegs[k % len(self._jpegs)]
+                jpegs = self._jpegs
+                jpeg = jpegs[k % len(jpegs)]
                 write(b"--" + _BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
                       + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                 self.frames_sent += 1
