@@ -247,3 +247,37 @@ def test_concurrent_producers_keep_the_counters_consistent() -> None:
         assert c.received == per_cam
         assert c.received == c.used + c.dropped_late + c.dropped_overflow + c.buffered
         assert c.buffered == 0
+
+
+def test_a_waiting_consumer_wakes_at_the_budget_opened_by_a_later_push() -> None:
+    """push() wakes the consumer only when it matters: here to re-plan its wake-up."""
+    sync = FrameSync(2, period_ns=10 * MS, latency_budget_ns=30 * MS)
+    got = []
+    consumer = threading.Thread(target=lambda: got.append(sync.pull(timeout_s=10.0)))
+    consumer.start()
+    time.sleep(0.05)  # the consumer sleeps with nothing to wait for
+    sync.push(0, 0, _frame())  # camera 1 never comes: the budget must release it
+    consumer.join(5.0)
+    assert not consumer.is_alive()
+    assert got[0] is not None and got[0].waited_out and got[0].frames[1] is None
+
+
+def test_two_consumers_share_the_framesets() -> None:
+    sync = FrameSync(1, period_ns=1 * MS, capacity=1000)
+    got: list = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        while (fs := sync.pull(timeout_s=5.0)) is not None:
+            with lock:
+                got.append(fs.ref_ns)
+
+    consumers = [threading.Thread(target=consume) for _ in range(2)]
+    for c in consumers:
+        c.start()
+    for k in range(200):
+        sync.push(0, k * MS, _frame())
+    sync.close()
+    for c in consumers:
+        c.join(10.0)
+    assert sorted(got) == [k * MS for k in range(200)]

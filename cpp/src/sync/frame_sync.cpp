@@ -63,9 +63,48 @@ void FrameSync::drop_older_than(Camera& cam, std::int64_t t_ns, std::vector<Fram
   }
 }
 
+bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
+  const std::int64_t period = options_.period_ns;
+  // The same steps as release_locked, reading only: frames below `usable` are about to be
+  // dropped as late, so they neither anchor nor decide anything.
+  const std::int64_t usable =
+      has_last_ ? last_ref_ns_ + period - options_.tolerance_ns : std::numeric_limits<std::int64_t>::min();
+  std::int64_t earliest = kNever;
+  for (const Camera& cam : cameras_) {
+    for (const Buffered& f : cam.frames) {
+      if (f.t_ns >= usable) {
+        earliest = std::min(earliest, f.t_ns);
+        break;
+      }
+    }
+  }
+  if (earliest == kNever) return false;
+  const std::int64_t ref = has_last_ ? last_ref_ns_ + period : earliest;
+  bool all_decided = true;
+  std::int64_t opened_ns = kNever;
+  for (const Camera& cam : cameras_) {
+    bool decided = !cam.counters.live || closed_;
+    for (const Buffered& f : cam.frames) {
+      if (f.t_ns >= ref) {
+        decided = true;
+        opened_ns = std::min(opened_ns, f.arrival_ns);
+        break;
+      }
+    }
+    all_decided = all_decided && decided;
+  }
+  if (all_decided) return true;
+  if (opened_ns == kNever) return false;
+  const std::int64_t expires_ns = opened_ns > kNever - options_.latency_budget_ns
+                                      ? kNever
+                                      : opened_ns + options_.latency_budget_ns;
+  return now_ns >= expires_ns || expires_ns < sleeping_until_;
+}
+
 void FrameSync::push(int camera, std::int64_t t_ns, FrameToken token, std::int64_t arrival_ns,
                      std::vector<FrameToken>& dropped) {
   check_camera(camera);
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Camera& cam = cameras_[static_cast<std::size_t>(camera)];
@@ -87,8 +126,10 @@ void FrameSync::push(int camera, std::int64_t t_ns, FrameToken token, std::int64
       cam.frames.pop_front();
       ++cam.counters.dropped_overflow;
     }
+    // Waking a consumer that would only go back to sleep costs a context switch per frame.
+    wake = waiting_ > 0 && worth_waking_locked(arrival_ns);
   }
-  changed_.notify_all();
+  if (wake) changed_.notify_all();
 }
 
 std::optional<FrameSet> FrameSync::release_locked(std::int64_t now_ns,
@@ -213,11 +254,17 @@ std::optional<FrameSet> FrameSync::pull(std::int64_t timeout_ns, std::vector<Fra
     if (closed_) return std::nullopt;  // closed: release_locked flushed everything it could
     if (now >= deadline) return std::nullopt;
     const std::int64_t until = std::min(wake_at, deadline);
+    // Several consumers: the earliest planned wake-up counts (the others get notified too).
+    sleeping_until_ = waiting_ == 0 ? until : std::min(sleeping_until_, until);
+    ++waiting_;
     if (until == kNever) {
       changed_.wait(lock);
     } else {
       changed_.wait_until(lock, clock::time_point(std::chrono::nanoseconds(until)));
     }
+    --waiting_;
+    // The remaining waiters' earliest wake-up is unknown now; "never" errs towards waking.
+    sleeping_until_ = kNever;
   }
 }
 

@@ -138,6 +138,10 @@ class FrameSync {
   std::optional<FrameSet> release_locked(std::int64_t now_ns, std::vector<FrameToken>& dropped,
                                          std::int64_t* wake_at_ns);
   void drop_older_than(Camera& cam, std::int64_t t_ns, std::vector<FrameToken>& dropped);
+  // Whether release_locked(now_ns) would make progress (release or skip), or would want to
+  // wake earlier than the waiting consumer planned to; mutex_ held, changes nothing. Lets
+  // push() wake the consumer once per frameset instead of once per frame.
+  bool worth_waking_locked(std::int64_t now_ns) const;
 
   const FrameSyncOptions options_;
   mutable std::mutex mutex_;
@@ -146,6 +150,8 @@ class FrameSync {
   bool has_last_ = false;
   std::int64_t last_ref_ns_ = 0;  // last reference time decided (released or skipped)
   bool closed_ = false;
+  int waiting_ = 0;                        // consumers blocked in pull()
+  std::int64_t sleeping_until_ = 0;        // when the earliest of them wakes by itself
   std::uint64_t framesets_ = 0;
   std::uint64_t partial_framesets_ = 0;
 };
