@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from harness import markdown_table, write_results  # noqa: E402
-from twins.sync import FrameSyncTwin  # noqa: E402
-
-from walkout.sync import FrameSync  # noqa: E402
+from harness import markdown_table, write_results
+from twins.sync import FrameSyncTwin
+from walkout.sync import FrameSync
 
 CAMERAS = 8
 FPS = 30.0

@@ -54,8 +54,10 @@ def scenarios(draw):
             events.append((arrival, float(rng.random()), cam, capture))
     events.sort()
     consume = [bool(rng.random() < consume_p) for _ in events]
+    # Now and then the camera watchdog marks a camera not live (stalled) or live again.
+    toggles = [int(rng.integers(0, n)) if rng.random() < 0.05 else -1 for _ in events]
     return dict(n=n, period=period, tol=tol, capacity=capacity, budget=budget,
-                events=events, consume=consume)
+                events=events, consume=consume, toggles=toggles)
 
 
 def _assert_same(fs, tw) -> None:
@@ -91,7 +93,14 @@ def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
                 return
             released.append(fs)
 
-    for (arrival, _, cam, capture), consume in zip(sc["events"], sc["consume"], strict=True):
+    live = [True] * n
+    for (arrival, _, cam, capture), consume, toggle in zip(
+        sc["events"], sc["consume"], sc["toggles"], strict=True
+    ):
+        if toggle >= 0:
+            live[toggle] = not live[toggle]
+            sync.set_live(toggle, live[toggle])
+            twin.set_live(toggle, live[toggle])
         frame = _frame()
         camera_of[id(frame)] = cam
         assert sync.wants(cam, capture) == twin.wants(cam, capture)
