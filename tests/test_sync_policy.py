@@ -68,6 +68,11 @@ def test_bad_camera_index_is_a_value_error() -> None:
         sync.set_live(5, False)
     with pytest.raises(ValueError, match="timeout_s"):
         sync.pull(-1.0)
+    with pytest.raises(ValueError, match=r"t_ns: expected integer ns within"):
+        sync.push(0, 2**63 - 1, _frame())
+    with pytest.raises(ValueError, match=r"arrival_ns: expected integer ns within"):
+        sync.push(0, 0, _frame(), arrival_ns=-(2**63))
+    assert sync.counters()[0].received == 0
 
 
 def test_nearest_frame_wins_and_ties_go_to_the_earlier() -> None:

@@ -11,6 +11,16 @@ namespace walkout::sync {
 
 namespace {
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+// Capture and arrival times are kept within ±2^62 ns (±146 years around their epochs), so
+// that time + period + budget never overflows.
+constexpr std::int64_t kTimeLimit = std::int64_t{1} << 62;
+
+void check_time(std::int64_t t, const char* name) {
+  if (t < -kTimeLimit || t > kTimeLimit) {
+    throw std::invalid_argument(std::string(name) + ": expected integer ns within ±2**62, got " +
+                                std::to_string(t));
+  }
+}
 }  // namespace
 
 void FrameSyncOptions::check() const {
@@ -18,8 +28,8 @@ void FrameSyncOptions::check() const {
     throw std::invalid_argument("num_cameras: expected an integer in [1, 1024], got " +
                                 std::to_string(num_cameras));
   }
-  if (period_ns <= 0) {
-    throw std::invalid_argument("period_ns: expected a positive number of nanoseconds, got " +
+  if (period_ns <= 0 || period_ns > (std::int64_t{1} << 50)) {
+    throw std::invalid_argument("period_ns: expected nanoseconds in (0, 2**50], got " +
                                 std::to_string(period_ns));
   }
   if (tolerance_ns <= 0 || tolerance_ns > period_ns) {
@@ -30,8 +40,8 @@ void FrameSyncOptions::check() const {
   if (capacity < 1) {
     throw std::invalid_argument("capacity: expected at least 1 frame per camera, got 0");
   }
-  if (latency_budget_ns < 0) {
-    throw std::invalid_argument("latency_budget_ns: expected nanoseconds >= 0, got " +
+  if (latency_budget_ns < 0 || latency_budget_ns > (std::int64_t{1} << 60)) {
+    throw std::invalid_argument("latency_budget_ns: expected nanoseconds in [0, 2**60], got " +
                                 std::to_string(latency_budget_ns));
   }
 }
@@ -104,6 +114,8 @@ bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
 void FrameSync::push(int camera, std::int64_t t_ns, FrameToken token, std::int64_t arrival_ns,
                      std::vector<FrameToken>& dropped) {
   check_camera(camera);
+  check_time(t_ns, "t_ns");
+  check_time(arrival_ns, "arrival_ns");
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
