@@ -4,6 +4,8 @@ files go on without a gap. Every timing is a parameter: the whole story takes ~4
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from pathlib import Path
@@ -109,6 +111,7 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         _wait_for(lambda: sum(fs.frames[3] is not None for fs in released[back:]) >= 25, 5.0,
                   "framesets with the stream after it came back")
         health = rig.health()
+        report = rig.report()
     finally:
         rig.stop()
         sync.close()
@@ -144,3 +147,10 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         present = [t for t in fs.t_ns if t is not None]
         assert max(present) - min(present) <= PERIOD_NS  # each within half a period of ref
     assert health[0].dropped_at_capture == 0 and health[0].reconnects == 0
+
+    # What the edge's health message will carry: plain, JSON-ready data.
+    doc = json.loads(json.dumps([dataclasses.asdict(r) for r in report]))
+    assert [r["camera_id"] for r in doc] == ["file0", "file1", "file2", "stream"]
+    assert doc[3]["state"] == "streaming" and doc[3]["reconnects"] >= 1
+    assert doc[3]["missing_in_framesets"] >= len(outage)
+    assert all(r["fps"] > 10 for r in doc[:3])  # 50 fps recordings; loose: a busy CI box

@@ -42,6 +42,7 @@ from walkout.edge.timestamps import FrameTimestamps, find_timestamps
 __all__ = [
     "CameraHealth",
     "CameraOptions",
+    "CameraReport",
     "CameraRig",
     "CameraSource",
     "CameraState",
@@ -135,6 +136,23 @@ class CameraHealth:
     resolution_changes: int
     last_error: str | None
     seconds_since_frame: float | None
+
+
+@dataclass(frozen=True)
+class CameraReport:
+    """What the edge's ``health`` message says about one camera: its capture health merged
+    with its FrameSync counters. Plain data; ``dataclasses.asdict`` makes it JSON-ready
+    (``state`` is a str enum)."""
+
+    camera_id: str
+    state: CameraState
+    fps: float
+    dropped_frames: int
+    """Lost by the camera + dropped by the sync as late + shed on overflow."""
+    missing_in_framesets: int
+    """Framesets released without this camera."""
+    reconnects: int
+    last_error: str | None
 
 
 class FrameSink(Protocol):
@@ -555,6 +573,20 @@ class CameraRig:
         for s in self.sources:
             s.check_stall()
         return [s.health() for s in self.sources]
+
+    def report(self) -> list[CameraReport]:
+        """Per camera: health merged with the sync's counters (when the sink keeps them)."""
+        counters = self.sync.counters() if hasattr(self.sync, "counters") else None
+        reports = []
+        for i, h in enumerate(self.health()):
+            c = counters[i] if counters is not None else None
+            reports.append(CameraReport(
+                camera_id=h.camera_id, state=h.state, fps=h.fps,
+                dropped_frames=h.dropped_at_capture
+                + (c.dropped_late + c.dropped_overflow if c is not None else 0),
+                missing_in_framesets=c.missing if c is not None else 0,
+                reconnects=h.reconnects, last_error=h.last_error))
+        return reports
 
     def states(self) -> list[CameraState]:
         return [s.state for s in self.sources]
