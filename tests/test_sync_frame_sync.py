@@ -27,6 +27,7 @@ def scenarios(draw):
     tol = max(1, int(period * draw(st.floats(0.05, 1.0))))
     capacity = draw(st.integers(1, 6))
     budget = int(period * draw(st.floats(0.0, 4.0)))
+    origin = draw(st.one_of(st.none(), st.integers(-(2**40), 2**40)))
     seed = draw(st.integers(0, 2**32 - 1))
     frames_per_cam = draw(st.integers(1, 50))
     consume_p = draw(st.floats(0.05, 1.0))  # low: a slow consumer, buffers overflow
@@ -56,7 +57,7 @@ def scenarios(draw):
     consume = [bool(rng.random() < consume_p) for _ in events]
     # Now and then the camera watchdog marks a camera not live (stalled) or live again.
     toggles = [int(rng.integers(0, n)) if rng.random() < 0.05 else -1 for _ in events]
-    return dict(n=n, period=period, tol=tol, capacity=capacity, budget=budget,
+    return dict(n=n, period=period, tol=tol, capacity=capacity, budget=budget, origin=origin,
                 events=events, consume=consume, toggles=toggles)
 
 
@@ -80,8 +81,8 @@ def _counter_tuples(counters) -> list[tuple]:
 def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
     n, tol, capacity = sc["n"], sc["tol"], sc["capacity"]
     sync = FrameSync(n, period_ns=sc["period"], tolerance_ns=tol, capacity=capacity,
-                     latency_budget_ns=sc["budget"])
-    twin = FrameSyncTwin(n, sc["period"], tol, capacity, sc["budget"])
+                     latency_budget_ns=sc["budget"], grid_origin_ns=sc["origin"])
+    twin = FrameSyncTwin(n, sc["period"], tol, capacity, sc["budget"], sc["origin"])
     camera_of: dict[int, int] = {}
     released = []
 
@@ -122,6 +123,8 @@ def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
         if last_ref is not None:
             assert fs.ref_ns > last_ref  # reference times strictly increase
         last_ref = fs.ref_ns
+        if sc["origin"] is not None:
+            assert (fs.ref_ns - sc["origin"]) % sc["period"] == 0  # on the pinned grid
         assert any(f is not None for f in fs.frames)  # no all-missing framesets
         for cam, (frame, t) in enumerate(zip(fs.frames, fs.t_ns, strict=True)):
             if frame is None:

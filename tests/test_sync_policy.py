@@ -286,3 +286,24 @@ def test_two_consumers_share_the_framesets() -> None:
     for c in consumers:
         c.join(10.0)
     assert sorted(got) == [k * MS for k in range(200)]
+
+
+def test_a_grid_origin_makes_two_boxes_pair_at_the_same_instants() -> None:
+    period = 33_333_333
+    refs = []
+    for first_frame in (1_767_225_600_012_345_678, 1_767_225_600_029_000_001):
+        box = FrameSync(1, period_ns=period, grid_origin_ns=0, capacity=16)
+        assert box.grid_origin_ns == 0
+        for k in range(5):
+            box.push(0, first_frame + k * period, _frame(), 0)
+        box.close()
+        refs.append([fs.ref_ns for fs in iter(lambda b=box: b.pull(0), None)])
+    assert refs[0][1:] == refs[1][:4] or refs[0] == refs[1]  # one shared grid
+    assert all(r % period == 0 for r in refs[0] + refs[1])
+    assert FrameSync(1, period_ns=period).grid_origin_ns is None
+
+
+def test_wants_follows_the_grid_origin_before_the_first_frame() -> None:
+    sync = FrameSync(1, period_ns=100, tolerance_ns=10, grid_origin_ns=5)
+    assert sync.wants(0, 1005) and sync.wants(0, 995) and sync.wants(0, 1015)
+    assert not sync.wants(0, 1050)

@@ -177,8 +177,11 @@ void bind_sync(py::module_& m) {
   py::class_<PyFrameSync>(m, "FrameSync",
                           "Pairs frames of unsynchronised cameras by capture time (C++ core).")
       .def(py::init([](int num_cameras, std::int64_t period_ns, std::int64_t tolerance_ns,
-                       std::size_t capacity, std::int64_t latency_budget_ns) {
+                       std::size_t capacity, std::int64_t latency_budget_ns,
+                       std::optional<std::int64_t> grid_origin_ns) {
              FrameSyncOptions o;
+             o.has_grid_origin = grid_origin_ns.has_value();
+             o.grid_origin_ns = grid_origin_ns.value_or(0);
              o.num_cameras = num_cameras;
              o.period_ns = period_ns;
              o.tolerance_ns = tolerance_ns;
@@ -187,7 +190,8 @@ void bind_sync(py::module_& m) {
              return std::make_unique<PyFrameSync>(o);
            }),
            py::arg("num_cameras"), py::arg("period_ns"), py::arg("tolerance_ns"),
-           py::arg("capacity"), py::arg("latency_budget_ns"))
+           py::arg("capacity"), py::arg("latency_budget_ns"),
+           py::arg("grid_origin_ns") = py::none())
       .def("push", &PyFrameSync::push, py::arg("camera"), py::arg("t_ns"), py::arg("frame"),
            py::arg("arrival_ns") = py::none())
       .def("pull", &PyFrameSync::pull, py::arg("timeout_s") = py::none())
@@ -212,6 +216,12 @@ void bind_sync(py::module_& m) {
       .def_property_readonly("capacity", [](PyFrameSync& s) { return s.core().options().capacity; })
       .def_property_readonly("latency_budget_ns",
                              [](PyFrameSync& s) { return s.core().options().latency_budget_ns; })
+      .def_property_readonly("grid_origin_ns",
+                             [](PyFrameSync& s) -> std::optional<std::int64_t> {
+                               const auto& o = s.core().options();
+                               if (!o.has_grid_origin) return std::nullopt;
+                               return o.grid_origin_ns;
+                             })
       .def_static("now_ns", &sync::FrameSync::steady_now_ns,
                   "The monotonic clock (ns) of default arrival times and of pull().");
 }

@@ -76,7 +76,7 @@ class FrameSet:
 class FrameSync:
     def __init__(
         self, num_cameras: int, period_ns: int, tolerance_ns: int, capacity: int,
-        latency_budget_ns: int,
+        latency_budget_ns: int, grid_origin_ns: int | None = None,
     ) -> None: ...
     def push(
         self, camera: int, t_ns: int, frame: _npt.NDArray[_np.uint8], arrival_ns: int | None = None
@@ -103,6 +103,8 @@ class FrameSync:
     def capacity(self) -> int: ...
     @property
     def latency_budget_ns(self) -> int: ...
+    @property
+    def grid_origin_ns(self) -> int | None: ...
     @staticmethod
     def now_ns() -> int: ...
 

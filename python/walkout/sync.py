@@ -70,6 +70,10 @@ class FrameSync(_core.FrameSync):
         latency_budget_ns: how long a frameset waits, after its first camera delivered, for the
             others (default two periods). More rescues frames delayed by the network; less
             bounds the delay a stalled camera adds to the others.
+        grid_origin_ns: pin reference times to ``grid_origin_ns + k * period`` (0: multiples of
+            the period since the Unix epoch), so every edge box pairs frames at the same
+            instants and the server fuses boxes without interpolating. None (default): the
+            first frame sets the grid's phase, which follows a lone box's cameras.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class FrameSync(_core.FrameSync):
         tolerance_ns: int | None = None,
         capacity: int = 4,
         latency_budget_ns: int | None = None,
+        grid_origin_ns: int | None = None,
     ) -> None:
         if (fps is None) == (period_ns is None):
             raise ValueError("fps / period_ns: expected exactly one of them")
@@ -96,6 +101,7 @@ class FrameSync(_core.FrameSync):
             tolerance_ns=period_ns // 2 if tolerance_ns is None else tolerance_ns,
             capacity=capacity,
             latency_budget_ns=2 * period_ns if latency_budget_ns is None else latency_budget_ns,
+            grid_origin_ns=grid_origin_ns,
         )
 
     def stats(self) -> SyncStats:

@@ -45,7 +45,8 @@ class FrameSyncTwin:
     """FrameSync's policy without threads: push() and poll(now_ns) as in the C++ core."""
 
     def __init__(self, num_cameras: int, period_ns: int, tolerance_ns: int, capacity: int,
-                 latency_budget_ns: int) -> None:
+                 latency_budget_ns: int, grid_origin_ns: int | None = None) -> None:
+        self.origin = grid_origin_ns
         self.period = period_ns
         self.tol = tolerance_ns
         self.capacity = capacity
@@ -77,12 +78,21 @@ class FrameSyncTwin:
     def close(self) -> None:
         self.closed = True
 
+    def resume_ref(self, earliest: int) -> int:
+        """Reference time to resume at when `earliest` is the next frame anyone has."""
+        if self.origin is None:
+            return earliest
+        # The first grid point whose window reaches back to `earliest` (a ceiling division).
+        k = -((self.origin - (earliest - self.tol)) // self.period)
+        return self.origin + k * self.period
+
     def wants(self, camera: int, t_ns: int) -> bool:
-        if self.last_ref is None:
-            return True
-        if t_ns < self.last_ref + self.period - self.tol:
+        if self.last_ref is not None and t_ns < self.last_ref + self.period - self.tol:
             return False
-        phase = (t_ns - self.last_ref) % self.period
+        if self.last_ref is None and self.origin is None:
+            return True
+        base = self.last_ref if self.last_ref is not None else self.origin
+        phase = (t_ns - base) % self.period  # Python's % is a floor modulo
         return phase <= self.tol or self.period - phase <= self.tol
 
     # -- consumer ----------------------------------------------------------------------------
@@ -96,7 +106,7 @@ class FrameSyncTwin:
             if not heads:
                 return None
             earliest = min(heads)
-            ref = earliest if self.last_ref is None else self.last_ref + self.period
+            ref = self.resume_ref(earliest) if self.last_ref is None else self.last_ref + self.period
 
             # Decided: the camera has a frame at or past ref (or is not waited for).
             all_decided = True
@@ -124,7 +134,7 @@ class FrameSyncTwin:
                 # An outage every camera shares: skip ref, jump to the next frame anyone has.
                 self.last_ref = ref
                 if earliest > ref + self.period + self.tol:
-                    self.last_ref = earliest - self.period
+                    self.last_ref = self.resume_ref(earliest) - self.period
                 continue
 
             frames: list[Any] = []

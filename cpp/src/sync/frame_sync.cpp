@@ -15,6 +15,13 @@ constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 // that time + period + budget never overflows.
 constexpr std::int64_t kTimeLimit = std::int64_t{1} << 62;
 
+// floor(a / b) for b > 0, also for negative a.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if (a % b < 0) --q;
+  return q;
+}
+
 void check_time(std::int64_t t, const char* name) {
   if (t < -kTimeLimit || t > kTimeLimit) {
     throw std::invalid_argument(std::string(name) + ": expected integer ns within ±2**62, got " +
@@ -39,6 +46,10 @@ void FrameSyncOptions::check() const {
   }
   if (capacity < 1) {
     throw std::invalid_argument("capacity: expected at least 1 frame per camera, got 0");
+  }
+  if (has_grid_origin && (grid_origin_ns < -kTimeLimit || grid_origin_ns > kTimeLimit)) {
+    throw std::invalid_argument("grid_origin_ns: expected integer ns within ±2**62, got " +
+                                std::to_string(grid_origin_ns));
   }
   if (latency_budget_ns < 0 || latency_budget_ns > (std::int64_t{1} << 60)) {
     throw std::invalid_argument("latency_budget_ns: expected nanoseconds in [0, 2**60], got " +
@@ -65,6 +76,13 @@ void FrameSync::check_camera(int camera) const {
   }
 }
 
+std::int64_t FrameSync::resume_ref(std::int64_t earliest) const {
+  if (!options_.has_grid_origin) return earliest;
+  // The first grid point whose window reaches back to `earliest`.
+  const std::int64_t from = earliest - options_.tolerance_ns - options_.grid_origin_ns;
+  return options_.grid_origin_ns - floor_div(-from, options_.period_ns) * options_.period_ns;
+}
+
 void FrameSync::drop_older_than(Camera& cam, std::int64_t t_ns, std::vector<FrameToken>& dropped) {
   while (!cam.frames.empty() && cam.frames.front().t_ns < t_ns) {
     dropped.push_back(cam.frames.front().token);
@@ -89,7 +107,7 @@ bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
     }
   }
   if (earliest == kNever) return false;
-  const std::int64_t ref = has_last_ ? last_ref_ns_ + period : earliest;
+  const std::int64_t ref = has_last_ ? last_ref_ns_ + period : resume_ref(earliest);
   bool all_decided = true;
   std::int64_t opened_ns = kNever;
   for (const Camera& cam : cameras_) {
@@ -159,7 +177,7 @@ std::optional<FrameSet> FrameSync::release_locked(std::int64_t now_ns,
       if (!cam.frames.empty()) earliest = std::min(earliest, cam.frames.front().t_ns);
     }
     if (earliest == kNever) return std::nullopt;  // nothing buffered
-    const std::int64_t ref = has_last_ ? last_ref_ns_ + period : earliest;
+    const std::int64_t ref = has_last_ ? last_ref_ns_ + period : resume_ref(earliest);
 
     // A camera is decided once it has a frame at or past ref: its later frames can only be
     // farther away. The budget runs from the first such arrival among all cameras.
@@ -216,7 +234,7 @@ std::optional<FrameSet> FrameSync::release_locked(std::int64_t now_ns,
       // grid to the next frame anyone has instead of stepping through the gap.
       has_last_ = true;
       last_ref_ns_ = ref;
-      if (earliest > ref + period + tol) last_ref_ns_ = earliest - period;
+      if (earliest > ref + period + tol) last_ref_ns_ = resume_ref(earliest) - period;
       continue;
     }
 
@@ -283,12 +301,14 @@ std::optional<FrameSet> FrameSync::pull(std::int64_t timeout_ns, std::vector<Fra
 bool FrameSync::wants(int camera, std::int64_t t_ns) const {
   check_camera(camera);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!has_last_) return true;
   const std::int64_t period = options_.period_ns;
   const std::int64_t tol = options_.tolerance_ns;
-  if (t_ns < last_ref_ns_ + period - tol) return false;  // would be dropped as late
-  // Near a future reference time on the grid? (Only false when tolerance < period / 2.)
-  const std::int64_t phase = (t_ns - last_ref_ns_) % period;
+  if (has_last_ && t_ns < last_ref_ns_ + period - tol) return false;  // would be dropped as late
+  if (!has_last_ && !options_.has_grid_origin) return true;  // this frame may set the grid
+  // Near a reference time on the grid? (Only false when tolerance < period / 2.)
+  const std::int64_t base = has_last_ ? last_ref_ns_ : options_.grid_origin_ns;
+  const std::int64_t d = t_ns - base;
+  const std::int64_t phase = d - floor_div(d, period) * period;
   return phase <= tol || period - phase <= tol;
 }
 

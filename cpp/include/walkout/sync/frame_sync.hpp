@@ -9,7 +9,9 @@
 // Policy (docs/rooms/sync.md tells the same story with pictures):
 //  * Reference times follow a grid: the first is the earliest frame buffered, each next one is
 //    one period later. When every camera is missing at a reference time (an outage shared by
-//    all), no frameset is emitted and the grid jumps to the next frame anyone has.
+//    all), no frameset is emitted and the grid jumps to the next frame anyone has. With a
+//    grid origin, reference times are always origin + k * period (the first and the jumps
+//    go to the first grid point not before that frame minus the tolerance).
 //  * A frameset is released when every live camera has a frame at or past the reference time
 //    (later frames can only be farther from it, so the choice is final), or when the latency
 //    budget has expired: the budget starts when the first camera delivered a frame at or past
@@ -59,6 +61,12 @@ struct FrameSyncOptions {
   // rescues frames of cameras that arrive late (network delay); lowering it bounds the
   // latency that one stalled camera adds to everyone.
   std::int64_t latency_budget_ns = 0;
+  // Pins reference times to grid_origin_ns + k * period_ns (say 0: multiples of the period
+  // since the epoch), so that every edge box pairs frames at the same instants and the
+  // server fuses boxes without interpolating. Off: the first frame sets the grid's phase,
+  // which suits a lone box (the grid then follows its cameras rather than the clock).
+  bool has_grid_origin = false;
+  std::int64_t grid_origin_ns = 0;
 
   // Throws std::invalid_argument naming the field unless every field is valid.
   void check() const;
@@ -133,6 +141,8 @@ class FrameSync {
   };
 
   void check_camera(int camera) const;
+  // The reference time to resume at when `earliest` is the next frame anyone has.
+  std::int64_t resume_ref(std::int64_t earliest) const;
   // The policy itself; mutex_ held. Sets *wake_at_ns to the time the budget of the pending
   // reference expires (or INT64_MAX when only a push can make progress).
   std::optional<FrameSet> release_locked(std::int64_t now_ns, std::vector<FrameToken>& dropped,
