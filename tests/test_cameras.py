@@ -5,12 +5,15 @@ captures of small clips written at test time."""
 from __future__ import annotations
 
 import socket
+import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from walkout.edge.cameras import CameraOptions, CameraRig, CameraSource, CameraState, source_kind
 from walkout.edge.mjpeg import MjpegServer
@@ -81,6 +84,18 @@ def test_timestamps_round_trip_and_dropped_frames(tmp_path) -> None:
     assert [rows.dropped_before(k) for k in range(3)] == [0, 0, 2]
     assert find_timestamps(video) is not None
     assert find_timestamps(tmp_path / "other.avi") is None
+
+
+@given(st.lists(st.integers(1, 10**12), min_size=0, max_size=50), st.data())
+def test_timestamps_round_trip_any_recording(steps, data) -> None:
+    t_ns = T0 + np.cumsum(np.asarray(steps, dtype=np.int64))
+    gaps = data.draw(st.lists(st.integers(1, 5), min_size=len(steps), max_size=len(steps)))
+    index = np.cumsum(np.asarray(gaps, dtype=np.int64)) if gaps else np.zeros(0, np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = read_timestamps(write_timestamps(Path(tmp) / "cam.mp4", t_ns, index))
+    assert rows.t_ns.tolist() == t_ns.tolist()
+    assert rows.frame_index.tolist() == index.tolist()
+    assert rows.dropped_at_capture == (int(index[-1] - index[0]) + 1 - len(index) if len(index) else 0)
 
 
 @pytest.mark.parametrize(

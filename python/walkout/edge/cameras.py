@@ -447,10 +447,17 @@ class CameraSource:
                     self._counts["skipped"] += 1
                 continue
             ok, frame = cap.retrieve()
-            if not ok or frame is None or frame.ndim != 3:
+            if not ok or frame is None:
                 with self._lock:
                     self._counts["refused"] += 1
                     self._last_error = f"camera {opts.camera_id!r}: a frame failed to decode"
+                continue
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                # Grey or 16-bit devices: refused and named, rather than failing the pipeline.
+                with self._lock:
+                    self._counts["refused"] += 1
+                    self._last_error = (f"camera {opts.camera_id!r}: expected uint8 BGR frames "
+                                        f"(H, W, 3), got {frame.dtype} {frame.shape}")
                 continue
             if not self._accept_size(frame):
                 continue
