@@ -45,8 +45,9 @@ class PyFrameSync:
 
     def push(self, camera: int, t_ns: int, frame: object, arrival_ns: int | None = None) -> None:
         with self._cond:
-            self._twin.push(camera, t_ns, frame,
-                            time.monotonic_ns() if arrival_ns is None else arrival_ns)
+            self._twin.push(
+                camera, t_ns, frame, time.monotonic_ns() if arrival_ns is None else arrival_ns
+            )
             self._cond.notify()
 
     def poll(self, now_ns: int | None = None):
@@ -60,8 +61,11 @@ class PyFrameSync:
                 fs = self._twin.poll(time.monotonic_ns())
                 if fs is not None or self._twin.closed:
                     return fs
-                wait = self._budget_s if deadline is None else min(self._budget_s,
-                                                                   deadline - time.monotonic())
+                wait = (
+                    self._budget_s
+                    if deadline is None
+                    else min(self._budget_s, deadline - time.monotonic())
+                )
                 if wait <= 0:
                     return None
                 self._cond.wait(wait)
@@ -195,16 +199,21 @@ def main() -> None:
         cpu_p, out_p = throughput(make_py, events, frames)
         cpp_runs.append(cpu_c / len(out_c))
         py_runs.append(cpu_p / len(out_p))
-    assert [(f.ref_ns, f.t_ns) for f in out_c] == [(f.ref_ns, f.t_ns) for f in out_p], \
+    assert [(f.ref_ns, f.t_ns) for f in out_c] == [(f.ref_ns, f.t_ns) for f in out_p], (
         "the two implementations released different framesets"
+    )
     cpp_t, py_t = statistics.median(cpp_runs), statistics.median(py_runs)
 
     live_c = live(make_cpp, args.seconds, frames)
     live_p = live(make_py, args.seconds, frames)
 
     rows = [
-        ["throughput: CPU per frameset (8 cams, 1 thread)", f"{cpp_t * 1e6:.1f} µs",
-         f"{py_t * 1e6:.1f} µs", f"{py_t / cpp_t:.1f}x"],
+        [
+            "throughput: CPU per frameset (8 cams, 1 thread)",
+            f"{cpp_t * 1e6:.1f} µs",
+            f"{py_t * 1e6:.1f} µs",
+            f"{py_t / cpp_t:.1f}x",
+        ],
     ]
     for key, label, unit in [
         ("sync_cpu_us_per_frameset", "live: CPU inside push/pull per frameset", "µs"),
@@ -216,15 +225,23 @@ def main() -> None:
         ("age_p99_ms", "live: frameset age at release, p99", "ms"),
     ]:
         ratio = live_p[key] / live_c[key] if key.endswith("per_frameset") else ""
-        rows.append([label, f"{live_c[key]:.1f} {unit}", f"{live_p[key]:.1f} {unit}",
-                     f"{ratio:.1f}x" if ratio else ""])
+        rows.append(
+            [
+                label,
+                f"{live_c[key]:.1f} {unit}",
+                f"{live_p[key]:.1f} {unit}",
+                f"{ratio:.1f}x" if ratio else "",
+            ]
+        )
     body = (
         f"8 cameras at {FPS:g} fps (random phase, ±2 ms jitter in the throughput run), "
         f"1280x720 frames held by reference. Throughput: {len(out_c)} framesets, median of "
         f"{args.repeat} runs; both sides released identical framesets. Live: {args.seconds:g} s "
         "per side, 8 producer threads + 1 consumer.\n\n"
-        + markdown_table(["measure", "walkout FrameSync (C++)", "plain Python (same policy)",
-                          "Python / C++"], rows)
+        + markdown_table(
+            ["measure", "walkout FrameSync (C++)", "plain Python (same policy)", "Python / C++"],
+            rows,
+        )
         + "\n\nTarget (issue #6): >= 10x less CPU per frameset than plain Python. The "
         "throughput row and the 'inside push/pull' row measure the sync itself (thread CPU "
         "time of its calls, the timer's own cost subtracted); the whole-process row also "

@@ -34,8 +34,14 @@ def _frames(n: int, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:
     return [np.full((h, w, 3), (k * 7) % 256, np.uint8) for k in range(n)]
 
 
-def _clip(path: Path, n: int, *, size: tuple[int, int] = (64, 48), rows: int | None = None,
-          frame_index: np.ndarray | None = None) -> tuple[Path, np.ndarray]:
+def _clip(
+    path: Path,
+    n: int,
+    *,
+    size: tuple[int, int] = (64, 48),
+    rows: int | None = None,
+    frame_index: np.ndarray | None = None,
+) -> tuple[Path, np.ndarray]:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 50.0, size)
     for f in _frames(n, size):
         writer.write(f)
@@ -95,7 +101,9 @@ def test_timestamps_round_trip_any_recording(steps, data) -> None:
         rows = read_timestamps(write_timestamps(Path(tmp) / "cam.mp4", t_ns, index))
     assert rows.t_ns.tolist() == t_ns.tolist()
     assert rows.frame_index.tolist() == index.tolist()
-    assert rows.dropped_at_capture == (int(index[-1] - index[0]) + 1 - len(index) if len(index) else 0)
+    assert rows.dropped_at_capture == (
+        int(index[-1] - index[0]) + 1 - len(index) if len(index) else 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,8 +150,11 @@ def test_file_replay_uses_the_recorded_times_and_stops_at_the_end(tmp_path) -> N
     assert health.resolution == (64, 48)
     used = [fs.t_ns[0] for fs in _drain(sync)]
     assert used == t_ns.tolist()  # every stored frame, stamped with its recorded time
-    assert source.state_history() == [CameraState.CONNECTING, CameraState.STREAMING,
-                                      CameraState.STOPPED]
+    assert source.state_history() == [
+        CameraState.CONNECTING,
+        CameraState.STREAMING,
+        CameraState.STOPPED,
+    ]
 
 
 def test_file_longer_than_its_timestamps_stops_with_a_clear_error(tmp_path) -> None:
@@ -180,8 +191,11 @@ def test_real_time_replay_is_paced_by_the_recording(tmp_path) -> None:
     start = time.monotonic()
     _run_until_stopped(source)
     assert time.monotonic() - start >= 0.18  # a lower bound: it cannot be early
-    fast = CameraSource(CameraOptions("cam", str(path), speed=4.0), 0,
-                        FrameSync(1, period_ns=PERIOD_NS, capacity=64))
+    fast = CameraSource(
+        CameraOptions("cam", str(path), speed=4.0),
+        0,
+        FrameSync(1, period_ns=PERIOD_NS, capacity=64),
+    )
     _run_until_stopped(fast)
     assert fast.health().frames_decoded == 11
 
@@ -193,8 +207,11 @@ def test_rig_restamps_recordings_to_now_keeping_their_offsets(tmp_path) -> None:
     tb = ta + 5_000_000  # camera b ticks 5 ms after camera a
     write_timestamps(b, tb)
     sync = FrameSync(2, period_ns=PERIOD_NS, capacity=64)
-    rig = CameraRig([CameraOptions("a", str(a), speed=None), CameraOptions("b", str(b), speed=None)],
-                    sync, restamp_recordings=True)
+    rig = CameraRig(
+        [CameraOptions("a", str(a), speed=None), CameraOptions("b", str(b), speed=None)],
+        sync,
+        restamp_recordings=True,
+    )
     before = time.time_ns()
     with rig:
         deadline = time.monotonic() + 10
@@ -222,8 +239,9 @@ def test_missing_file_stops_and_is_named(tmp_path) -> None:
 
 def test_unreachable_stream_retries_with_backoff_then_gives_up() -> None:
     url = f"http://127.0.0.1:{_free_port()}/stream.mjpg"
-    opts = CameraOptions("door", url, open_timeout_s=0.5, backoff_initial_s=0.05,
-                         backoff_max_s=0.1, max_reconnects=3)
+    opts = CameraOptions(
+        "door", url, open_timeout_s=0.5, backoff_initial_s=0.05, backoff_max_s=0.1, max_reconnects=3
+    )
     source = CameraSource(opts, 0, FrameSync(1, 50.0))
     start = time.monotonic()
     _run_until_stopped(source)
@@ -231,8 +249,11 @@ def test_unreachable_stream_retries_with_backoff_then_gives_up() -> None:
     health = source.health()
     assert health.state is CameraState.STOPPED
     assert url in health.last_error and "giving up after 4 attempts" in health.last_error
-    assert source.state_history() == [CameraState.CONNECTING, CameraState.RECONNECTING,
-                                      CameraState.STOPPED]
+    assert source.state_history() == [
+        CameraState.CONNECTING,
+        CameraState.RECONNECTING,
+        CameraState.STOPPED,
+    ]
 
 
 def test_camera_options_are_checked() -> None:
@@ -245,7 +266,12 @@ def test_camera_options_are_checked() -> None:
     with pytest.raises(ValueError, match="camera ids must be unique"):
         CameraRig([CameraOptions("c", "a.avi"), CameraOptions("c", "b.avi")], FrameSync(2, 50.0))
     assert [source_kind(s) for s in (0, "2", "rtsp://h/x", "http://h/x", "a.avi")] == [
-        "device", "device", "stream", "stream", "file"]
+        "device",
+        "device",
+        "stream",
+        "stream",
+        "file",
+    ]
 
 
 # -- decoding only what is used ---------------------------------------------------------------
@@ -279,8 +305,14 @@ def test_resolution_change_is_reported_and_refused_when_unexpected() -> None:
     with OpenCV 5.0), so a camera reconfigured to another size shows it after reconnecting."""
     with MjpegServer(_frames(5, (64, 48)), 100.0) as server:
         sync = FrameSync(1, 100.0, capacity=8)
-        opts = CameraOptions("cam", server.url, expected_size=(64, 48), open_timeout_s=1.0,
-                             read_timeout_s=0.5, backoff_initial_s=0.05)
+        opts = CameraOptions(
+            "cam",
+            server.url,
+            expected_size=(64, 48),
+            open_timeout_s=1.0,
+            read_timeout_s=0.5,
+            backoff_initial_s=0.05,
+        )
         source = CameraSource(opts, 0, sync)
         source.start()
         deadline = time.monotonic() + 10

@@ -70,12 +70,19 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         jitter = rng.integers(-1_000_000, 1_000_000, clip_len)  # ±1 ms capture jitter
         t_ns = t0 + phase + np.arange(clip_len, dtype=np.int64) * PERIOD_NS + jitter
         path = _write_clip(tmp_path / f"cam{cam}.avi", frames, t_ns)
-        cameras.append(CameraOptions(f"file{cam}", str(path), speed=1.0,
-                                     stall_timeout_s=0.25))
+        cameras.append(CameraOptions(f"file{cam}", str(path), speed=1.0, stall_timeout_s=0.25))
     server = MjpegServer(source[60:], FPS).start()
-    cameras.append(CameraOptions(
-        "stream", server.url, stall_timeout_s=0.25, read_timeout_s=0.8, open_timeout_s=0.5,
-        backoff_initial_s=0.1, backoff_max_s=0.4))
+    cameras.append(
+        CameraOptions(
+            "stream",
+            server.url,
+            stall_timeout_s=0.25,
+            read_timeout_s=0.8,
+            open_timeout_s=0.5,
+            backoff_initial_s=0.1,
+            backoff_max_s=0.4,
+        )
+    )
 
     sync = FrameSync(4, FPS, capacity=16)
     released = []
@@ -98,8 +105,11 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         assert server.url in rig.health()[3].last_error
         server.restore()
         _wait_for(lambda: rig.states() == [CameraState.STREAMING] * 4, 5.0, "all cameras streaming")
-        _wait_for(lambda: sum(fs.frames[3] is not None for fs in released) >= 25, 5.0,
-                  "framesets with the stream")
+        _wait_for(
+            lambda: sum(fs.frames[3] is not None for fs in released) >= 25,
+            5.0,
+            "framesets with the stream",
+        )
         server.pause()  # the stream stops mid-way: reads block
         _wait_for(lambda: stream.state is CameraState.STALLED, 3.0, "the stream reported stalled")
         server.refuse()  # ... and the camera is unreachable for a while
@@ -108,8 +118,11 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         server.restore()
         _wait_for(lambda: stream.state is CameraState.STREAMING, 5.0, "the stream back")
         back = len(released)
-        _wait_for(lambda: sum(fs.frames[3] is not None for fs in released[back:]) >= 25, 5.0,
-                  "framesets with the stream after it came back")
+        _wait_for(
+            lambda: sum(fs.frames[3] is not None for fs in released[back:]) >= 25,
+            5.0,
+            "framesets with the stream after it came back",
+        )
         health = rig.health()
         report = rig.report()
     finally:
@@ -120,8 +133,14 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
 
     # The lost camera went through the whole cycle and says so in its health.
     history = stream.state_history()
-    cycle = [CameraState.CONNECTING, CameraState.RECONNECTING, CameraState.STREAMING, CameraState.STALLED, CameraState.RECONNECTING,
-             CameraState.STREAMING]
+    cycle = [
+        CameraState.CONNECTING,
+        CameraState.RECONNECTING,
+        CameraState.STREAMING,
+        CameraState.STALLED,
+        CameraState.RECONNECTING,
+        CameraState.STREAMING,
+    ]
     it = iter(history)
     assert all(state in it for state in cycle), history
     assert health[3].reconnects >= 1
@@ -141,8 +160,9 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         assert not missing, f"file{cam} missing in framesets {missing} of {len(window)}"
         times = np.array([fs.t_ns[cam] for fs in window], dtype=np.int64)
         steps = np.diff(times)
-        assert steps.min() > PERIOD_NS // 2 and steps.max() < 3 * PERIOD_NS // 2, \
+        assert steps.min() > PERIOD_NS // 2 and steps.max() < 3 * PERIOD_NS // 2, (
             f"file{cam} skipped or repeated a frame: steps {steps.min()}..{steps.max()} ns"
+        )
     for fs in window:
         present = [t for t in fs.t_ns if t is not None]
         assert max(present) - min(present) <= PERIOD_NS  # each within half a period of ref

@@ -57,8 +57,17 @@ def scenarios(draw):
     consume = [bool(rng.random() < consume_p) for _ in events]
     # Now and then the camera watchdog marks a camera not live (stalled) or live again.
     toggles = [int(rng.integers(0, n)) if rng.random() < 0.05 else -1 for _ in events]
-    return dict(n=n, period=period, tol=tol, capacity=capacity, budget=budget, origin=origin,
-                events=events, consume=consume, toggles=toggles)
+    return dict(
+        n=n,
+        period=period,
+        tol=tol,
+        capacity=capacity,
+        budget=budget,
+        origin=origin,
+        events=events,
+        consume=consume,
+        toggles=toggles,
+    )
 
 
 def _assert_same(fs, tw) -> None:
@@ -73,15 +82,23 @@ def _assert_same(fs, tw) -> None:
 
 
 def _counter_tuples(counters) -> list[tuple]:
-    return [(c.received, c.used, c.dropped_late, c.dropped_overflow, c.missing, c.buffered)
-            for c in counters]
+    return [
+        (c.received, c.used, c.dropped_late, c.dropped_overflow, c.missing, c.buffered)
+        for c in counters
+    ]
 
 
 @given(scenarios())
 def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
     n, tol, capacity = sc["n"], sc["tol"], sc["capacity"]
-    sync = FrameSync(n, period_ns=sc["period"], tolerance_ns=tol, capacity=capacity,
-                     latency_budget_ns=sc["budget"], grid_origin_ns=sc["origin"])
+    sync = FrameSync(
+        n,
+        period_ns=sc["period"],
+        tolerance_ns=tol,
+        capacity=capacity,
+        latency_budget_ns=sc["budget"],
+        grid_origin_ns=sc["origin"],
+    )
     twin = FrameSyncTwin(n, sc["period"], tol, capacity, sc["budget"], sc["origin"])
     camera_of: dict[int, int] = {}
     released = []

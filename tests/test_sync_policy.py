@@ -49,12 +49,19 @@ def test_bad_options_name_the_argument(kwargs, name) -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    [np.zeros((2, 2), np.uint8), np.zeros((2, 2, 4), np.uint8), np.zeros((2, 2, 3), np.float32),
-     [[0, 0, 0]], None],
+    [
+        np.zeros((2, 2), np.uint8),
+        np.zeros((2, 2, 4), np.uint8),
+        np.zeros((2, 2, 3), np.float32),
+        [[0, 0, 0]],
+        None,
+    ],
 )
 def test_bad_frames_are_refused_with_the_expected_layout(frame) -> None:
     sync = FrameSync(1, period_ns=10)
-    with pytest.raises(ValueError, match=r"frame: expected a uint8 numpy array of shape \(H, W, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"frame: expected a uint8 numpy array of shape \(H, W, 3\)"
+    ):
         sync.push(0, 0, frame)
     assert sync.counters()[0].received == 0
 

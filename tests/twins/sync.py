@@ -44,8 +44,15 @@ class _Camera:
 class FrameSyncTwin:
     """FrameSync's policy without threads: push() and poll(now_ns) as in the C++ core."""
 
-    def __init__(self, num_cameras: int, period_ns: int, tolerance_ns: int, capacity: int,
-                 latency_budget_ns: int, grid_origin_ns: int | None = None) -> None:
+    def __init__(
+        self,
+        num_cameras: int,
+        period_ns: int,
+        tolerance_ns: int,
+        capacity: int,
+        latency_budget_ns: int,
+        grid_origin_ns: int | None = None,
+    ) -> None:
         self.origin = grid_origin_ns
         self.period = period_ns
         self.tol = tolerance_ns
@@ -106,7 +113,9 @@ class FrameSyncTwin:
             if not heads:
                 return None
             earliest = min(heads)
-            ref = self.resume_ref(earliest) if self.last_ref is None else self.last_ref + self.period
+            ref = (
+                self.resume_ref(earliest) if self.last_ref is None else self.last_ref + self.period
+            )
 
             # Decided: the camera has a frame at or past ref (or is not waited for).
             all_decided = True
@@ -159,8 +168,17 @@ class FrameSyncTwin:
         out = []
         for cam in self.cams:
             c = cam.counters
-            out.append(TwinCounters(c.received, c.used, c.dropped_late, c.dropped_overflow,
-                                    c.missing, len(cam.times), c.live))
+            out.append(
+                TwinCounters(
+                    c.received,
+                    c.used,
+                    c.dropped_late,
+                    c.dropped_overflow,
+                    c.missing,
+                    len(cam.times),
+                    c.live,
+                )
+            )
         return out
 
     # -- helpers -----------------------------------------------------------------------------

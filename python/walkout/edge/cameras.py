@@ -100,12 +100,18 @@ class CameraOptions:
     counted) rather than projected with the wrong intrinsics. None accepts any size."""
 
     def __post_init__(self) -> None:
-        for name in ("stall_timeout_s", "read_timeout_s", "open_timeout_s", "backoff_initial_s",
-                     "backoff_max_s"):
+        for name in (
+            "stall_timeout_s",
+            "read_timeout_s",
+            "open_timeout_s",
+            "backoff_initial_s",
+            "backoff_max_s",
+        ):
             value = getattr(self, name)
             if not value > 0:
-                raise ValueError(f"{name}: expected seconds > 0, got {value!r} "
-                                 f"(camera {self.camera_id!r})")
+                raise ValueError(
+                    f"{name}: expected seconds > 0, got {value!r} (camera {self.camera_id!r})"
+                )
         if self.backoff_factor < 1:
             raise ValueError(f"backoff_factor: expected >= 1, got {self.backoff_factor!r}")
         if self.speed is not None and not self.speed > 0:
@@ -199,8 +205,12 @@ def _open_capture(source: str | int, options: CameraOptions) -> cv2.VideoCapture
         return cv2.VideoCapture(int(source))
     params = []
     if kind == "stream":
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(options.open_timeout_s * 1000),
-                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(options.read_timeout_s * 1000)]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(options.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(options.read_timeout_s * 1000),
+        ]
     return cv2.VideoCapture(str(source), cv2.CAP_FFMPEG, params)
 
 
@@ -216,9 +226,14 @@ class CameraSource:
             back end with the timeouts above.
     """
 
-    def __init__(self, options: CameraOptions, index: int, sink: FrameSink,
-                 clock: ReplayClock | None = None,
-                 open_capture: Callable[[str | int, CameraOptions], Any] = _open_capture) -> None:
+    def __init__(
+        self,
+        options: CameraOptions,
+        index: int,
+        sink: FrameSink,
+        clock: ReplayClock | None = None,
+        open_capture: Callable[[str | int, CameraOptions], Any] = _open_capture,
+    ) -> None:
         self.options = options
         self.index = index
         self._sink = sink
@@ -234,12 +249,21 @@ class CameraSource:
         self._state = CameraState.CONNECTING
         self._grab_times: deque[int] = deque(maxlen=32)
         self._last_frame_mono: int | None = None
-        self._counts = dict(grabbed=0, decoded=0, skipped=0, refused=0, dropped=0, reconnects=0,
-                            resolution_changes=0)
+        self._counts = dict(
+            grabbed=0,
+            decoded=0,
+            skipped=0,
+            refused=0,
+            dropped=0,
+            reconnects=0,
+            resolution_changes=0,
+        )
         self._resolution: tuple[int, int] | None = None
         self._last_error: str | None = None
         self._loop_offset_ns = 0
-        self._stream_anchor: tuple[int, int] | None = None  # (pts_ns, utc_ns) of a stream's 1st frame
+        self._stream_anchor: tuple[int, int] | None = (
+            None  # (pts_ns, utc_ns) of a stream's 1st frame
+        )
         self._last_t_ns: int | None = None
         self._history: list[CameraState] = [CameraState.CONNECTING]
 
@@ -262,8 +286,9 @@ class CameraSource:
         if self._thread is not None:
             raise RuntimeError(f"camera {self.options.camera_id!r}: already started")
         self._sink.set_live(self.index, False)  # not waited for until it streams
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"camera-{self.options.camera_id}")
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"camera-{self.options.camera_id}"
+        )
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> None:
@@ -283,25 +308,41 @@ class CameraSource:
             if self._state is CameraState.STREAMING and self._last_frame_mono is not None:
                 if now - self._last_frame_mono > self.options.stall_timeout_s * 1e9:
                     self._enter(CameraState.STALLED)
-                    log.warning("camera %r: stalled (no frame for %.2f s)",
-                                self.options.camera_id, (now - self._last_frame_mono) / 1e9)
+                    log.warning(
+                        "camera %r: stalled (no frame for %.2f s)",
+                        self.options.camera_id,
+                        (now - self._last_frame_mono) / 1e9,
+                    )
             return self._state is CameraState.STALLED
 
     def health(self) -> CameraHealth:
         with self._lock:
             times = list(self._grab_times)
-            fps = (len(times) - 1) * 1e9 / (times[-1] - times[0]) if len(times) > 1 and \
-                times[-1] > times[0] else 0.0
-            since = None if self._last_frame_mono is None else \
-                (time.monotonic_ns() - self._last_frame_mono) / 1e9
+            fps = (
+                (len(times) - 1) * 1e9 / (times[-1] - times[0])
+                if len(times) > 1 and times[-1] > times[0]
+                else 0.0
+            )
+            since = (
+                None
+                if self._last_frame_mono is None
+                else (time.monotonic_ns() - self._last_frame_mono) / 1e9
+            )
             c = self._counts
             return CameraHealth(
-                camera_id=self.options.camera_id, source=str(self.options.source),
-                state=self._state, fps=fps, frames_grabbed=c["grabbed"],
-                frames_decoded=c["decoded"], frames_skipped=c["skipped"],
-                frames_refused=c["refused"], dropped_at_capture=c["dropped"],
-                reconnects=c["reconnects"], resolution=self._resolution,
-                resolution_changes=c["resolution_changes"], last_error=self._last_error,
+                camera_id=self.options.camera_id,
+                source=str(self.options.source),
+                state=self._state,
+                fps=fps,
+                frames_grabbed=c["grabbed"],
+                frames_decoded=c["decoded"],
+                frames_skipped=c["skipped"],
+                frames_refused=c["refused"],
+                dropped_at_capture=c["dropped"],
+                reconnects=c["reconnects"],
+                resolution=self._resolution,
+                resolution_changes=c["resolution_changes"],
+                last_error=self._last_error,
                 seconds_since_frame=since,
             )
 
@@ -328,15 +369,18 @@ class CameraSource:
             while not self._stop.is_set():
                 self._set_state(CameraState.CONNECTING if first else CameraState.RECONNECTING)
                 if self._kind == "file" and not Path(str(opts.source)).is_file():
-                    self._give_up(f"camera {opts.camera_id!r}: cannot open {opts.source!r}: "
-                                  "no such file")
+                    self._give_up(
+                        f"camera {opts.camera_id!r}: cannot open {opts.source!r}: no such file"
+                    )
                     return
                 cap = self._open_capture(opts.source, opts)
                 if not cap.isOpened():
                     cap.release()
                     failures += 1
-                    error = (f"camera {opts.camera_id!r}: cannot open {opts.source!r} "
-                             f"(attempt {failures})")
+                    error = (
+                        f"camera {opts.camera_id!r}: cannot open {opts.source!r} "
+                        f"(attempt {failures})"
+                    )
                     log.warning("%s", error)
                     if not self._wait_before_retry(failures, error):
                         return
@@ -351,8 +395,10 @@ class CameraSource:
                 if self._stop.is_set():
                     break
                 if outcome == "out_of_rows":
-                    self._give_up(f"camera {opts.camera_id!r}: {opts.source} has more frames than"
-                                  " rows in its timestamps file; stopping there")
+                    self._give_up(
+                        f"camera {opts.camera_id!r}: {opts.source} has more frames than"
+                        " rows in its timestamps file; stopping there"
+                    )
                     return
                 if self._kind == "file" and outcome != "lost":
                     if opts.loop and self._counts["grabbed"] > 0:
@@ -387,7 +433,9 @@ class CameraSource:
             self._give_up(f"{error}; giving up after {failures} attempts")
             return False
         self._set_state(CameraState.RECONNECTING, error)
-        delay = min(opts.backoff_max_s, opts.backoff_initial_s * opts.backoff_factor ** (failures - 1))
+        delay = min(
+            opts.backoff_max_s, opts.backoff_initial_s * opts.backoff_factor ** (failures - 1)
+        )
         return not self._stop.wait(delay)
 
     def _begin_next_loop(self) -> None:
@@ -424,10 +472,14 @@ class CameraSource:
                 if pace_from is None:
                     # Recordings of one rig share its start, so they keep their recorded
                     # offsets; anything else starts its timeline at its first frame.
-                    shared = (self._timestamps is not None and self._loop_offset_ns == 0
-                              and self.clock.recording_start_ns is not None)
-                    pace_from = self.clock.mono_start_ns if shared else \
-                        mono - int(rel_ns / opts.speed)
+                    shared = (
+                        self._timestamps is not None
+                        and self._loop_offset_ns == 0
+                        and self.clock.recording_start_ns is not None
+                    )
+                    pace_from = (
+                        self.clock.mono_start_ns if shared else mono - int(rel_ns / opts.speed)
+                    )
                 due = pace_from + int(rel_ns / opts.speed)
                 if due > mono and self._stop.wait((due - mono) / 1e9):
                     return "frames" if got_any else "none"
@@ -456,8 +508,10 @@ class CameraSource:
                 # Grey or 16-bit devices: refused and named, rather than failing the pipeline.
                 with self._lock:
                     self._counts["refused"] += 1
-                    self._last_error = (f"camera {opts.camera_id!r}: expected uint8 BGR frames "
-                                        f"(H, W, 3), got {frame.dtype} {frame.shape}")
+                    self._last_error = (
+                        f"camera {opts.camera_id!r}: expected uint8 BGR frames "
+                        f"(H, W, 3), got {frame.dtype} {frame.shape}"
+                    )
                 continue
             if not self._accept_size(frame):
                 continue
@@ -472,16 +526,20 @@ class CameraSource:
         with self._lock:
             if self._resolution is not None and size != self._resolution:
                 self._counts["resolution_changes"] += 1
-                self._last_error = (f"camera {opts.camera_id!r}: resolution changed from "
-                                    f"{self._resolution[0]}x{self._resolution[1]} to "
-                                    f"{size[0]}x{size[1]}")
+                self._last_error = (
+                    f"camera {opts.camera_id!r}: resolution changed from "
+                    f"{self._resolution[0]}x{self._resolution[1]} to "
+                    f"{size[0]}x{size[1]}"
+                )
                 log.warning("%s", self._last_error)
             self._resolution = size
             if opts.expected_size is not None and size != tuple(opts.expected_size):
                 self._counts["refused"] += 1
-                self._last_error = (f"camera {opts.camera_id!r}: frame is {size[0]}x{size[1]}, "
-                                    f"expected {opts.expected_size[0]}x{opts.expected_size[1]}; "
-                                    "refused")
+                self._last_error = (
+                    f"camera {opts.camera_id!r}: frame is {size[0]}x{size[1]}, "
+                    f"expected {opts.expected_size[0]}x{opts.expected_size[1]}; "
+                    "refused"
+                )
                 return False
         return True
 
@@ -493,8 +551,11 @@ class CameraSource:
             if k >= len(ts):
                 return None, 0
             recorded = int(ts.t_ns[k]) + self._loop_offset_ns
-            start = clock.recording_start_ns if clock.recording_start_ns is not None else \
-                int(ts.t_ns[0])
+            start = (
+                clock.recording_start_ns
+                if clock.recording_start_ns is not None
+                else int(ts.t_ns[0])
+            )
             rel = recorded - start
             return (clock.utc_start_ns + rel if clock.restamp else recorded), rel
         if self._kind == "file":
@@ -527,24 +588,37 @@ class CameraRig:
         open_capture: see :class:`CameraSource`.
     """
 
-    def __init__(self, cameras: Sequence[CameraOptions], sync: FrameSink, *,
-                 watchdog_interval_s: float = 0.1, restamp_recordings: bool = False,
-                 open_capture: Callable[[str | int, CameraOptions], Any] = _open_capture) -> None:
+    def __init__(
+        self,
+        cameras: Sequence[CameraOptions],
+        sync: FrameSink,
+        *,
+        watchdog_interval_s: float = 0.1,
+        restamp_recordings: bool = False,
+        open_capture: Callable[[str | int, CameraOptions], Any] = _open_capture,
+    ) -> None:
         if not cameras:
             raise ValueError("cameras: expected at least one camera")
         ids = [c.camera_id for c in cameras]
         if len(set(ids)) != len(ids):
             raise ValueError(f"cameras: camera ids must be unique, got {ids}")
         if not watchdog_interval_s > 0:
-            raise ValueError(f"watchdog_interval_s: expected seconds > 0, got {watchdog_interval_s}")
+            raise ValueError(
+                f"watchdog_interval_s: expected seconds > 0, got {watchdog_interval_s}"
+            )
         self.sync = sync
         self._interval = watchdog_interval_s
-        self.sources = [CameraSource(c, i, sync, open_capture=open_capture)
-                        for i, c in enumerate(cameras)]
-        starts = [int(s.timestamps.t_ns[0]) for s in self.sources
-                  if s.timestamps is not None and len(s.timestamps)]
-        self.clock = ReplayClock(recording_start_ns=min(starts) if starts else None,
-                                 restamp=restamp_recordings)
+        self.sources = [
+            CameraSource(c, i, sync, open_capture=open_capture) for i, c in enumerate(cameras)
+        ]
+        starts = [
+            int(s.timestamps.t_ns[0])
+            for s in self.sources
+            if s.timestamps is not None and len(s.timestamps)
+        ]
+        self.clock = ReplayClock(
+            recording_start_ns=min(starts) if starts else None, restamp=restamp_recordings
+        )
         for s in self.sources:
             s.clock = self.clock
         self._stop = threading.Event()
@@ -552,8 +626,9 @@ class CameraRig:
 
     def start(self) -> CameraRig:
         # One clock for every camera, anchored now: files replay from this moment.
-        self.clock = replace(self.clock, mono_start_ns=time.monotonic_ns(),
-                             utc_start_ns=time.time_ns())
+        self.clock = replace(
+            self.clock, mono_start_ns=time.monotonic_ns(), utc_start_ns=time.time_ns()
+        )
         for s in self.sources:
             s.clock = self.clock
             s.start()
@@ -587,12 +662,18 @@ class CameraRig:
         reports = []
         for i, h in enumerate(self.health()):
             c = counters[i] if counters is not None else None
-            reports.append(CameraReport(
-                camera_id=h.camera_id, state=h.state, fps=h.fps,
-                dropped_frames=h.dropped_at_capture
-                + (c.dropped_late + c.dropped_overflow if c is not None else 0),
-                missing_in_framesets=c.missing if c is not None else 0,
-                reconnects=h.reconnects, last_error=h.last_error))
+            reports.append(
+                CameraReport(
+                    camera_id=h.camera_id,
+                    state=h.state,
+                    fps=h.fps,
+                    dropped_frames=h.dropped_at_capture
+                    + (c.dropped_late + c.dropped_overflow if c is not None else 0),
+                    missing_in_framesets=c.missing if c is not None else 0,
+                    reconnects=h.reconnects,
+                    last_error=h.last_error,
+                )
+            )
         return reports
 
     def states(self) -> list[CameraState]:

@@ -33,8 +33,14 @@ class MjpegServer:
         host: interface to bind; keep 127.0.0.1 outside a lab network.
     """
 
-    def __init__(self, frames: Sequence[npt.NDArray[np.uint8]], fps: float, *,
-                 jpeg_quality: int = 80, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        frames: Sequence[npt.NDArray[np.uint8]],
+        fps: float,
+        *,
+        jpeg_quality: int = 80,
+        host: str = "127.0.0.1",
+    ) -> None:
         if len(frames) == 0:
             raise ValueError("frames: expected at least one frame")
         if not fps > 0:
@@ -49,8 +55,9 @@ class MjpegServer:
         handler = self._handler_class()
         self._httpd = ThreadingHTTPServer((host, 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="mjpeg-server")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name="mjpeg-server"
+        )
 
     def _encode(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[bytes]:
         jpegs = []
@@ -111,8 +118,9 @@ class MjpegServer:
                     self.send_error(503, "camera unavailable")
                     return
                 self.send_response(200)
-                self.send_header("Content-Type",
-                                 "multipart/x-mixed-replace; boundary=" + _BOUNDARY.decode())
+                self.send_header(
+                    "Content-Type", "multipart/x-mixed-replace; boundary=" + _BOUNDARY.decode()
+                )
                 self.end_headers()
                 server._stream(self.wfile.write)
 
@@ -131,8 +139,15 @@ class MjpegServer:
                     continue
                 jpegs = self._jpegs
                 jpeg = jpegs[k % len(jpegs)]
-                write(b"--" + _BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                write(
+                    b"--"
+                    + _BOUNDARY
+                    + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpeg)).encode()
+                    + b"\r\n\r\n"
+                    + jpeg
+                    + b"\r\n"
+                )
                 self.frames_sent += 1
                 k += 1
                 next_due += self._period

@@ -69,7 +69,8 @@ def timestamps_path_for(video: str | Path) -> Path:
 
 
 def write_timestamps(
-    video: str | Path, t_ns: Sequence[int] | npt.NDArray[np.integer],
+    video: str | Path,
+    t_ns: Sequence[int] | npt.NDArray[np.integer],
     frame_index: Sequence[int] | npt.NDArray[np.integer] | None = None,
 ) -> Path:
     """Writes the timestamps file beside ``video`` (one row per stored frame) and returns its path.
@@ -82,12 +83,16 @@ def write_timestamps(
     """
     times = np.asarray(t_ns)
     if times.ndim != 1 or not np.issubdtype(times.dtype, np.integer):
-        raise ValueError(f"t_ns: expected a 1-D sequence of integer ns, got dtype {times.dtype} "
-                         f"shape {times.shape}")
+        raise ValueError(
+            f"t_ns: expected a 1-D sequence of integer ns, got dtype {times.dtype} "
+            f"shape {times.shape}"
+        )
     index = np.arange(len(times)) if frame_index is None else np.asarray(frame_index)
     if index.shape != times.shape or not np.issubdtype(index.dtype, np.integer):
-        raise ValueError(f"frame_index: expected {len(times)} integers (one per t_ns), got dtype "
-                         f"{index.dtype} shape {index.shape}")
+        raise ValueError(
+            f"frame_index: expected {len(times)} integers (one per t_ns), got dtype "
+            f"{index.dtype} shape {index.shape}"
+        )
     _check_increasing(index, "frame_index", "t_ns argument")
     _check_increasing(times, "t_ns", "t_ns argument")
     path = timestamps_path_for(video)
@@ -115,8 +120,9 @@ def read_timestamps(path: str | Path) -> FrameTimestamps:
             index.append(int(parts[0]))
             times.append(int(parts[1]))
         except ValueError:
-            raise ValueError(f"{path}:{number}: expected 'frame_index,t_ns' (two integers), "
-                             f"got {line!r}") from None
+            raise ValueError(
+                f"{path}:{number}: expected 'frame_index,t_ns' (two integers), got {line!r}"
+            ) from None
     rows = FrameTimestamps(np.asarray(index, np.int64), np.asarray(times, np.int64))
     _check_increasing(rows.frame_index, "frame_index", str(path))
     _check_increasing(rows.t_ns, "t_ns", str(path))
@@ -133,5 +139,7 @@ def _check_increasing(values: npt.NDArray[np.integer], name: str, where: str) ->
     bad = np.flatnonzero(np.diff(values) <= 0)
     if len(bad):
         k = int(bad[0]) + 1
-        raise ValueError(f"{where}: {name} must increase strictly; row {k} ({int(values[k])}) "
-                         f"follows {int(values[k - 1])}")
+        raise ValueError(
+            f"{where}: {name} must increase strictly; row {k} ({int(values[k])}) "
+            f"follows {int(values[k - 1])}"
+        )
