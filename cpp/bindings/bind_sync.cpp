@@ -178,8 +178,10 @@ void bind_sync(py::module_& m) {
                           "Pairs frames of unsynchronised cameras by capture time (C++ core).")
       .def(py::init([](int num_cameras, std::int64_t period_ns, std::int64_t tolerance_ns,
                        std::size_t capacity, std::int64_t latency_budget_ns,
-                       std::optional<std::int64_t> grid_origin_ns) {
+                       std::optional<std::int64_t> grid_origin_ns,
+                       std::int64_t min_frame_interval_ns) {
              FrameSyncOptions o;
+             o.min_frame_interval_ns = min_frame_interval_ns;
              o.has_grid_origin = grid_origin_ns.has_value();
              o.grid_origin_ns = grid_origin_ns.value_or(0);
              o.num_cameras = num_cameras;
@@ -191,7 +193,7 @@ void bind_sync(py::module_& m) {
            }),
            py::arg("num_cameras"), py::arg("period_ns"), py::arg("tolerance_ns"),
            py::arg("capacity"), py::arg("latency_budget_ns"),
-           py::arg("grid_origin_ns") = py::none())
+           py::arg("grid_origin_ns") = py::none(), py::arg("min_frame_interval_ns") = 0)
       .def("push", &PyFrameSync::push, py::arg("camera"), py::arg("t_ns"), py::arg("frame"),
            py::arg("arrival_ns") = py::none())
       .def("pull", &PyFrameSync::pull, py::arg("timeout_s") = py::none())
@@ -216,6 +218,8 @@ void bind_sync(py::module_& m) {
       .def_property_readonly("capacity", [](PyFrameSync& s) { return s.core().options().capacity; })
       .def_property_readonly("latency_budget_ns",
                              [](PyFrameSync& s) { return s.core().options().latency_budget_ns; })
+      .def_property_readonly("min_frame_interval_ns",
+                             [](PyFrameSync& s) { return s.core().options().min_frame_interval_ns; })
       .def_property_readonly("grid_origin_ns",
                              [](PyFrameSync& s) -> std::optional<std::int64_t> {
                                const auto& o = s.core().options();
