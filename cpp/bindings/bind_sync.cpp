@@ -158,7 +158,8 @@ void bind_sync(py::module_& m) {
                ", dropped_late=" + std::to_string(c.dropped_late) +
                ", dropped_overflow=" + std::to_string(c.dropped_overflow) +
                ", missing=" + std::to_string(c.missing) +
-               ", buffered=" + std::to_string(c.buffered) + ", live=" + (c.live ? "True" : "False") +
+               ", buffered=" + std::to_string(c.buffered) +
+               ", live=" + (c.live ? "True" : "False") +
                ")";
       });
 
@@ -199,7 +200,9 @@ void bind_sync(py::module_& m) {
       .def("pull", &PyFrameSync::pull, py::arg("timeout_s") = py::none())
       .def("poll", &PyFrameSync::poll, py::arg("now_ns") = py::none())
       .def("wants",
-           [](PyFrameSync& s, int camera, std::int64_t t_ns) { return s.core().wants(camera, t_ns); },
+           [](PyFrameSync& s, int camera, std::int64_t t_ns) {
+             return s.core().wants(camera, t_ns);
+           },
            py::arg("camera"), py::arg("t_ns"))
       .def("set_live",
            [](PyFrameSync& s, int camera, bool live) { s.core().set_live(camera, live); },
@@ -212,14 +215,17 @@ void bind_sync(py::module_& m) {
                              [](PyFrameSync& s) { return s.core().partial_framesets(); })
       .def_property_readonly("num_cameras",
                              [](PyFrameSync& s) { return s.core().options().num_cameras; })
-      .def_property_readonly("period_ns", [](PyFrameSync& s) { return s.core().options().period_ns; })
+      .def_property_readonly("period_ns",
+                             [](PyFrameSync& s) { return s.core().options().period_ns; })
       .def_property_readonly("tolerance_ns",
                              [](PyFrameSync& s) { return s.core().options().tolerance_ns; })
       .def_property_readonly("capacity", [](PyFrameSync& s) { return s.core().options().capacity; })
       .def_property_readonly("latency_budget_ns",
                              [](PyFrameSync& s) { return s.core().options().latency_budget_ns; })
       .def_property_readonly("min_frame_interval_ns",
-                             [](PyFrameSync& s) { return s.core().options().min_frame_interval_ns; })
+                             [](PyFrameSync& s) {
+                               return s.core().options().min_frame_interval_ns;
+                             })
       .def_property_readonly("grid_origin_ns",
                              [](PyFrameSync& s) -> std::optional<std::int64_t> {
                                const auto& o = s.core().options();

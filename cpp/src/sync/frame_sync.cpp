@@ -113,8 +113,8 @@ bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
   const std::int64_t period = options_.period_ns;
   // The same steps as release_locked, reading only: frames below `usable` are about to be
   // dropped as late, so they neither anchor nor decide anything.
-  const std::int64_t usable =
-      has_last_ ? last_ref_ns_ + period - options_.tolerance_ns : std::numeric_limits<std::int64_t>::min();
+  const std::int64_t usable = has_last_ ? last_ref_ns_ + period - options_.tolerance_ns
+                                         : std::numeric_limits<std::int64_t>::min();
   std::int64_t earliest = kNever;
   for (const Camera& cam : cameras_) {
     for (const Buffered& f : cam.frames) {
