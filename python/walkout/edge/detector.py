@@ -128,15 +128,19 @@ class Detector:
         shape = inputs[0].shape
         if len(shape) != 4:
             raise ModelError(f"model {path}: expected a 4-d NCHW input, got {shape}")
-        fixed = [(axis, want, got) for axis, want, got in ((1, 3, shape[1]), (2, height, shape[2]),
-                                                            (3, width, shape[3]))
-                 if isinstance(got, int) and got != want]
+        fixed = [
+            (axis, want, got)
+            for axis, want, got in ((1, 3, shape[1]), (2, height, shape[2]), (3, width, shape[3]))
+            if isinstance(got, int) and got != want
+        ]
         if fixed:
             raise ModelError(
                 f"model.input_size: the model {path} takes input {shape} (N, C, H, W), but the "
                 f"config says {width}x{height} (width x height); set input_size to the model's"
             )
         self._input_name = inputs[0].name
+        # A model exported with a fixed batch (YOLOX's own export: 1) runs a batch in chunks.
+        self._max_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         probe = np.zeros((1, 3, height, width), dtype=np.float32)
         try:
             out = self._session.run(None, {self._input_name: probe})[0]
@@ -149,6 +153,9 @@ class Detector:
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detect in a batch of uint8 BGR frames (any sizes)."""
+        step = self._max_batch or len(frames)
+        if len(frames) > step:
+            return [d for i in range(0, len(frames), step) for d in self(frames[i:i + step])]
         height, width = self.info.input_size
         batch = len(frames)
         if self._buffer is None or self._buffer.shape[0] != batch:
