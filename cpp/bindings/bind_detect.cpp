@@ -233,6 +233,8 @@ void bind_detect(py::module_& m) {
   m.def("detect_letterbox", &letterbox_binding, py::arg("frames"), py::arg("width"),
         py::arg("height"), py::arg("convention"), py::arg("out"), py::arg("threads") = 0,
         "Letterbox uint8 BGR frames into out (B, 3, height, width); returns (B, 6) transforms.");
+  m.def("detect_letterbox_kernel_isa", &detect::letterbox_kernel_isa,
+        "Which letterbox row kernels run: \"avx2\" or \"portable\".");
   m.def("detect_letterbox_geometry", &geometry_binding, py::arg("src_w"), py::arg("src_h"),
         py::arg("dst_w"), py::arg("dst_h"), py::arg("convention"),
         "(resized_w, resized_h, pad_x, pad_y) of a frame under a letterbox convention.");

@@ -194,6 +194,8 @@ void letterbox_row(const FramePlan& p, int y, int dst_w, int dst_h, const int* c
 
 }  // namespace
 
+const char* letterbox_kernel_isa() { return kernels::kernel_isa(); }
+
 void letterbox(const std::vector<FrameView>& frames, int dst_w, int dst_h,
                LetterboxConvention convention, float* out, LetterboxTransform* transforms,
                std::size_t threads) {

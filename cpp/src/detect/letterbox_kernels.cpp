@@ -1,6 +1,7 @@
 #include "letterbox_kernels.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(WALKOUT_NO_CLONES)
@@ -135,8 +136,10 @@ __attribute__((target("avx2,fma"))) void vertical_row_avx2(const std::int32_t* t
   }
 }
 
-// The AVX2 kernels also use FMA (divide_by_255); every AVX2 CPU so far has both.
-const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// The AVX2 kernels also use FMA (divide_by_255); every AVX2 CPU so far has both. Setting
+// WALKOUT_PORTABLE_KERNELS in the environment forces the portable ones (tests compare both).
+const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      std::getenv("WALKOUT_PORTABLE_KERNELS") == nullptr;
 #endif
 
 // Portable version (auto-vectorised for the SSE2 baseline): contiguous int32 in, float32 out.
@@ -156,6 +159,13 @@ void vertical_row_impl(const std::int32_t* top, const std::int32_t* bottom, int 
 }
 
 }  // namespace
+
+const char* kernel_isa() {
+#if defined(WALKOUT_HAVE_AVX2_KERNELS)
+  if (kHasAvx2) return "avx2";
+#endif
+  return "portable";
+}
 
 void point_row(const std::uint8_t* src, const ColumnTaps& cols, int n, const int* channel_of_plane,
                bool divide, float* const planes[3]) {

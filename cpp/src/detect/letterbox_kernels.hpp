@@ -26,6 +26,9 @@ inline float model_value(int v, bool divide) {
   return divide ? static_cast<float>(v) / 255.0f : static_cast<float>(v);
 }
 
+// "avx2" or "portable": which row kernels this process runs.
+const char* kernel_isa();
+
 // Point-sampled row: planes[c][x] = model_value(src[first_offset[x] + channel_of_plane[c]]).
 void point_row(const std::uint8_t* src, const ColumnTaps& cols, int n, const int* channel_of_plane,
                bool divide, float* const planes[3]);

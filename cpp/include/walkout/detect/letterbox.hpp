@@ -56,6 +56,10 @@ struct LetterboxGeometry {
 LetterboxGeometry letterbox_geometry(int src_w, int src_h, int dst_w, int dst_h,
                                      LetterboxConvention convention);
 
+// Which row kernels run: "avx2" (x86-64 with AVX2 and FMA) or "portable". The environment
+// variable WALKOUT_PORTABLE_KERNELS, set before the module loads, forces "portable".
+const char* letterbox_kernel_isa();
+
 // Letterboxes frames[i] into out + i * 3 * dst_h * dst_w and writes transforms[i].
 // threads: how many threads split the output rows (all frames' rows together); 0 = one per
 // core, 1 = the calling thread only. More threads finish a batch sooner but take cores from
