@@ -26,14 +26,28 @@ def area_xyxy(boxes: np.ndarray) -> np.ndarray:
     return np.where((w > 0) & (h > 0), w * h, F32(0)).astype(F32)
 
 
-def iou_one_to_many(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU of one float32 box with (M, 4) boxes, in walkout/common/boxes.hpp's operation order."""
+def intersection_and_union(box: np.ndarray, others: np.ndarray):
+    """Intersection and union areas of one float32 box with (M, 4) boxes, in nms.cpp's
+    operation order; max(iw, 0) * max(ih, 0) equals boxes.hpp's "0 unless both positive" for
+    finite boxes."""
     iw = np.minimum(others[:, 2], box[2]) - np.maximum(others[:, 0], box[0])
     ih = np.minimum(others[:, 3], box[3]) - np.maximum(others[:, 1], box[1])
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, F32(0)).astype(F32)
-    union = area_xyxy(others) + area_xyxy(box[None])[0] - inter
+    inter = np.maximum(iw, F32(0)) * np.maximum(ih, F32(0))
+    return inter, area_xyxy(others) + area_xyxy(box[None])[0] - inter
+
+
+def iou_one_to_many(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one box with many; 0 where both are empty (union 0)."""
+    inter, union = intersection_and_union(box, others)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, F32(0)).astype(F32)
+
+
+def overlaps(box: np.ndarray, others: np.ndarray, threshold) -> np.ndarray:
+    """IoU > threshold, written as nms.cpp writes it: inter > threshold * union (no division;
+    union 0 means inter 0, and 0 > 0 is false)."""
+    inter, union = intersection_and_union(box, others)
+    return inter > F32(threshold) * union
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -64,7 +78,7 @@ def nms(boxes, scores, iou_threshold, classes=None, max_det=None, score_threshol
         if max_det is not None and len(kept) >= max_det:
             break
         same = kept_by_class.setdefault(None if classes is None else int(classes[i]), [])
-        if same and np.any(iou_one_to_many(boxes[i], boxes[same]) > t):
+        if same and np.any(overlaps(boxes[i], boxes[same], t)):
             continue
         kept.append(int(i))
         same.append(int(i))

@@ -67,22 +67,46 @@ bool class_allowed(const DecodeOptions& o, std::int64_t cls) {
 }
 
 // Best class per anchor over channel-major class rows: best[n] = max_c rows[c][n], with the
-// lowest class winning ties (strict >). Walking class by class keeps every read contiguous,
-// which is what makes this vectorise; reading anchor by anchor would stride by N floats.
+// lowest class winning ties (strict >). Anchors go in blocks of kBlock whose running best and
+// class stay in vector registers while the classes stream past (each class contributes one
+// contiguous kBlock-float read); the block loops have fixed length so the compiler unrolls
+// them into registers. Updates are unconditional bit-mask blends: written as
+// "better ? a : b" into memory, GCC emits masked stores, microcoded and slow on AMD.
 WALKOUT_HOT_CLONES
 void best_class_channel_major(const float* rows, std::size_t num_classes, std::size_t n,
                               float* best, std::int32_t* best_class) {
-  for (std::size_t i = 0; i < n; ++i) {
+  constexpr std::size_t kBlock = 32;
+  std::size_t start = 0;
+  for (; start + kBlock <= n; start += kBlock) {
+    float b[kBlock];
+    std::int32_t cls[kBlock];
+    for (std::size_t j = 0; j < kBlock; ++j) {
+      b[j] = rows[start + j];
+      cls[j] = 0;
+    }
+    for (std::size_t c = 1; c < num_classes; ++c) {
+      const float* row = rows + c * n + start;
+      const std::int32_t cc = static_cast<std::int32_t>(c);
+      for (std::size_t j = 0; j < kBlock; ++j) {
+        const float v = row[j];
+        const std::int32_t better = -static_cast<std::int32_t>(v > b[j]);  // all ones if v > b
+        b[j] = std::max(b[j], v);                                           // (b < v) ? v : b
+        cls[j] = (cls[j] & ~better) | (cc & better);
+      }
+    }
+    for (std::size_t j = 0; j < kBlock; ++j) {
+      best[start + j] = b[j];
+      best_class[start + j] = cls[j];
+    }
+  }
+  for (std::size_t i = start; i < n; ++i) {  // the last n % kBlock anchors
     best[i] = rows[i];
     best_class[i] = 0;
-  }
-  for (std::size_t c = 1; c < num_classes; ++c) {
-    const float* row = rows + c * n;
-    const std::int32_t cc = static_cast<std::int32_t>(c);
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool better = row[i] > best[i];
-      best[i] = better ? row[i] : best[i];
-      best_class[i] = better ? cc : best_class[i];
+    for (std::size_t c = 1; c < num_classes; ++c) {
+      if (rows[c * n + i] > best[i]) {
+        best[i] = rows[c * n + i];
+        best_class[i] = static_cast<std::int32_t>(c);
+      }
     }
   }
 }
