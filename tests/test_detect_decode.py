@@ -226,6 +226,13 @@ def test_boxes_are_clipped_to_the_frame():
     np.testing.assert_allclose(d.boxes, [[0, 0, 25, 480]])  # scale 1, pad (0, 80)
 
 
+def test_an_empty_class_filter_keeps_nothing():
+    t = transform_for(480, 640, 640)
+    raw = random_raw(4, "yolov8", 500, 2)[None]
+    assert len(detect.decode(raw, "yolov8", t)[0]) > 0
+    assert len(detect.decode(raw, "yolov8", t, classes=[])[0]) == 0
+
+
 def test_transforms_as_a_bare_array():
     t = transform_for(480, 640, 640)
     raw = random_raw(3, "yolov8", 500, 2)[None]

@@ -150,6 +150,7 @@ py::list decode_binding(const py::array& output, const std::string& layout, cons
     require_exact<std::int64_t>(*classes, "classes");
     require_shape(*classes, "classes", {-1});
     auto c = py::array_t<std::int64_t>::ensure(*classes);
+    o.filter_classes = true;
     o.classes.assign(c.data(), c.data() + c.shape(0));
   }
   o.check();

@@ -63,7 +63,7 @@ struct Candidates {
 };
 
 bool class_allowed(const DecodeOptions& o, std::int64_t cls) {
-  return o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), cls) != o.classes.end();
+  return !o.filter_classes || std::find(o.classes.begin(), o.classes.end(), cls) != o.classes.end();
 }
 
 // Best class per anchor over channel-major class rows: best[n] = max_c rows[c][n], with the
