@@ -265,6 +265,8 @@ def test_transforms_as_a_bare_array():
         ),
         (np.zeros((1, 84, 10), np.float32), "yolov8", {"max_det": -1}, "max_det"),
         (np.zeros((1, 84, 10), np.complex64), "yolov8", {}, "output: expected a real-valued array"),
+        (np.zeros((1, 84, 10), np.float32), "yolov8", {"threads": -1}, "threads: expected >= 0"),
+        (np.zeros((1, 84, 10), np.float32), "yolov8-pose", {"num_keypoints": -1}, "num_keypoints"),
     ],
 )
 def test_bad_input_names_the_argument(output, layout, kwargs, message):
