@@ -233,8 +233,8 @@ class FloorTracker:
         gate_probability: float = 0.999,
         low_gate_probability: float = 0.99,
         min_hits: int = 2,
-        lost_buffer_s: float = 2.0,
-        acceleration_std: float = 1.5,
+        lost_buffer_s: float = 1.5,
+        acceleration_std: float = 0.5,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:
