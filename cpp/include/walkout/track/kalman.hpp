@@ -110,8 +110,9 @@ inline void cv_predict(double* x, double* P, double dt, const double* qa, const 
 // not positive definite. Also gives log det.
 template <int M>
 inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
+  // Cholesky S = L L^T, keeping 1 / L_ii (divisions cost as much as the rest together).
   double L[M * M] = {};
-  double ld = 0.0;
+  double inv_diag[M];
   for (int i = 0; i < M; ++i) {
     for (int j = 0; j <= i; ++j) {
       double s = S[i * M + j];
@@ -119,20 +120,25 @@ inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
       if (i == j) {
         if (!(s > 0.0)) return false;
         L[i * M + i] = std::sqrt(s);
-        ld += std::log(s);
+        inv_diag[i] = 1.0 / L[i * M + i];
       } else {
-        L[i * M + j] = s / L[j * M + j];
+        L[i * M + j] = s * inv_diag[j];
       }
     }
+  }
+  if (log_det) {  // only gating needs it; a log per row is not free
+    double ld = 0.0;
+    for (int i = 0; i < M; ++i) ld += 2.0 * std::log(L[i * M + i]);
+    *log_det = ld;
   }
   // Linv (lower), then Sinv = Linv^T Linv.
   double Li[M * M] = {};
   for (int i = 0; i < M; ++i) {
-    Li[i * M + i] = 1.0 / L[i * M + i];
+    Li[i * M + i] = inv_diag[i];
     for (int j = 0; j < i; ++j) {
       double s = 0.0;
       for (int k = j; k < i; ++k) s -= L[i * M + k] * Li[k * M + j];
-      Li[i * M + j] = s / L[i * M + i];
+      Li[i * M + j] = s * inv_diag[i];
     }
   }
   for (int i = 0; i < M; ++i)
@@ -142,7 +148,6 @@ inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
       Sinv[i * M + j] = s;
       Sinv[j * M + i] = s;
     }
-  if (log_det) *log_det = ld;
   return true;
 }
 
