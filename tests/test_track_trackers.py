@@ -258,3 +258,18 @@ def test_degenerate_and_non_finite_detections_are_ignored():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_low_score_detections_start_tracks_only_below_new_track_score():
+    """A person seen only half hidden (score 0.4) is tracked when new_track_score allows it,
+    and only after min_hits consecutive hits; with the default it never starts a track."""
+    box, score = np.array([[0, 0, 40, 100]], np.float32), np.array([0.4], np.float32)
+    empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    default, eager = BoxTracker(), BoxTracker(new_track_score=0.3)
+    default.update(*empty)
+    eager.update(*empty)
+    states = []
+    for f in range(3):
+        assert len(default.update(box + 2 * f, score)) == 0
+        states.append(eager.update(box + 2 * f, score).states.tolist())
+    assert states == [[TrackState.TENTATIVE], [TrackState.CONFIRMED], [TrackState.CONFIRMED]]

@@ -114,7 +114,7 @@ class BoxTracker:
     """Multi-person tracker for one camera's image plane (motion only).
 
     ByteTrack's two-pass association (high-score detections first, then low-score ones for
-    confirmed tracks), OC-SORT's velocity-direction consistency, observation-centric
+    confirmed and lost tracks), OC-SORT's velocity-direction consistency, observation-centric
     recovery and re-update, a tentative/confirmed/lost lifecycle with a lost buffer in
     seconds, and a constant-velocity Kalman filter on (cx, cy, w, h) stepped by real time.
     IDs belong to this instance.
@@ -123,14 +123,17 @@ class BoxTracker:
         fps: frame rate used when ``update`` gets no ``t``; only the default time step.
         high_score: detections at or above go to the first pass and may start tracks; raising
             keeps doubtful detections out (fewer false tracks, more fragmentation).
-        low_score: detections below are ignored; between low and high they only extend
-            confirmed tracks. Lowering recovers more occluded people, risks background.
-        new_track_score: an unmatched detection starts a track only above this; raising cuts
-            false tracks and delays newcomers.
+        low_score: detections below are ignored; between low and high they extend confirmed
+            and lost tracks (second pass). Lowering recovers more occluded people, risks
+            background.
+        new_track_score: an unmatched detection at or above this starts a tentative track,
+            low-score ones included when it is below high_score (people entering half hidden);
+            raising cuts false tracks and delays newcomers.
         match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
             raising swaps fewer identities between people passing close.
-        low_match_iou: second-pass minimum IoU for low-score detections (kept high: they are
-            often partial views).
+        low_match_iou: second-pass minimum IoU for low-score detections; raising protects
+            tracks from background detections, lowering keeps people through partial
+            occlusion.
         tentative_match_iou: minimum IoU for a tentative track's second hit.
         recovery_iou: minimum IoU between a lost track's last observed box and a detection.
         direction_weight: OC-SORT direction-consistency weight; raising prefers detections
@@ -160,8 +163,8 @@ class BoxTracker:
         high_score: float = 0.6,
         low_score: float = 0.1,
         new_track_score: float = 0.7,
-        match_iou: float = 0.2,
-        low_match_iou: float = 0.5,
+        match_iou: float = 0.3,
+        low_match_iou: float = 0.3,
         tentative_match_iou: float = 0.3,
         recovery_iou: float = 0.3,
         direction_weight: float = 0.2,
