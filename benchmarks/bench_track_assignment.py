@@ -16,11 +16,11 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-import scipy  # noqa: E402
-from bench_track_common import import_lap_and_lapx, blocked_medians
-from harness import format_seconds, markdown_table, write_results
+import scipy
 from scipy.optimize import linear_sum_assignment
 
+from bench_track_common import blocked_medians, import_lap_and_lapx
+from harness import format_seconds, markdown_table, write_results
 from walkout.track import linear_assignment
 
 SHAPES = [(10, 10), (50, 50), (100, 100), (300, 300), (1000, 1000), (50, 80)]

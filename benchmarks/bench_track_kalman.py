@@ -13,17 +13,17 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench_track_assignment.py
 
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from bench_track_common import blocked_medians  # noqa: E402
-from harness import format_seconds, markdown_table, write_results  # noqa: E402
+import numpy as np
+
+from bench_track_common import blocked_medians
+from harness import format_seconds, markdown_table, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from twins import track as twin  # noqa: E402
-
-from walkout import _core  # noqa: E402
+from twins import track as twin
+from walkout import _core
 
 TRACKS = 50
 DT = 1 / 30

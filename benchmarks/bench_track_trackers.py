@@ -21,19 +21,19 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench_track_assignment.py
 
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import statistics
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from harness import format_seconds, markdown_table, write_results  # noqa: E402
+import numpy as np
+
+from harness import format_seconds, markdown_table, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from scenes import Scene, crossing_walkers  # noqa: E402
-from track_scoring import score_tracks  # noqa: E402
-
-from walkout.track import BoxTracker  # noqa: E402
+from scenes import Scene, crossing_walkers
+from track_scoring import score_tracks
+from walkout.track import BoxTracker
 
 WALKERS, FRAMES, FPS, SEED = 30, 1000, 30.0, 7
 OURS = "walkout BoxTracker"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from scenes import Scene, box_of, crossing_walkers
 from track_scoring import score_tracks
-
 from walkout.track import BoxTracker, FloorTracker, TrackState
 
 # ---------------------------------------------------------------------------------------------
@@ -84,8 +84,8 @@ def test_matched_track_sits_on_its_detection():
     tracker = BoxTracker()
     boxes = np.array([[100, 100, 150, 250], [400, 120, 460, 300]], np.float32)
     for f in range(5):
-        tr = tracker.update(boxes + [3 * f, 0, 3 * f, 0], np.array([0.9, 0.8], np.float32))
-    for box, j in zip(tr.boxes, tr.det_index):
+        tr = tracker.update(np.add(boxes, [3 * f, 0, 3 * f, 0]), np.array([0.9, 0.8], np.float32))
+    for box, j in zip(tr.boxes, tr.det_index, strict=False):
         det = boxes[j] + [12, 0, 12, 0]
         assert np.abs(box - det).max() < 3.0
 
@@ -121,7 +121,7 @@ def test_two_walkers_crossing_behind_each_other_keep_their_ids():
             scores.append(0.3 if cover > 0.3 else 0.85)
             truth.append(2)
         tr = tracker.update(np.array(boxes, np.float32), np.array(scores, np.float32), t=t)
-        for tid, j, s in zip(tr.ids, tr.det_index, tr.states):
+        for tid, j, s in zip(tr.ids, tr.det_index, tr.states, strict=False):
             if j >= 0 and s == TrackState.CONFIRMED:
                 owner[truth[j]].add(int(tid))
     assert len(owner[1]) == 1 and len(owner[2]) == 1 and owner[1] != owner[2]
@@ -219,7 +219,7 @@ def test_ids_belong_to_the_instance_and_reset_restarts_them():
     assert len(a) == 0
     assert a.update(box, score).ids.tolist() == [1]
     f = FloorTracker()
-    f.update(np.zeros((2, 2)) + [[0, 0], [5, 5]])
+    f.update(np.array([[0.0, 0.0], [5.0, 5.0]]))
     f.reset()
     assert f.update(np.zeros((1, 2))).ids.tolist() == [1]
 

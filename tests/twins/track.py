@@ -154,7 +154,7 @@ def kalman_update(means: Array, covs: Array, z: Array, rs: Array) -> tuple[Array
 def box_predict(means: Array, covs: Array, dt: float | Array, position_noise: float = 0.27,
                 velocity_noise: float = 1.0) -> tuple[Array, Array]:
     dts = np.broadcast_to(np.asarray(dt, float), (len(means),))
-    qs = np.stack([box_process_noise(x, d, position_noise, velocity_noise) for x, d in zip(means, dts)]) \
+    qs = np.stack([box_process_noise(x, d, position_noise, velocity_noise) for x, d in zip(means, dts, strict=False)]) \
         if len(means) else np.zeros((0, 8, 8))
     return kalman_predict(means, covs, dts, qs)
 
@@ -228,7 +228,7 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
     points: list[Array] = []
     covs: list[Array] = []
     members: list[list[int]] = []
-    for c, (pts, cvs) in enumerate(zip(points_per_camera, covs_per_camera)):
+    for c, (pts, cvs) in enumerate(zip(points_per_camera, covs_per_camera, strict=False)):
         pts, cvs = np.asarray(pts, float).reshape(-1, 2), np.asarray(cvs, float).reshape(-1, 2, 2)
         cost = np.full((len(points), len(pts)), np.inf)
         for k in range(len(points)):
@@ -239,7 +239,7 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
                     cost[k, j] = d2
         used = set()
         if cost.size:
-            for k, j in zip(*linear_assignment(cost, gate + 1.0)):
+            for k, j in zip(*linear_assignment(cost, gate + 1.0), strict=False):
                 info = np.linalg.inv(covs[k]) + np.linalg.inv(cvs[j])
                 fused_cov = np.linalg.inv(info)
                 points[k] = fused_cov @ (np.linalg.solve(covs[k], points[k]) + np.linalg.solve(cvs[j], pts[j]))
