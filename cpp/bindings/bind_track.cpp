@@ -112,18 +112,20 @@ void box_update_py(py::array means, py::array covs, const carray<double>& z, dou
   BoxNoise noise;
   noise.measurement = measurement_noise;
   const double* zd = z.data();
-  bool ok = true;
+  std::vector<double> r(b.n * 16, 0.0);
+  std::vector<char> ok(b.n);
   {
     // Safe: plain pointers into arrays held by the caller's frame; no Python objects touched.
     py::gil_scoped_release release;
     for (std::size_t k = 0; k < b.n; ++k) {
-      double rd[4], r[16] = {};
+      double rd[4];
       kalman::box_measurement_noise(b.mean + k * 8, noise, rd);
-      for (int i = 0; i < 4; ++i) r[i * 4 + i] = rd[i];
-      ok &= kalman::cv_update<4>(b.mean + k * 8, b.cov + k * 64, zd + k * 4, r);
+      for (int i = 0; i < 4; ++i) r[k * 16 + i * 4 + i] = rd[i];
     }
+    kalman::cv_update_batch<4>(b.mean, b.cov, zd, r.data(), b.n, ok.data());
   }
-  if (!ok) throw std::invalid_argument("covariances: innovation covariance not positive definite");
+  for (char o : ok)
+    if (!o) throw std::invalid_argument("covariances: innovation covariance not positive definite");
 }
 
 void floor_predict_py(py::array means, py::array covs, const py::object& dt_obj, double acceleration_std) {
@@ -147,13 +149,14 @@ void floor_update_py(py::array means, py::array covs, const carray<double>& z, c
   require_shape(R, "point_covariances", {static_cast<py::ssize_t>(b.n), 2, 2});
   const double* zd = z.data();
   const double* rd = R.data();
-  bool ok = true;
+  std::vector<char> ok(b.n);
   {
     // Safe: plain pointers into arrays held by the caller's frame; no Python objects touched.
     py::gil_scoped_release release;
-    for (std::size_t k = 0; k < b.n; ++k) ok &= kalman::cv_update<2>(b.mean + k * 4, b.cov + k * 16, zd + k * 2, rd + k * 4);
+    kalman::cv_update_batch<2>(b.mean, b.cov, zd, rd, b.n, ok.data());
   }
-  if (!ok) throw std::invalid_argument("point_covariances: innovation covariance not positive definite");
+  for (char o : ok)
+    if (!o) throw std::invalid_argument("point_covariances: innovation covariance not positive definite");
 }
 
 py::array_t<double> floor_gating_py(const carray<double>& means, const carray<double>& covs,
