@@ -273,3 +273,68 @@ def test_low_score_detections_start_tracks_only_below_new_track_score():
         assert len(default.update(box + 2 * f, score)) == 0
         states.append(eager.update(box + 2 * f, score).states.tolist())
     assert states == [[TrackState.TENTATIVE], [TrackState.CONFIRMED], [TrackState.CONFIRMED]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Agreement with the readable twins (tests/twins/track.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30))
+def test_floor_tracker_agrees_with_numpy_twin(seed, frames):
+    from twins.track import FloorTrackerTwin
+
+    rng = np.random.default_rng(seed)
+    people = rng.uniform(0, 8, (rng.integers(0, 6), 2))
+    velocity = rng.normal(0, 1.0, people.shape)
+    compiled, twin = FloorTracker(fps=10), FloorTrackerTwin(fps=10)
+    t = 0.0
+    for _ in range(frames):
+        t += float(rng.uniform(0.05, 0.2))
+        people += velocity * 0.1
+        seen = people[rng.random(len(people)) > 0.2]
+        extra = rng.uniform(0, 8, (rng.poisson(0.5), 2))
+        points = np.vstack([seen + rng.normal(0, 0.05, seen.shape), extra])
+        a = rng.normal(0, 0.1, (len(points), 2, 2))
+        covs = a @ np.swapaxes(a, 1, 2) + 0.005 * np.eye(2)
+        scores = rng.uniform(0, 1, len(points)).astype(np.float32)
+        got = compiled.update(points, covs, scores, t=t)
+        ref = twin.update(points, covs, scores, t=t)
+        np.testing.assert_array_equal(got.ids, ref["ids"])
+        np.testing.assert_array_equal(got.states, ref["states"])
+        np.testing.assert_array_equal(got.det_index, ref["det_index"])
+        np.testing.assert_allclose(got.points, ref["points"], rtol=1e-9, atol=1e-9)
+
+
+@given(box_sequences(), st.sampled_from([0.0, 0.2]), st.sampled_from([0.3, 0.7]))
+def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_score):
+    from twins.track import BoxTrackerTwin
+
+    params = dict(direction_weight=direction_weight, new_track_score=new_track_score)
+    compiled, twin = BoxTracker(**params), BoxTrackerTwin(**params)
+    for boxes, scores in frames:
+        got = compiled.update(boxes, scores)
+        ref = twin.update(boxes, scores)
+        np.testing.assert_array_equal(got.ids, ref["ids"])
+        np.testing.assert_array_equal(got.states, ref["states"])
+        np.testing.assert_array_equal(got.det_index, ref["det_index"])
+        np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
+
+
+def test_box_tracker_agrees_with_numpy_twin_on_a_crossing_scene():
+    """A whole occlusion-heavy scene exercises every pass: recovery, re-update after gaps,
+    headings, low-score extension, tentative tracks."""
+    from twins.track import BoxTrackerTwin
+
+    scene = crossing_walkers(3, walkers=8, frames=90)
+    compiled, twin = BoxTracker(fps=scene.fps, new_track_score=0.3), BoxTrackerTwin(fps=scene.fps, new_track_score=0.3)
+    lost_seen = 0
+    for fr in scene.frames:
+        got = compiled.update(fr.boxes, fr.scores, t=fr.t)
+        ref = twin.update(fr.boxes, fr.scores, t=fr.t)
+        np.testing.assert_array_equal(got.ids, ref["ids"])
+        np.testing.assert_array_equal(got.states, ref["states"])
+        np.testing.assert_array_equal(got.det_index, ref["det_index"])
+        np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
+        lost_seen += int((got.states == TrackState.LOST).sum())
+    assert lost_seen > 0
