@@ -338,3 +338,17 @@ def test_box_tracker_agrees_with_numpy_twin_on_a_crossing_scene():
         np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
         lost_seen += int((got.states == TrackState.LOST).sum())
     assert lost_seen > 0
+
+
+@given(box_sequences())
+def test_confirmed_subset_from_the_tracker_matches_the_mask(frames):
+    from walkout.track import Tracks
+
+    tracker = BoxTracker()
+    for boxes, scores in frames:
+        tr = tracker.update(boxes, scores)
+        fast = tr.confirmed()
+        slow = Tracks(tr.ids, tr.boxes, tr.states, tr.det_index, tr.scores).confirmed()
+        for name in ("ids", "boxes", "states", "det_index", "scores"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+        assert np.all(fast.states == TrackState.CONFIRMED) and np.all(fast.det_index >= 0)

@@ -99,7 +99,7 @@ class TrackBoxTracker:
         initial_velocity_std: float,
     ) -> None: ...
     # -> (ids int64 (N,), boxes float32 (N, 4) xyxy, states int8 (N,), det_index int64 (N,),
-    #     scores float32 (N,))
+    #     scores float32 (N,), the same five for the confirmed tracks matched this frame)
     def update(
         self, boxes_xyxy: npt.ArrayLike, scores: npt.ArrayLike, t: float | None = None
     ) -> tuple[
@@ -108,6 +108,13 @@ class TrackBoxTracker:
         npt.NDArray[np.int8],
         npt.NDArray[np.int64],
         npt.NDArray[np.float32],
+        tuple[
+            npt.NDArray[np.int64],
+            npt.NDArray[np.float32],
+            npt.NDArray[np.int8],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.float32],
+        ],
     ]: ...
     def reset(self) -> None: ...
     def __len__(self) -> int: ...

@@ -43,6 +43,9 @@ class TrackState(enum.IntEnum):
     LOST = 2  # confirmed, currently unmatched; kept for lost_buffer_s
 
 
+_CONFIRMED = int(TrackState.CONFIRMED)
+
+
 # The compiled function itself, not a Python wrapper around it: at tracking sizes (10x10)
 # a wrapper's call would add ~5 % to the whole solve. Its documentation:
 #
@@ -63,7 +66,6 @@ def chi2_gate(probability: float, dof: int) -> float:
     return _core.track_chi2_quantile(probability, dof)
 
 
-@dataclass(frozen=True)
 class Tracks:
     """One frame of BoxTracker output, rows sorted by ID.
 
@@ -72,22 +74,39 @@ class Tracks:
     states: (N,) int8 TrackState values.
     det_index: (N,) int64, the input row that updated the track this frame, -1 if none.
     scores: (N,) float32, the score of the detection that last updated the track.
+
+    A plain slotted class rather than a frozen dataclass: it is built every frame, and a
+    frozen dataclass's __init__ costs several times the tracker's own per-frame work in C++.
+    Treat it as read-only.
     """
 
-    ids: npt.NDArray[np.int64]
-    boxes: npt.NDArray[np.float32]
-    states: npt.NDArray[np.int8]
-    det_index: npt.NDArray[np.int64]
-    scores: npt.NDArray[np.float32]
+    __slots__ = ("_confirmed", "boxes", "det_index", "ids", "scores", "states")
+
+    def __init__(self, ids: npt.NDArray[np.int64], boxes: npt.NDArray[np.float32],
+                 states: npt.NDArray[np.int8], det_index: npt.NDArray[np.int64],
+                 scores: npt.NDArray[np.float32], _confirmed: tuple | None = None) -> None:
+        self.ids = ids
+        self.boxes = boxes
+        self.states = states
+        self.det_index = det_index
+        self.scores = scores
+        self._confirmed = _confirmed  # the confirmed subset, when the tracker computed it
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __repr__(self) -> str:
+        return (f"Tracks(ids={self.ids!r}, boxes={self.boxes!r}, states={self.states!r}, "
+                f"det_index={self.det_index!r}, scores={self.scores!r})")
+
     def confirmed(self) -> Tracks:
         """Only the tracks confirmed and matched this frame (what one would draw or report)."""
-        keep = (self.states == TrackState.CONFIRMED) & (self.det_index >= 0)
-        return Tracks(self.ids[keep], self.boxes[keep], self.states[keep], self.det_index[keep],
-                      self.scores[keep])
+        if self._confirmed is not None:
+            return Tracks(*self._confirmed)
+        # A plain int, not the IntEnum: numpy compares against an enum member by a slow path.
+        keep = np.flatnonzero((self.states == _CONFIRMED) & (self.det_index >= 0))
+        return Tracks(self.ids.take(keep), self.boxes.take(keep, axis=0), self.states.take(keep),
+                      self.det_index.take(keep), self.scores.take(keep))
 
 
 @dataclass(frozen=True)
