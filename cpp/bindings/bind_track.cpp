@@ -78,6 +78,9 @@ Batch batch_of(py::array& means, py::array& covs, py::ssize_t D) {
 
 // dt: a number for all tracks or one per track.
 std::vector<double> dt_of(const py::object& dt, std::size_t n) {
+  // A plain number is the common case; turning it into a 0-d array first costs a microsecond.
+  if (py::isinstance<py::float_>(dt) || py::isinstance<py::int_>(dt))
+    return std::vector<double>(n, dt.cast<double>());
   carray<double> a = py::cast<carray<double>>(dt);
   if (a.ndim() == 0) return std::vector<double>(n, *a.data());
   require_shape(a, "dt", {static_cast<py::ssize_t>(n)});
