@@ -340,7 +340,7 @@ class FloorTrackerTwin:
         pool = [k for k, tr in enumerate(self.tracks) if tr["state"] != TENTATIVE]
         for k, j in _assign(pool, high, cost(self.gate), self.gate + 1e6):
             take(k, j)
-        rows = [k for k in pool if k not in done_t and self.tracks[k]["state"] == CONFIRMED]
+        rows = [k for k in pool if k not in done_t]
         for k, j in _assign(rows, low, cost(self.low_gate), self.low_gate + 1e6):
             take(k, j)
         rows = [k for k, tr in enumerate(self.tracks) if tr["state"] == TENTATIVE]
