@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from geometry_cases import WIDTH, HEIGHT, ceiling_cameras, core_args, make_camera, pixels_in_image
+from twins.geometry_cases import WIDTH, HEIGHT, ceiling_cameras, core_args, make_camera, pixels_in_image
 from hypothesis import given
 from hypothesis import strategies as st
 from twins import geometry as twin

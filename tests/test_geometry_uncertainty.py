@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from geometry_cases import ceiling_cameras, core_args, make_camera, pixels_in_image
+from twins.geometry_cases import ceiling_cameras, core_args, make_camera, pixels_in_image
 from hypothesis import given
 from hypothesis import strategies as st
 from twins import geometry as twin
