@@ -11,7 +11,6 @@ import pytest
 
 from walkout.calib import (
     BoardView,
-    board_points,
     calibrate_intrinsics,
     find_boards,
     interleaved_folds,

@@ -7,11 +7,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from twins.geometry_cases import WIDTH, HEIGHT, ceiling_cameras, core_args, make_camera, pixels_in_image
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import geometry as twin
 
+from twins import geometry as twin
+from twins.geometry_cases import (
+    HEIGHT,
+    WIDTH,
+    ceiling_cameras,
+    core_args,
+    make_camera,
+    pixels_in_image,
+)
 from walkout.config import load_calibration, load_store
 from walkout.geometry import Camera
 

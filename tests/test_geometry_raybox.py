@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import geometry as twin
 
+from twins import geometry as twin
 from walkout.config import Shelf
 from walkout.geometry import OrientedBox, ray_box_intersection
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from twins.geometry_cases import ceiling_cameras, core_args, make_camera, pixels_in_image
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import geometry as twin
 
+from twins import geometry as twin
+from twins.geometry_cases import ceiling_cameras, core_args, make_camera, pixels_in_image
 from walkout.geometry import Camera, triangulate
 
 seeds = st.integers(0, 2**32 - 1)
@@ -64,7 +64,7 @@ def test_triangulation_recovers_points_within_noise_bounds(m: int, seed: int, si
     points, residuals = triangulate(cams, noisy)
     assert not np.isnan(points).any()
     for j in range(len(truth)):
-        # The estimate's covariance to first order: σ² (JᵀJ)⁻¹, J the stacked 2x3 projection
+        # The estimate's covariance to first order: sigma² (JᵀJ)⁻¹, J the stacked 2x3 projection
         # Jacobians. Its Mahalanobis distance to the truth is chi-square with 3 dof; 40 is the
         # 1 - 1e-8 quantile, so an honest estimator fails this once in 10^8 points.
         J = np.concatenate([_jacobian(c, truth[j]) for c in cams])
@@ -75,8 +75,8 @@ def test_triangulation_recovers_points_within_noise_bounds(m: int, seed: int, si
         info = J.T @ J / sigma**2
         err = points[j] - truth[j]
         assert err @ info @ err < 40.0, (m, j, err)
-        # RMS residual over m views of 2 pixels each, 3 parameters fitted: below 5 σ unless
-        # something is wrong (E[residual²] = σ² (2m - 3) / m).
+        # RMS residual over m views of 2 pixels each, 3 parameters fitted: below 5 sigma unless
+        # something is wrong (E[residual²] = sigma² (2m - 3) / m).
         assert residuals[j] < 5 * sigma
 
 
@@ -97,8 +97,8 @@ def test_refinement_beats_the_linear_estimate_under_noise() -> None:
     cams = _rig(rng, 3)
     truth = np.column_stack([rng.uniform(1, 3, 400), rng.uniform(1, 3, 400), rng.uniform(0.3, 1.8, 400)])
     pixels = np.stack([c.image_from_store(truth) for c in cams]) + rng.normal(0, 2.0, (3, 400, 2))
-    dlt, dlt_res = triangulate(cams, pixels, refine_iterations=0)
-    refined, refined_res = triangulate(cams, pixels)
+    _dlt, dlt_res = triangulate(cams, pixels, refine_iterations=0)
+    _refined, refined_res = triangulate(cams, pixels)
     assert (refined_res <= dlt_res + 1e-12).all()  # Gauss-Newton never worsens the fit
     assert np.mean(refined_res) < np.mean(dlt_res)
 

@@ -38,8 +38,9 @@ def undistort(xy_d: np.ndarray, dist: np.ndarray, iterations: int = 50) -> np.nd
         f = distort(xy, dist) - xy_d
         if np.all(np.abs(f) < 1e-15):
             break
-        fx = (distort(xy + [h, 0], dist) - distort(xy - [h, 0], dist)) / (2 * h)
-        fy = (distort(xy + [0, h], dist) - distort(xy - [0, h], dist)) / (2 * h)
+        dx, dy = np.array([h, 0.0]), np.array([0.0, h])
+        fx = (distort(xy + dx, dist) - distort(xy - dx, dist)) / (2 * h)
+        fy = (distort(xy + dy, dist) - distort(xy - dy, dist)) / (2 * h)
         J = np.stack([fx, fy], axis=2)  # J[i] = [[dxd/dx, dxd/dy], [dyd/dx, dyd/dy]]
         xy = xy - np.linalg.solve(J, f[..., None])[..., 0]
     return xy
@@ -97,7 +98,7 @@ def triangulate(cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
                 pixels: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """cameras: (K, dist, R, t) each; pixels (M, N, 2) with NaN for unseen. DLT by SVD on
     normalized coordinates, then Gauss-Newton with a finite-difference Jacobian."""
-    m, n, _ = pixels.shape
+    _m, n, _ = pixels.shape
     points = np.full((n, 3), NaN)
     residuals = np.full(n, NaN)
     for j in range(n):

@@ -19,6 +19,10 @@ import yaml
 
 MIN_POINTS = 4
 
+# Levenberg-Marquardt to convergence: OpenCV's default (20 steps, float epsilon) stops
+# ~1e-4 px short, which costs nothing to close for a handful of points.
+_REFINE = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+
 
 @dataclass(frozen=True)
 class PointPairs:
@@ -79,13 +83,14 @@ def read_point_pairs(path: Path) -> PointPairs:
             header_allowed = False
             if len(numbers) not in (4, 5):
                 raise ValueError(f"points: {path} line {line_no}: expected u, v, x, y[, z][, name]")
-            name = fields[len(numbers)] if len(fields) > len(numbers) else str(len(rows))
+            rest = [f for f in fields[len(numbers):] if f]
+            name = rest[0] if rest else str(len(rows))
             rows.append((name, numbers[:2], numbers[2:]))
     for name, pixel, store in rows:
         if len(pixel) != 2 or len(store) not in (2, 3):
             raise ValueError(f"points: {path} point '{name}': expected a pixel (u, v) and a store "
                              "point (x, y) or (x, y, z)")
-    store = np.array([s + [0.0] if len(s) == 2 else s for _, _, s in rows], dtype=np.float64)
+    store = np.array([[*s, 0.0] if len(s) == 2 else s for _, _, s in rows], dtype=np.float64)
     pixels = np.array([p for _, p, _ in rows], dtype=np.float64)
     return PointPairs([n for n, _, _ in rows], pixels.reshape(-1, 2), store.reshape(-1, 3))
 
@@ -115,15 +120,17 @@ def solve_pose(pairs: PointPairs, K: np.ndarray, dist: np.ndarray) -> PoseResult
     obj = pairs.store.reshape(-1, 1, 3)
     img = pairs.pixels.reshape(-1, 1, 2)
     method = cv2.SOLVEPNP_IPPE if planar else cv2.SOLVEPNP_SQPNP
-    if not planar and n < 6:
-        method = cv2.SOLVEPNP_ITERATIVE  # SQPnP wants 3+, but is fragile below 6 off-plane
-    count, rvecs, tvecs, _errors = cv2.solvePnPGeneric(obj, img, K, d, flags=method)
+    try:
+        count, rvecs, tvecs, _errors = cv2.solvePnPGeneric(obj, img, K, d, flags=method)
+    except cv2.error as exc:
+        raise ValueError(f"points: OpenCV could not solve a pose from these {n} points: "
+                         f"{str(exc).strip().splitlines()[-1]}") from None
     if count == 0:
         raise ValueError("points: no pose fits these points; check that pixels and store points "
                          "are matched in the same order")
     best = None
     for rvec, tvec in zip(rvecs, tvecs, strict=False):
-        rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, d, rvec.copy(), tvec.copy())
+        rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, d, rvec.copy(), tvec.copy(), _REFINE)
         R = cv2.Rodrigues(rvec)[0]
         depth = pairs.store @ R.T + tvec.ravel()
         if (depth[:, 2] <= 0).any():
@@ -137,4 +144,4 @@ def solve_pose(pairs: PointPairs, K: np.ndarray, dist: np.ndarray) -> PoseResult
                          "pixel/store pairing")
     R, t, per_point = best
     return PoseResult(R, t, per_point, float(np.sqrt(np.mean(per_point**2))),
-                      "IPPE + LM" if planar else ("SQPnP + LM" if method == cv2.SOLVEPNP_SQPNP else "iterative + LM"))
+                      "IPPE + LM" if planar else "SQPnP + LM")

@@ -132,12 +132,12 @@ def calibrate_intrinsics(views: Sequence[BoardView], rejections: Sequence[Reject
     """Calibrates, rejects outlier photos, and picks the distortion model by cross-validation.
 
     ``outlier_factor``, ``outlier_floor_px``: a photo whose own RMS error (in a first fit with
-    OpenCV's default model) exceeds max(factor × median, floor) is rejected as an outlier (a
+    OpenCV's default model) exceeds max(factor x median, floor) is rejected as an outlier (a
     mis-detected board, motion blur, a bent board). Raising either keeps more photos and
     risks a biased fit; lowering them rejects good photos of the frame's edges, where errors
     are naturally larger. ``n_folds``: more folds hold out fewer photos each (an estimate
     closer to the fit on all photos, but noisier and slower). ``tick`` is called after each
-    fit, for a progress bar (1 + len(models) × (n_folds + 1) fits).
+    fit, for a progress bar (1 + len(models) x (n_folds + 1) fits).
     """
     if square <= 0:
         raise ValueError(f"square: expected a positive size in metres, got {square}")

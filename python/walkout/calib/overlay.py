@@ -14,6 +14,7 @@ import numpy as np
 from walkout.config import Store
 from walkout.geometry import Camera, OrientedBox
 
+# Colours are BGR, as OpenCV draws.
 GRID = (200, 200, 200)
 BORDER = (255, 255, 255)
 SHELF = (255, 160, 0)
@@ -105,7 +106,7 @@ def draw_store(image: np.ndarray, cam: Camera, store: Store, grid_m: float = 1.0
             q = faces[face]
             for i, j in zip(q, q[1:] + q[:1], strict=True):
                 _draw(out, cam, c[i], c[j], FRONT, 2)
-        _label(out, cam, box.centre + [0, 0, box.half_size[2]], shelf.id, SHELF)
+        _label(out, cam, box.centre + np.array([0.0, 0.0, box.half_size[2]]), shelf.id, SHELF)
     return out
 
 

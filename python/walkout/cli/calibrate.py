@@ -105,7 +105,12 @@ def _expand(patterns: list[str]) -> list[Path]:
 def _run_intrinsics(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from walkout.calib import DISTORTION_MODELS, calibrate_intrinsics, find_boards, write_calibration
+    from walkout.calib import (
+        DISTORTION_MODELS,
+        calibrate_intrinsics,
+        find_boards,
+        write_calibration,
+    )
     from walkout.calib.calibration_file import read_existing
     from walkout.calib.chessboard import MIN_BOARD_FRACTION
     from walkout.config import CameraCalibration
@@ -339,9 +344,9 @@ def _run_check(args: argparse.Namespace) -> int:
         print(f"measured points: RMS {np.sqrt(np.nanmean(err**2)):.2f} px, worst {np.nanmax(err):.2f} px "
               f"({pairs.names[int(np.nanargmax(err))]})")
         for p, q in zip(pairs.pixels, projected, strict=True):
-            cv2.circle(drawn, (int(round(p[0])), int(round(p[1]))), 5, (0, 0, 255), 1, cv2.LINE_AA)
+            cv2.circle(drawn, (round(p[0]), round(p[1])), 5, (0, 0, 255), 1, cv2.LINE_AA)
             if not np.isnan(q).any():
-                cv2.drawMarker(drawn, (int(round(q[0])), int(round(q[1]))), (0, 255, 0),
+                cv2.drawMarker(drawn, (round(q[0]), round(q[1])), (0, 255, 0),
                                cv2.MARKER_CROSS, 8, 1, cv2.LINE_AA)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), drawn):
