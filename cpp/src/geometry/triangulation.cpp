@@ -147,7 +147,7 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
     const double moved = std::fabs(X[0] - trial[0]) + std::fabs(X[1] - trial[1]) + std::fabs(X[2] - trial[2]);
     for (int k = 0; k < 3; ++k) X[k] = trial[k];
     sse = trial_sse;
-    if (moved < 1e-12) break;
+    if (moved < 1e-9) break;  // a nanometre: far below any pixel's footprint
   }
   for (int k = 0; k < 3; ++k) P[k] = X[k];
   residual = std::sqrt(sse / used);

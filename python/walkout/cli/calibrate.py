@@ -183,12 +183,13 @@ def _print_intrinsics(result, n_photos: int) -> None:
           f"{min(map(len, result.folds))}-{max(map(len, result.folds))} photos held out each")
     print("  model      coeffs   fit RMS px   cross-validated px")
     for fit in result.candidates:
-        mark = "  <- chosen" if fit is result.chosen else ""
+        mark = "  <- chosen" if fit is result.chosen else (f"  (ruled out: {fit.ruled_out})" if fit.ruled_out else "")
         print(f"  {fit.model.name:<10} {fit.model.n_coeffs:>6}   {fit.rms_px:>10.3f}   "
               f"{fit.cross_validated_px:>18.3f}{mark}")
     chosen = result.chosen
     print(f"chosen distortion model: {chosen.model.name} ({chosen.model.description}), the lowest "
-          "error on photos held out of the fit")
+          "error on photos held out of the fit among models that keep every clearly measured "
+          "coefficient")
     print(f"RMS reprojection error: {chosen.rms_px:.3f} px; cross-validated: "
           f"{chosen.cross_validated_px:.3f} px (what to expect on new views)")
     print("per-photo RMS px (fit / held out):")
