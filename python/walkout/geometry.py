@@ -237,7 +237,9 @@ class RayBoxHits:
 
 
 def ray_box_intersection(origins: ArrayLike, directions: ArrayLike, box: OrientedBox) -> RayBoxHits:
-    """Rays (N, 3) origins and directions (need not be unit) against one oriented box."""
+    """Rays (N, 3) origins and directions (need not be unit) against one oriented box.
+    ``origins`` may be a single (1, 3) row for rays that share it (a camera's centre with
+    :meth:`Camera.rays_from_image`)."""
     origins_a = _rows(origins, 3, "origins")
     directions_a = _rows(directions, 3, "directions")
     if origins_a.shape[0] != directions_a.shape[0] and origins_a.shape[0] == 1:
