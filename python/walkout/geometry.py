@@ -9,10 +9,12 @@ no answer (behind the camera, a ray parallel to the plane, seen by fewer than tw
 comes back as a row of NaN rather than an exception, so one bad detection never costs the
 rest of its frame. Shapes that are wrong raise ValueError naming the argument.
 
->>> cam = Camera.from_calibration(load_calibration(Path("configs/calib/cam1.yaml")))
->>> floor = cam.floor_from_image(pixels)            # (N, 2) metres on the floor
->>> cov = cam.floor_covariance(pixels, 2.0)         # (N, 2, 2) m², for the floor tracker
->>> points, residuals = triangulate([cam_a, cam_b], [wrists_a, wrists_b])
+Example::
+
+    cam = Camera.from_calibration(load_store("configs/store.yaml").calibrations["cam1"])
+    floor = cam.floor_from_image(pixels)            # (N, 2) metres on the floor
+    cov = cam.floor_covariance(pixels, 2.0)         # (N, 2, 2) m², for the floor tracker
+    points, residuals = triangulate([cam_a, cam_b], [wrists_a, wrists_b])
 """
 
 from __future__ import annotations
