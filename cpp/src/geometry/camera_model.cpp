@@ -1,5 +1,6 @@
 #include "walkout/geometry/camera_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -75,19 +76,60 @@ void CameraModel::distort(double x, double y, double& xd, double& yd, double* J)
   const double r2 = x * x + y * y;
   const double a = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3));
   const double b = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6));
-  const double c = a / b;  // radial gain
+  const double inv_b = 1.0 / b;
+  const double c = a * inv_b;  // radial gain
   const double xy = x * y;
   xd = x * c + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x) + r2 * (s1 + s2 * r2);
   yd = y * c + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy + r2 * (s3 + s4 * r2);
   if (J) {
     const double da = k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2);  // da/dr2
     const double db = k4 + r2 * (2.0 * k5 + 3.0 * k6 * r2);  // db/dr2
-    const double dc = (da * b - a * db) / (b * b);            // dc/dr2
+    const double dc = (da - c * db) * inv_b;                  // dc/dr2 = (da b - a db) / b²
     const double sx = s1 + 2.0 * s2 * r2, sy = s3 + 2.0 * s4 * r2;  // d(prism)/dr2
     J[0] = c + 2.0 * x * x * dc + 2.0 * p1 * y + 6.0 * p2 * x + 2.0 * x * sx;
     J[1] = 2.0 * xy * dc + 2.0 * p1 * x + 2.0 * p2 * y + 2.0 * y * sx;
     J[2] = 2.0 * xy * dc + 2.0 * p1 * x + 2.0 * p2 * y + 2.0 * x * sy;
     J[3] = c + 2.0 * y * y * dc + 6.0 * p1 * y + 2.0 * p2 * x + 2.0 * y * sy;
+  }
+}
+
+void CameraModel::undistort_many(const double* xd, const double* yd, std::size_t n, double* x,
+                                 double* y, bool* ok) const {
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = xd[i];
+    y[i] = yd[i];
+    ok[i] = true;
+  }
+  if (!has_distortion()) return;
+  constexpr double kTol2 = 1e-20;  // as in undistort()
+  constexpr int kLockstepSteps = 8;  // plenty inside the image; stragglers go the safe way
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t m = std::min(kBlock, n - b);
+    double* xb = x + b;
+    double* yb = y + b;
+    bool converged = false;
+    for (int it = 0; it < kLockstepSteps && !converged; ++it) {
+      converged = true;
+      for (std::size_t i = 0; i < m; ++i) {
+        double ex, ey, J[4];
+        distort(xb[i], yb[i], ex, ey, J);
+        ex -= xd[b + i];
+        ey -= yd[b + i];
+        converged = converged && (ex * ex + ey * ey < kTol2);
+        const double inv_det = 1.0 / (J[0] * J[3] - J[1] * J[2]);
+        xb[i] -= (J[3] * ex - J[1] * ey) * inv_det;
+        yb[i] -= (-J[2] * ex + J[0] * ey) * inv_det;
+      }
+    }
+    // Check every lane (a converged block still took one more, harmless, step) and redo the
+    // ones that did not make it, or went non-finite, with the safeguarded scalar Newton.
+    for (std::size_t i = 0; i < m; ++i) {
+      double ex, ey;
+      distort(xb[i], yb[i], ex, ey);
+      ex -= xd[b + i];
+      ey -= yd[b + i];
+      if (!(ex * ex + ey * ey < kTol2)) ok[b + i] = undistort(xd[b + i], yd[b + i], xb[i], yb[i]);
+    }
   }
 }
 
@@ -113,8 +155,9 @@ bool CameraModel::undistort(double xd, double yd, double& x, double& y) const {
     if (!std::isfinite(err)) return false;
     const double det = J[0] * J[3] - J[1] * J[2];
     if (!(std::fabs(det) > 1e-300)) return false;
-    double dx = (J[3] * ex - J[1] * ey) / det;
-    double dy = (-J[2] * ex + J[0] * ey) / det;
+    const double inv_det = 1.0 / det;
+    double dx = (J[3] * ex - J[1] * ey) * inv_det;
+    double dy = (-J[2] * ex + J[0] * ey) * inv_det;
     // Halve the step when the residual grew: keeps Newton inside the basin near the edge of
     // the image where the model bends.
     if (err > err_prev) {

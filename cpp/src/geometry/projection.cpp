@@ -1,5 +1,6 @@
 #include "walkout/geometry/projection.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -22,6 +23,23 @@ inline void camera_from_store(const CameraModel& c, const double X[3], double ou
 // Rᵀ·d
 inline void store_from_camera_dir(const CameraModel& c, const double d[3], double out[3]) {
   for (int i = 0; i < 3; ++i) out[i] = c.R[i] * d[0] + c.R[3 + i] * d[1] + c.R[6 + i] * d[2];
+}
+
+// Calls body(i, x, y, ok) for every pixel i in [begin, end) with its normalized undistorted
+// coordinates, undistorting kBlock pixels at a time (CameraModel::undistort_many).
+template <class Body>
+inline void for_each_normalized(const CameraModel& cam, const double* pixels, std::size_t begin,
+                                std::size_t end, Body&& body) {
+  constexpr std::size_t B = CameraModel::kBlock;
+  double xd[B], yd[B], x[B], y[B];
+  bool ok[B];
+  for (std::size_t b = begin; b < end; b += B) {
+    const std::size_t m = std::min(B, end - b);
+    for (std::size_t k = 0; k < m; ++k)
+      cam.distorted_from_pixel(pixels[2 * (b + k)], pixels[2 * (b + k) + 1], xd[k], yd[k]);
+    cam.undistort_many(xd, yd, m, x, y, ok);
+    for (std::size_t k = 0; k < m; ++k) body(b + k, x[k], y[k], ok[k]);
+  }
 }
 
 }  // namespace
@@ -75,31 +93,29 @@ void image_from_store(const CameraModel& cam, const double* points, std::size_t 
 void undistort_pixels(const CameraModel& cam, const double* pixels, std::size_t n, double* out,
                       std::size_t threads) {
   parallel_for(n, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
-      double x, y;
-      if (normalized_from_pixel(cam, pixels[2 * i], pixels[2 * i + 1], x, y)) {
+    for_each_normalized(cam, pixels, b, e, [&](std::size_t i, double x, double y, bool ok) {
+      if (ok) {
         cam.pixel_from_distorted(x, y, out[2 * i], out[2 * i + 1]);
       } else {
         out[2 * i] = out[2 * i + 1] = kNaN;
       }
-    }
+    });
   }, threads, kMinChunk);
 }
 
 void rays_from_image(const CameraModel& cam, const double* pixels, std::size_t n,
                      double* directions, std::size_t threads) {
   parallel_for(n, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
+    for_each_normalized(cam, pixels, b, e, [&](std::size_t i, double x, double y, bool ok) {
       double* d = directions + 3 * i;
-      double x, y;
-      if (!normalized_from_pixel(cam, pixels[2 * i], pixels[2 * i + 1], x, y)) {
+      if (!ok) {
         d[0] = d[1] = d[2] = kNaN;
-        continue;
+        return;
       }
       const double inv = 1.0 / std::sqrt(x * x + y * y + 1.0);
       const double dc[3] = {x * inv, y * inv, inv};
       store_from_camera_dir(cam, dc, d);
-    }
+    });
   }, threads, kMinChunk);
 }
 
@@ -109,12 +125,11 @@ void plane_from_image(const CameraModel& cam, const double* pixels, std::size_t 
   const auto C = cam.centre_in_store();
   const double nc = normal[0] * C[0] + normal[1] * C[1] + normal[2] * C[2];
   parallel_for(n, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
+    for_each_normalized(cam, pixels, b, e, [&](std::size_t i, double x, double y, bool ok) {
       double* P = points + 3 * i;
-      double x, y;
-      if (!normalized_from_pixel(cam, pixels[2 * i], pixels[2 * i + 1], x, y)) {
+      if (!ok) {
         P[0] = P[1] = P[2] = kNaN;
-        continue;
+        return;
       }
       const double dc[3] = {x, y, 1.0};  // z_cam = 1: lambda > 0 means in front of the camera
       double d[3];
@@ -123,10 +138,10 @@ void plane_from_image(const CameraModel& cam, const double* pixels, std::size_t 
       const double lambda = (offset - nc) / nd;
       if (!(lambda > 0.0) || !std::isfinite(lambda)) {
         P[0] = P[1] = P[2] = kNaN;
-        continue;
+        return;
       }
       for (int k = 0; k < 3; ++k) P[k] = C[k] + lambda * d[k];
-    }
+    });
   }, threads, kMinChunk);
 }
 
@@ -134,12 +149,11 @@ void floor_from_image(const CameraModel& cam, const double* pixels, std::size_t 
                       double* floor_xy, std::size_t threads) {
   const auto C = cam.centre_in_store();
   parallel_for(n, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
-      double x, y;
+    for_each_normalized(cam, pixels, b, e, [&](std::size_t i, double x, double y, bool ok) {
       double* F = floor_xy + 2 * i;
-      if (!normalized_from_pixel(cam, pixels[2 * i], pixels[2 * i + 1], x, y)) {
+      if (!ok) {
         F[0] = F[1] = kNaN;
-        continue;
+        return;
       }
       const double dc[3] = {x, y, 1.0};
       double d[3];
@@ -147,11 +161,11 @@ void floor_from_image(const CameraModel& cam, const double* pixels, std::size_t 
       const double lambda = -C[2] / d[2];
       if (!(lambda > 0.0) || !std::isfinite(lambda)) {
         F[0] = F[1] = kNaN;
-        continue;
+        return;
       }
       F[0] = C[0] + lambda * d[0];
       F[1] = C[1] + lambda * d[1];
-    }
+    });
   }, threads, kMinChunk);
 }
 
@@ -160,29 +174,28 @@ void floor_covariance(const CameraModel& cam, const double* pixels, std::size_t 
   const auto C = cam.centre_in_store();
   const double s2 = pixel_sigma * pixel_sigma;
   parallel_for(n, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) {
+    for_each_normalized(cam, pixels, b, e, [&](std::size_t i, double x, double y, bool ok) {
       double* S = covariances + 4 * i;
-      double x, y;
       S[0] = S[1] = S[2] = S[3] = kNaN;
-      if (!normalized_from_pixel(cam, pixels[2 * i], pixels[2 * i + 1], x, y)) continue;
+      if (!ok) return;
       const double dc[3] = {x, y, 1.0};
       double d[3];
       store_from_camera_dir(cam, dc, d);
       const double lambda = -C[2] / d[2];
-      if (!(lambda > 0.0) || !std::isfinite(lambda)) continue;
+      if (!(lambda > 0.0) || !std::isfinite(lambda)) return;
       const double X[3] = {C[0] + lambda * d[0], C[1] + lambda * d[1], 0.0};
       double u, v, J3[6];
-      if (!project_point(cam, X, u, v, J3)) continue;
+      if (!project_point(cam, X, u, v, J3)) return;
       // Only x and y of the floor point move: the first two columns of d(pixel)/d(X).
       const double a = J3[0], bb = J3[1], c = J3[3], dd = J3[4];
       const double det = a * dd - bb * c;
-      if (!(std::fabs(det) > 0.0)) continue;
+      if (!(std::fabs(det) > 0.0)) return;
       // J⁻¹ = [[d, -b], [-c, a]] / det;  cov = σ² J⁻¹ J⁻ᵀ
       const double i00 = dd / det, i01 = -bb / det, i10 = -c / det, i11 = a / det;
       S[0] = s2 * (i00 * i00 + i01 * i01);
       S[1] = S[2] = s2 * (i00 * i10 + i01 * i11);
       S[3] = s2 * (i10 * i10 + i11 * i11);
-    }
+    });
   }, threads, kMinChunk);
 }
 
