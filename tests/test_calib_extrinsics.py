@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from twins.geometry_cases import ceiling_cameras, pixels_in_image
@@ -32,6 +32,7 @@ def _pairs(cam: Camera, seed: int, n: int, heights: bool = False, noise: float =
 @given(ceiling_cameras(), st.integers(0, 2**32 - 1), st.booleans())
 def test_pose_is_recovered_exactly_without_noise(cam: Camera, seed: int, heights: bool) -> None:
     pairs = _pairs(cam, seed, 12, heights)
+    assume(len(pairs.names) >= 6)  # points lifted off the floor may leave the image
     pose = solve_pose(pairs, cam.K, cam.dist)
     np.testing.assert_allclose(pose.centre, cam.centre, atol=1e-5)
     np.testing.assert_allclose(pose.R, cam.R, atol=1e-6)
