@@ -48,8 +48,14 @@ def interleaved_medians(runs: dict[str, Callable[[], object]], repeat: int) -> d
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def numpy_floor(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarray,
-                t: np.ndarray, iterations: int = 5) -> np.ndarray:
+def numpy_floor(
+    pixels: np.ndarray,
+    K: np.ndarray,
+    dist: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    iterations: int = 5,
+) -> np.ndarray:
     """The floor back-projection a numpy user writes: OpenCV's fixed-point undistortion, then
     the ray from the camera centre to z = 0."""
     k1, k2, p1, p2, k3 = dist[:5]
@@ -69,8 +75,13 @@ def numpy_floor(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarr
     return centre[:2] + lam[:, None] * rays[:, :2]
 
 
-def cv2_floor(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, H_inv: np.ndarray,
-              criteria: tuple | None = None) -> np.ndarray:
+def cv2_floor(
+    pixels: np.ndarray,
+    K: np.ndarray,
+    dist: np.ndarray,
+    H_inv: np.ndarray,
+    criteria: tuple | None = None,
+) -> np.ndarray:
     src = pixels.reshape(-1, 1, 2)
     if criteria is None:
         undist = cv2.undistortPoints(src, K, dist, P=K)
@@ -94,7 +105,13 @@ def numpy_dlt(P: list[np.ndarray], normalized: np.ndarray) -> np.ndarray:
 def bench_floor(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> list[list[object]]:
     floor_truth = np.column_stack([rng.uniform(0, 12, 4 * n), rng.uniform(0, 9, 4 * n)])
     pixels = cam.image_from_store(np.column_stack([floor_truth, np.zeros(len(floor_truth))]))
-    inside = ~np.isnan(pixels).any(axis=1) & (pixels[:, 0] >= 0) & (pixels[:, 0] < 1280) & (pixels[:, 1] >= 0) & (pixels[:, 1] < 720)
+    inside = (
+        ~np.isnan(pixels).any(axis=1)
+        & (pixels[:, 0] >= 0)
+        & (pixels[:, 0] < 1280)
+        & (pixels[:, 1] >= 0)
+        & (pixels[:, 1] < 720)
+    )
     pixels, floor_truth = np.ascontiguousarray(pixels[inside][:n]), floor_truth[inside][:n]
     K, dist, R, t = cam.K, cam.dist, cam.R, cam.t
     H_inv = np.linalg.inv(cam.floor_homography())
@@ -103,7 +120,9 @@ def bench_floor(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> l
         "walkout (1 thread)": lambda: cam.pinhole.floor_from_image(pixels, threads=1),
         "walkout (all cores)": lambda: cam.pinhole.floor_from_image(pixels),
         "cv2 undistortPoints + perspectiveTransform": lambda: cv2_floor(pixels, K, dist, H_inv),
-        "cv2 undistortPoints, criteria 1e-10 + perspectiveTransform": lambda: cv2_floor(pixels, K, dist, H_inv, tight),
+        "cv2 undistortPoints, criteria 1e-10 + perspectiveTransform": lambda: cv2_floor(
+            pixels, K, dist, H_inv, tight
+        ),
         "numpy (5 fixed-point steps)": lambda: numpy_floor(pixels, K, dist, R, t),
         "numpy (20 fixed-point steps)": lambda: numpy_floor(pixels, K, dist, R, t, 20),
     }
@@ -113,11 +132,15 @@ def bench_floor(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> l
     for name, fn in runs.items():
         seconds = times[name]
         err = np.nanmax(np.linalg.norm(fn() - floor_truth, axis=1))
-        rows.append([name, format_seconds(seconds), f"{seconds / base:.2f}", f"{err * 1000:.3g} mm"])
+        rows.append(
+            [name, format_seconds(seconds), f"{seconds / base:.2f}", f"{err * 1000:.3g} mm"]
+        )
     return rows
 
 
-def bench_image_from_store(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> list[list[object]]:
+def bench_image_from_store(
+    cam: Camera, n: int, repeat: int, rng: np.random.Generator
+) -> list[list[object]]:
     points = np.column_stack([rng.uniform(0, 12, n), rng.uniform(0, 9, n), rng.uniform(0, 2, n)])
     rvec = cv2.Rodrigues(cam.R)[0]
     ref = cv2.projectPoints(points, rvec, cam.t, cam.K, cam.dist)[0].reshape(-1, 2)
@@ -138,13 +161,21 @@ def bench_image_from_store(cam: Camera, n: int, repeat: int, rng: np.random.Gene
     return rows
 
 
-def bench_triangulation(cams: list[Camera], n: int, repeat: int, rng: np.random.Generator,
-                        sigma: float = 1.0) -> list[list[object]]:
+def bench_triangulation(
+    cams: list[Camera], n: int, repeat: int, rng: np.random.Generator, sigma: float = 1.0
+) -> list[list[object]]:
     # Points every camera of the set sees inside its image (a wrist seen by all of them).
-    truth = np.column_stack([rng.uniform(0, 12, 20 * n), rng.uniform(0, 9, 20 * n), rng.uniform(0.5, 1.8, 20 * n)])
+    truth = np.column_stack(
+        [rng.uniform(0, 12, 20 * n), rng.uniform(0, 9, 20 * n), rng.uniform(0.5, 1.8, 20 * n)]
+    )
     clean = np.stack([c.image_from_store(truth) for c in cams])
-    seen = (~np.isnan(clean).any(axis=2) & (clean[..., 0] >= 0) & (clean[..., 0] < 1280)
-            & (clean[..., 1] >= 0) & (clean[..., 1] < 720)).all(axis=0)
+    seen = (
+        ~np.isnan(clean).any(axis=2)
+        & (clean[..., 0] >= 0)
+        & (clean[..., 0] < 1280)
+        & (clean[..., 1] >= 0)
+        & (clean[..., 1] < 720)
+    ).all(axis=0)
     if seen.sum() < n:
         raise SystemExit(f"only {seen.sum()} of {len(truth)} points are seen by every camera")
     truth, clean = truth[seen][:n], np.ascontiguousarray(clean[:, seen][:, :n])
@@ -153,8 +184,14 @@ def bench_triangulation(cams: list[Camera], n: int, repeat: int, rng: np.random.
     P = [np.column_stack([c.R, c.t]) for c in cams]
 
     def normalized() -> np.ndarray:
-        return np.stack([cv2.undistortPoints(pixels[i].reshape(-1, 1, 2), cams[i].K, cams[i].dist).reshape(-1, 2)
-                         for i in range(m)])
+        return np.stack(
+            [
+                cv2.undistortPoints(pixels[i].reshape(-1, 1, 2), cams[i].K, cams[i].dist).reshape(
+                    -1, 2
+                )
+                for i in range(m)
+            ]
+        )
 
     def cv2_two_view() -> np.ndarray:
         x = normalized()
@@ -165,7 +202,9 @@ def bench_triangulation(cams: list[Camera], n: int, repeat: int, rng: np.random.
     from walkout import _core
 
     runs = {
-        "walkout DLT + 5 Gauss-Newton (1 thread)": lambda: _core.triangulate_views(pin, pixels, 5, 1)[0],
+        "walkout DLT + 5 Gauss-Newton (1 thread)": lambda: _core.triangulate_views(
+            pin, pixels, 5, 1
+        )[0],
         "walkout DLT + 5 Gauss-Newton (all cores)": lambda: triangulate(cams, pixels)[0],
         "walkout DLT only (1 thread)": lambda: _core.triangulate_views(pin, pixels, 0, 1)[0],
         "numpy batched DLT (+ cv2.undistortPoints)": lambda: numpy_dlt(P, normalized()),
@@ -178,8 +217,15 @@ def bench_triangulation(cams: list[Camera], n: int, repeat: int, rng: np.random.
     for name, fn in runs.items():
         seconds = times[name]
         err = np.linalg.norm(fn() - truth, axis=1)
-        rows.append([name, format_seconds(seconds), f"{seconds / base:.2f}",
-                     f"{np.median(err) * 1000:.2f} mm", f"{np.percentile(err, 99) * 1000:.2f} mm"])
+        rows.append(
+            [
+                name,
+                format_seconds(seconds),
+                f"{seconds / base:.2f}",
+                f"{np.median(err) * 1000:.2f} mm",
+                f"{np.percentile(err, 99) * 1000:.2f} mm",
+            ]
+        )
     return rows
 
 
@@ -199,20 +245,26 @@ def main() -> None:
     tri2 = bench_triangulation([cams[0], cams[2]], args.tri_points, args.repeat, rng)
     tri4 = bench_triangulation(cams[:4], args.tri_points, args.repeat, rng)
 
-    body = "\n\n".join([
-        f"## Floor back-projection, {args.points:,} pixels (cam1 of the example store, 5 distortion terms)\n\n"
-        "Time is the median of the runs, the implementations timed round-robin so that load from "
-        "other processes falls on all alike; ratio is time / walkout (1 thread), so > 1 means "
-        "slower than walkout. Error: worst distance from the true floor point.\n\n"
-        + markdown_table(["implementation", "time", "ratio", "max error"], floor),
-        f"## Store to image, {args.points:,} points\n\n"
-        + markdown_table(["implementation", "time", "ratio", "max rel. diff vs cv2"], project),
-        f"## Triangulation, {args.tri_points:,} points, 2 views (cam1, cam3), 1 px noise\n\n"
-        + markdown_table(["implementation", "time", "ratio", "median error", "99th pct error"], tri2),
-        f"## Triangulation, {args.tri_points:,} points, 4 views (cam1-4), 1 px noise\n\n"
-        "cv2 has no multi-view triangulation (cv2.sfm is not in the headless wheels).\n\n"
-        + markdown_table(["implementation", "time", "ratio", "median error", "99th pct error"], tri4),
-    ])
+    body = "\n\n".join(
+        [
+            f"## Floor back-projection, {args.points:,} pixels (cam1 of the example store, 5 distortion terms)\n\n"
+            "Time is the median of the runs, the implementations timed round-robin so that load from "
+            "other processes falls on all alike; ratio is time / walkout (1 thread), so > 1 means "
+            "slower than walkout. Error: worst distance from the true floor point.\n\n"
+            + markdown_table(["implementation", "time", "ratio", "max error"], floor),
+            f"## Store to image, {args.points:,} points\n\n"
+            + markdown_table(["implementation", "time", "ratio", "max rel. diff vs cv2"], project),
+            f"## Triangulation, {args.tri_points:,} points, 2 views (cam1, cam3), 1 px noise\n\n"
+            + markdown_table(
+                ["implementation", "time", "ratio", "median error", "99th pct error"], tri2
+            ),
+            f"## Triangulation, {args.tri_points:,} points, 4 views (cam1-4), 1 px noise\n\n"
+            "cv2 has no multi-view triangulation (cv2.sfm is not in the headless wheels).\n\n"
+            + markdown_table(
+                ["implementation", "time", "ratio", "median error", "99th pct error"], tri4
+            ),
+        ]
+    )
     write_results("geometry", "Geometry: walkout vs OpenCV and numpy", body)
 
 

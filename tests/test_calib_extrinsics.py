@@ -24,7 +24,13 @@ def _pairs(cam: Camera, seed: int, n: int, heights: bool = False, noise: float =
     # Points above the floor along the same rays would project to the same pixels; move them
     # sideways so they are real off-plane points, and keep only those still in the image.
     pixels = cam.image_from_store(store)
-    keep = ~np.isnan(pixels).any(axis=1) & (pixels[:, 0] > 0) & (pixels[:, 0] < 1279) & (pixels[:, 1] > 0) & (pixels[:, 1] < 719)
+    keep = (
+        ~np.isnan(pixels).any(axis=1)
+        & (pixels[:, 0] > 0)
+        & (pixels[:, 0] < 1279)
+        & (pixels[:, 1] > 0)
+        & (pixels[:, 1] < 719)
+    )
     pixels = pixels[keep] + rng.normal(0.0, noise, (int(keep.sum()), 2))
     return PointPairs([f"p{i}" for i in range(int(keep.sum()))], pixels, store[keep])
 
@@ -51,15 +57,24 @@ def test_pose_under_pixel_noise_is_within_a_few_centimetres(cam: Camera, seed: i
     # What matters downstream: floor points land where the true camera puts them.
     test_pixels = pixels_in_image(np.random.default_rng(seed + 1), 50, margin=60)
     fitted = Camera(cam.K, cam.dist, pose.R, pose.t)
-    assert np.nanmax(np.linalg.norm(fitted.floor_from_image(test_pixels) - cam.floor_from_image(test_pixels),
-                                    axis=1)) < 0.05
+    assert (
+        np.nanmax(
+            np.linalg.norm(
+                fitted.floor_from_image(test_pixels) - cam.floor_from_image(test_pixels), axis=1
+            )
+        )
+        < 0.05
+    )
 
 
 def test_degenerate_point_sets_are_refused() -> None:
     K = np.diag([800.0, 800.0, 1.0])
     K[:2, 2] = [640, 360]
-    line = PointPairs(list("abcde"), np.random.default_rng(0).uniform(0, 700, (5, 2)),
-                      np.column_stack([np.linspace(0, 4, 5), np.linspace(0, 2, 5), np.zeros(5)]))
+    line = PointPairs(
+        list("abcde"),
+        np.random.default_rng(0).uniform(0, 700, (5, 2)),
+        np.column_stack([np.linspace(0, 4, 5), np.linspace(0, 2, 5), np.zeros(5)]),
+    )
     with pytest.raises(ValueError, match="degenerate point set"):
         solve_pose(line, K, np.zeros(0))
     three = PointPairs(list("abc"), np.zeros((3, 2)), np.eye(3))
@@ -69,15 +84,19 @@ def test_degenerate_point_sets_are_refused() -> None:
 
 def test_point_files_in_csv_and_yaml(tmp_path: Path) -> None:
     csv = tmp_path / "marks.csv"
-    csv.write_text("u, v, x, y, z, name\n# tape marks\n100.5, 200, 1.0, 2.0, 0.0, door\n"
-                   "300, 400, 3.0, 4.0, , \n10, 20, 5, 6, 0.5, shelf-corner\n")
+    csv.write_text(
+        "u, v, x, y, z, name\n# tape marks\n100.5, 200, 1.0, 2.0, 0.0, door\n"
+        "300, 400, 3.0, 4.0, , \n10, 20, 5, 6, 0.5, shelf-corner\n"
+    )
     pairs = read_point_pairs(csv)
     assert pairs.names == ["door", "1", "shelf-corner"]
     np.testing.assert_allclose(pairs.pixels, [[100.5, 200], [300, 400], [10, 20]])
     np.testing.assert_allclose(pairs.store, [[1, 2, 0], [3, 4, 0], [5, 6, 0.5]])
     yaml_file = tmp_path / "marks.yaml"
-    yaml_file.write_text("points:\n- {name: A, pixel: [1, 2], store: [3, 4]}\n"
-                         "- {name: B, pixel: [5, 6], store: [7, 8, 1.5]}\n")
+    yaml_file.write_text(
+        "points:\n- {name: A, pixel: [1, 2], store: [3, 4]}\n"
+        "- {name: B, pixel: [5, 6], store: [7, 8, 1.5]}\n"
+    )
     pairs = read_point_pairs(yaml_file)
     assert pairs.names == ["A", "B"]
     np.testing.assert_allclose(pairs.store, [[3, 4, 0], [7, 8, 1.5]])

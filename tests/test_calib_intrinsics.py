@@ -73,8 +73,13 @@ def test_an_outlier_photo_is_rejected_and_named(rendered_boards: list[Path]) -> 
     views, rejections, size = find_boards(rendered_boards, PATTERN)
     rng = np.random.default_rng(0)
     bad = views[3]
-    views[3] = BoardView(bad.path, bad.corners + rng.normal(0, 4.0, bad.corners.shape).astype(np.float32),
-                         bad.detector, bad.square_px, bad.board_fraction)
+    views[3] = BoardView(
+        bad.path,
+        bad.corners + rng.normal(0, 4.0, bad.corners.shape).astype(np.float32),
+        bad.detector,
+        bad.square_px,
+        bad.board_fraction,
+    )
     result = calibrate_intrinsics(views, rejections, size, PATTERN, SQUARE)
     assert [r.path for r in result.rejections] == [bad.path]
     assert "outlier error" in result.rejections[0].reason
@@ -82,10 +87,13 @@ def test_an_outlier_photo_is_rejected_and_named(rendered_boards: list[Path]) -> 
 
 
 def test_small_boards_and_unreadable_files_are_rejected_with_the_reason(
-        rendered_boards: list[Path], tmp_path: Path) -> None:
+    rendered_boards: list[Path], tmp_path: Path
+) -> None:
     junk = tmp_path / "notes.jpg"
     junk.write_text("not an image")
-    views, rejections, _ = find_boards([*rendered_boards[:3], junk], PATTERN, min_board_fraction=0.9)
+    views, rejections, _ = find_boards(
+        [*rendered_boards[:3], junk], PATTERN, min_board_fraction=0.9
+    )
     assert not views
     reasons = {r.path.name: r.reason for r in rejections}
     assert reasons["notes.jpg"] == "cannot be read as an image"
@@ -128,15 +136,18 @@ def _plain_recipe(paths: list[Path], folds: list[list[int]]):
         assert found, path
         corners.append(cv2.cornerSubPix(gray, c, (11, 11), (-1, -1), criteria).reshape(-1, 1, 2))
     size = gray.shape[::-1]
-    rms, K, _d, _r, _t, std, _e, _pv = cv2.calibrateCameraExtended([obj] * len(corners), corners, size,
-                                                                   None, None)
+    rms, K, _d, _r, _t, std, _e, _pv = cv2.calibrateCameraExtended(
+        [obj] * len(corners), corners, size, None, None
+    )
     sse, count = 0.0, 0
     for fold in folds:
         train = [c for i, c in enumerate(corners) if i not in fold]
         _, Kf, df, *_ = cv2.calibrateCamera([obj] * len(train), train, size, None, None)
         for i in fold:
             _ok, rvec, tvec = cv2.solvePnP(obj, corners[i], Kf, df)
-            err = cv2.projectPoints(obj, rvec, tvec, Kf, df)[0].reshape(-1, 2) - corners[i].reshape(-1, 2)
+            err = cv2.projectPoints(obj, rvec, tvec, Kf, df)[0].reshape(-1, 2) - corners[i].reshape(
+                -1, 2
+            )
             sse += float(np.sum(err**2))
             count += len(err)
     return rms, K, std.ravel()[:4], np.sqrt(sse / count)
@@ -154,7 +165,11 @@ def test_real_photos_generalise_better_than_the_plain_recipe(shared_data: Path) 
     assert plain_cv > 0.6  # but it predicts held-out photos much worse
     ours = result.chosen
     # Clearly lower: at least 15 % below the plain recipe's cross-validated error.
-    assert ours.cross_validated_px < 0.85 * plain_cv, (ours.model.name, ours.cross_validated_px, plain_cv)
+    assert ours.cross_validated_px < 0.85 * plain_cv, (
+        ours.model.name,
+        ours.cross_validated_px,
+        plain_cv,
+    )
     assert ours.model.n_coeffs < 5  # fewer coefficients generalise better on this set
     # K within the plain recipe's own standard deviations.
     ours_k = np.array([ours.K[0, 0], ours.K[1, 1], ours.K[0, 2], ours.K[1, 2]])

@@ -53,8 +53,9 @@ def test_floor_round_trip_within_a_micrometre(cam: Camera, seed: int) -> None:
 
 
 @given(ceiling_cameras(), seeds, st.floats(-np.pi, np.pi), st.floats(0.2, 1.8))
-def test_plane_round_trip_on_a_vertical_shelf_face(cam: Camera, seed: int, yaw: float,
-                                                   height: float) -> None:
+def test_plane_round_trip_on_a_vertical_shelf_face(
+    cam: Camera, seed: int, yaw: float, height: float
+) -> None:
     rng = np.random.default_rng(seed)
     # A vertical plane through a point the camera sees at shelf height, facing the camera.
     anchor = cam.plane_from_image(np.array([[WIDTH / 2, HEIGHT / 2]]), [0, 0, 1], height)[0]
@@ -119,15 +120,21 @@ def test_example_store_cameras_match_opencv(repo_root: Path) -> None:
     for camera_id, calib in store.calibrations.items():
         cam = Camera.from_calibration(calib)
         assert cam.camera_id == camera_id
-        grid = np.stack(np.meshgrid(np.linspace(0, 12, 25), np.linspace(0, 9, 19)), -1).reshape(-1, 2)
+        grid = np.stack(np.meshgrid(np.linspace(0, 12, 25), np.linspace(0, 9, 19)), -1).reshape(
+            -1, 2
+        )
         points = np.column_stack([grid, np.zeros(len(grid))])
         ours = cam.image_from_store(points)
-        ref = cv2.projectPoints(points, cv2.Rodrigues(cam.R)[0], cam.t, cam.K, cam.dist)[0].reshape(-1, 2)
+        ref = cv2.projectPoints(points, cv2.Rodrigues(cam.R)[0], cam.t, cam.K, cam.dist)[0].reshape(
+            -1, 2
+        )
         ok = ~np.isnan(ours[:, 0])
         # Far outside the image the polynomial runs away (1e16 px); compare where it means something.
         near = ok & (np.abs(ref - [640, 360]) < [1280, 720]).all(axis=1)
         np.testing.assert_allclose(ours[near], ref[near], atol=1e-6)
-        inside = ok & (ours[:, 0] >= 0) & (ours[:, 0] < 1280) & (ours[:, 1] >= 0) & (ours[:, 1] < 720)
+        inside = (
+            ok & (ours[:, 0] >= 0) & (ours[:, 0] < 1280) & (ours[:, 1] >= 0) & (ours[:, 1] < 720)
+        )
         assert inside.sum() > 20, f"{camera_id} sees too little of the floor"
         np.testing.assert_allclose(cam.floor_from_image(ours[inside]), grid[inside], atol=1e-6)
 
@@ -136,8 +143,9 @@ def test_from_calibration_rescales_and_requires_a_pose(repo_root: Path) -> None:
     calib = load_calibration(repo_root / "configs" / "calib" / "cam1.yaml")
     full, half = Camera.from_calibration(calib), Camera.from_calibration(calib, (640, 360))
     point = np.array([[4.0, 4.0, 0.0]])
-    np.testing.assert_allclose(half.image_from_store(point), (full.image_from_store(point) + 0.5) / 2 - 0.5,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        half.image_from_store(point), (full.image_from_store(point) + 0.5) / 2 - 0.5, atol=1e-9
+    )
     with pytest.raises(ValueError, match="no pose"):
         Camera.from_calibration(calib.model_copy(update={"pose": None}))
     T = full.camera_from_store @ full.store_from_camera
@@ -149,10 +157,19 @@ def test_from_calibration_rescales_and_requires_a_pose(repo_root: Path) -> None:
     [
         (lambda c: c.image_from_store(np.zeros((4, 2))), r"points: expected shape \(N, 3\)"),
         (lambda c: c.floor_from_image(np.zeros(4)), r"pixels: expected shape \(N, 2\)"),
-        (lambda c: c.plane_from_image(np.zeros((1, 2)), [0, 0], 1.0), r"normal: expected shape \(3,\)"),
-        (lambda c: c.plane_from_image(np.zeros((1, 2)), [0, 0, 0], 1.0), "normal: expected a finite non-zero"),
+        (
+            lambda c: c.plane_from_image(np.zeros((1, 2)), [0, 0], 1.0),
+            r"normal: expected shape \(3,\)",
+        ),
+        (
+            lambda c: c.plane_from_image(np.zeros((1, 2)), [0, 0, 0], 1.0),
+            "normal: expected a finite non-zero",
+        ),
         (lambda c: c.floor_covariance(np.zeros((1, 2)), -1.0), "pixel_sigma"),
-        (lambda c: c.pinhole.floor_from_image(np.zeros((3, 3))), r"pixels: expected shape \(N, 2\), got \(3, 3\)"),
+        (
+            lambda c: c.pinhole.floor_from_image(np.zeros((3, 3))),
+            r"pixels: expected shape \(N, 2\), got \(3, 3\)",
+        ),
     ],
 )
 def test_bad_shapes_name_the_argument(call, match: str) -> None:
@@ -173,7 +190,12 @@ def test_bad_shapes_name_the_argument(call, match: str) -> None:
     ],
 )
 def test_bad_cameras_are_refused(kwargs: dict, match: str) -> None:
-    args = {"K": np.diag([800.0, 800.0, 1.0]), "dist": np.zeros(5), "R": np.eye(3), "t": np.zeros(3)}
+    args = {
+        "K": np.diag([800.0, 800.0, 1.0]),
+        "dist": np.zeros(5),
+        "R": np.eye(3),
+        "t": np.zeros(3),
+    }
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         Camera(**args)

@@ -13,7 +13,14 @@ from walkout.geometry import OrientedBox, ray_box_intersection
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    cz, sz, cy, sy, cx, sx = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    cz, sz, cy, sy, cx, sx = (
+        np.cos(yaw),
+        np.sin(yaw),
+        np.cos(pitch),
+        np.sin(pitch),
+        np.cos(roll),
+        np.sin(roll),
+    )
     Rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
     Ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     Rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
@@ -30,7 +37,9 @@ def test_ray_box_matches_the_twin_and_lands_on_the_named_face(yaw, pitch, roll, 
     origins = rng.uniform(-5, 5, (200, 3))
     # Half the rays aim at a point inside the box, half anywhere.
     aim = box.centre + (rng.uniform(-1, 1, (200, 3)) * box.half_size) @ box.rotation.T
-    directions = np.where(np.arange(200)[:, None] % 2 == 0, aim - origins, rng.normal(size=(200, 3)))
+    directions = np.where(
+        np.arange(200)[:, None] % 2 == 0, aim - origins, rng.normal(size=(200, 3))
+    )
     hits = ray_box_intersection(origins, directions, box)
     t_in, t_out = twin.ray_box(origins, directions, box.centre, box.rotation, box.half_size)
     np.testing.assert_array_equal(hits.hit, ~np.isnan(t_in))
@@ -47,15 +56,20 @@ def test_ray_box_matches_the_twin_and_lands_on_the_named_face(yaw, pitch, roll, 
 
 
 def test_shelf_box_front_face_is_hit_from_the_aisle() -> None:
-    shelf = Shelf(id="S1", center=(3.0, 8.7), yaw=np.pi, length=4.0, depth=0.5, height=1.8,
-                  rows=3, cols=2)
+    shelf = Shelf(
+        id="S1", center=(3.0, 8.7), yaw=np.pi, length=4.0, depth=0.5, height=1.8, rows=3, cols=2
+    )
     box = OrientedBox.from_shelf(shelf)
     # The front of a shelf with yaw π faces -y (towards the aisle at smaller y).
     hand = np.array([[3.0, 7.5, 1.0]])
     hits = ray_box_intersection(hand, np.array([[0.0, 1.0, 0.0]]), box)
     assert hits.face[0] == 3  # +y of the box frame = the front face
-    np.testing.assert_allclose(hand[0] + hits.t_enter[0] * np.array([0, 1, 0]), [3.0, 8.45, 1.0], atol=1e-9)
-    np.testing.assert_allclose(hits.t_exit, [1.45], atol=1e-9)  # leaves through the back at y = 8.95
+    np.testing.assert_allclose(
+        hand[0] + hits.t_enter[0] * np.array([0, 1, 0]), [3.0, 8.45, 1.0], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        hits.t_exit, [1.45], atol=1e-9
+    )  # leaves through the back at y = 8.95
     away = ray_box_intersection(hand, np.array([[0.0, -1.0, 0.0]]), box)
     assert not away.hit[0] and away.face[0] == -1
     inside = ray_box_intersection(np.array([[3.0, 8.7, 1.0]]), np.array([[1.0, 0.0, 0.0]]), box)
@@ -68,9 +82,13 @@ def test_ray_box_refuses_bad_input() -> None:
     with pytest.raises(ValueError, match=r"directions: expected shape \(N, 3\)"):
         ray_box_intersection(np.zeros((2, 3)), np.zeros((2, 2)), box)
     with pytest.raises(ValueError, match="rotation: expected an orthonormal"):
-        ray_box_intersection(np.zeros((1, 3)), np.ones((1, 3)), OrientedBox(np.zeros(3), np.ones((3, 3)), np.ones(3)))
+        ray_box_intersection(
+            np.zeros((1, 3)), np.ones((1, 3)), OrientedBox(np.zeros(3), np.ones((3, 3)), np.ones(3))
+        )
     with pytest.raises(ValueError, match="half_size"):
-        ray_box_intersection(np.zeros((1, 3)), np.ones((1, 3)), OrientedBox(np.zeros(3), np.eye(3), -np.ones(3)))
+        ray_box_intersection(
+            np.zeros((1, 3)), np.ones((1, 3)), OrientedBox(np.zeros(3), np.eye(3), -np.ones(3))
+        )
     zero = ray_box_intersection(np.zeros((1, 3)), np.zeros((1, 3)), box)
     assert not zero.hit[0]
 
@@ -80,7 +98,9 @@ def test_camera_rays_share_the_centre_as_origin() -> None:
 
     cam = make_camera([0.0, 0.0, 3.0], [3.0, 3.0, 0.0])
     box = OrientedBox(np.array([3.0, 3.0, 0.5]), np.eye(3), np.array([0.5, 0.5, 0.5]))
-    pixels = cam.image_from_store(np.array([[3.2, 3.2, 1.0], [9.0, 0.0, 0.0]]))  # top face, and a miss
+    pixels = cam.image_from_store(
+        np.array([[3.2, 3.2, 1.0], [9.0, 0.0, 0.0]])
+    )  # top face, and a miss
     hits = ray_box_intersection(cam.centre[None], cam.rays_from_image(pixels), box)
     assert hits.hit.tolist() == [True, False]
     entry = cam.centre + hits.t_enter[0] * cam.rays_from_image(pixels)[0]

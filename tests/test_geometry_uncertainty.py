@@ -25,7 +25,9 @@ def test_floor_covariance_matches_the_twin(cam: Camera, seed: int, sigma: float)
 
 
 def test_floor_covariance_matches_monte_carlo() -> None:
-    cam = make_camera([1.0, 1.0, 3.2], [5.0, 4.0, 0.0], f=700.0, dist=[-0.1, 0.02, 0.001, -0.001, 0.0])
+    cam = make_camera(
+        [1.0, 1.0, 3.2], [5.0, 4.0, 0.0], f=700.0, dist=[-0.1, 0.02, 0.001, -0.001, 0.0]
+    )
     rng = np.random.default_rng(7)
     sigma = 1.5
     pixels = np.array([[640.0, 360.0], [100.0, 650.0], [1200.0, 80.0], [300.0, 120.0]])
@@ -63,8 +65,15 @@ def _rig(rng: np.random.Generator, m: int) -> list[Camera]:
         angle = 2 * np.pi * i / m + rng.uniform(-0.3, 0.3)
         centre = [2 + 3.5 * np.cos(angle), 2 + 3.5 * np.sin(angle), rng.uniform(2.6, 3.4)]
         dist = [rng.uniform(-0.15, 0.0), rng.uniform(-0.02, 0.02), 0.0, 0.0, 0.0]
-        cams.append(make_camera(centre, [2.0, 2.0, 1.0], f=rng.uniform(600, 1000), dist=dist,
-                                roll=rng.uniform(-0.2, 0.2)))
+        cams.append(
+            make_camera(
+                centre,
+                [2.0, 2.0, 1.0],
+                f=rng.uniform(600, 1000),
+                dist=dist,
+                roll=rng.uniform(-0.2, 0.2),
+            )
+        )
     return cams
 
 
@@ -72,7 +81,9 @@ def _rig(rng: np.random.Generator, m: int) -> list[Camera]:
 def test_triangulation_recovers_points_within_noise_bounds(m: int, seed: int, sigma: float) -> None:
     rng = np.random.default_rng(seed)
     cams = _rig(rng, m)
-    truth = np.column_stack([rng.uniform(1.0, 3.0, 20), rng.uniform(1.0, 3.0, 20), rng.uniform(0.3, 1.8, 20)])
+    truth = np.column_stack(
+        [rng.uniform(1.0, 3.0, 20), rng.uniform(1.0, 3.0, 20), rng.uniform(0.3, 1.8, 20)]
+    )
     clean = np.stack([c.image_from_store(truth) for c in cams])
     noisy = clean + rng.normal(0.0, sigma, clean.shape)
     points, residuals = triangulate(cams, noisy)
@@ -109,7 +120,9 @@ def test_triangulation_matches_the_twin(m: int, seed: int) -> None:
 def test_refinement_beats_the_linear_estimate_under_noise() -> None:
     rng = np.random.default_rng(3)
     cams = _rig(rng, 3)
-    truth = np.column_stack([rng.uniform(1, 3, 400), rng.uniform(1, 3, 400), rng.uniform(0.3, 1.8, 400)])
+    truth = np.column_stack(
+        [rng.uniform(1, 3, 400), rng.uniform(1, 3, 400), rng.uniform(0.3, 1.8, 400)]
+    )
     pixels = np.stack([c.image_from_store(truth) for c in cams]) + rng.normal(0, 2.0, (3, 400, 2))
     _dlt, dlt_res = triangulate(cams, pixels, refine_iterations=0)
     _refined, refined_res = triangulate(cams, pixels)
@@ -138,6 +151,8 @@ def test_triangulate_refuses_bad_input() -> None:
 
 
 def _jacobian(cam: Camera, X: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    cols = [(cam.image_from_store((X + e)[None]) - cam.image_from_store((X - e)[None]))[0] / (2 * h)
-            for e in np.eye(3) * h]
+    cols = [
+        (cam.image_from_store((X + e)[None]) - cam.image_from_store((X - e)[None]))[0] / (2 * h)
+        for e in np.eye(3) * h
+    ]
     return np.column_stack(cols)

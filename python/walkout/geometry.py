@@ -58,30 +58,48 @@ class Camera:
     camera_id : the store's id of this camera, for messages.
     """
 
-    def __init__(self, K: ArrayLike, dist: ArrayLike, R: ArrayLike, t: ArrayLike, *,
-                 image_size: tuple[int, int] | None = None, camera_id: str | None = None) -> None:
+    def __init__(
+        self,
+        K: ArrayLike,
+        dist: ArrayLike,
+        R: ArrayLike,
+        t: ArrayLike,
+        *,
+        image_size: tuple[int, int] | None = None,
+        camera_id: str | None = None,
+    ) -> None:
         dist_array = np.asarray(dist, dtype=np.float64).reshape(-1)
-        self._core = _core.PinholeCamera(np.asarray(K, dtype=np.float64), dist_array,
-                                         np.asarray(R, dtype=np.float64),
-                                         np.asarray(t, dtype=np.float64))
+        self._core = _core.PinholeCamera(
+            np.asarray(K, dtype=np.float64),
+            dist_array,
+            np.asarray(R, dtype=np.float64),
+            np.asarray(t, dtype=np.float64),
+        )
         self._dist = dist_array.copy()
         self.image_size = image_size
         self.camera_id = camera_id
 
     @classmethod
-    def from_calibration(cls, calib: CameraCalibration,
-                         image_size: tuple[int, int] | None = None) -> Camera:
+    def from_calibration(
+        cls, calib: CameraCalibration, image_size: tuple[int, int] | None = None
+    ) -> Camera:
         """The camera of a ``kind: camera`` calibration (it must have a pose); with
         ``image_size`` the intrinsics are rescaled to that resolution first."""
         if image_size is not None:
             calib = calib.for_image_size(*image_size)
         if calib.pose is None:
-            raise ValueError(f"calib: camera '{calib.camera}' has no pose; run "
-                             "`walkout calibrate extrinsics` first")
-        return cls(calib.K_array(), calib.dist_array(), np.asarray(calib.pose.R, dtype=np.float64),
-                   np.asarray(calib.pose.t, dtype=np.float64),
-                   image_size=(int(calib.image_size[0]), int(calib.image_size[1])),
-                   camera_id=calib.camera)
+            raise ValueError(
+                f"calib: camera '{calib.camera}' has no pose; run "
+                "`walkout calibrate extrinsics` first"
+            )
+        return cls(
+            calib.K_array(),
+            calib.dist_array(),
+            np.asarray(calib.pose.R, dtype=np.float64),
+            np.asarray(calib.pose.t, dtype=np.float64),
+            image_size=(int(calib.image_size[0]), int(calib.image_size[1])),
+            camera_id=calib.camera,
+        )
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -150,8 +168,9 @@ class Camera:
     def plane_from_image(self, pixels: ArrayLike, normal: ArrayLike, offset: float) -> Array:
         """(N, 2) pixels -> (N, 3) points on the plane ``normal · X = offset`` (a shelf face,
         a height above the floor); NaN where the ray misses it in front of the camera."""
-        return self._core.plane_from_image(_rows(pixels, 2, "pixels"),
-                                           np.asarray(normal, dtype=np.float64), float(offset))
+        return self._core.plane_from_image(
+            _rows(pixels, 2, "pixels"), np.asarray(normal, dtype=np.float64), float(offset)
+        )
 
     def floor_homography(self) -> Array:
         """(3, 3) H with (u, v, 1) ~ H (x, y, 1): floor to *undistorted* pixels (K [r1 r2 t]).
@@ -173,8 +192,12 @@ class Camera:
         return f"Camera({name}at ({c[0]:.3f}, {c[1]:.3f}, {c[2]:.3f}) m, f={self.K[0, 0]:.1f} px)"
 
 
-def triangulate(cameras: Sequence[Camera], pixels_per_camera: Sequence[ArrayLike] | ArrayLike, *,
-                refine_iterations: int = 5) -> tuple[Array, Array]:
+def triangulate(
+    cameras: Sequence[Camera],
+    pixels_per_camera: Sequence[ArrayLike] | ArrayLike,
+    *,
+    refine_iterations: int = 5,
+) -> tuple[Array, Array]:
     """Store points from their pixels in two or more cameras.
 
     ``pixels_per_camera``: one (N, 2) array per camera (or an (M, N, 2) array), row j being
@@ -190,11 +213,15 @@ def triangulate(cameras: Sequence[Camera], pixels_per_camera: Sequence[ArrayLike
         raise ValueError(f"cameras: expected at least 2 cameras, got {len(cameras)}")
     stacked = np.asarray(pixels_per_camera, dtype=np.float64)
     if stacked.ndim != 3 or stacked.shape[0] != len(cameras) or stacked.shape[2] != 2:
-        raise ValueError(f"pixels_per_camera: expected shape ({len(cameras)}, N, 2) (one (N, 2) "
-                         f"array per camera), got {stacked.shape}")
+        raise ValueError(
+            f"pixels_per_camera: expected shape ({len(cameras)}, N, 2) (one (N, 2) "
+            f"array per camera), got {stacked.shape}"
+        )
     points, residuals, _views = _core.triangulate_views(
-        [c.pinhole for c in cameras], np.ascontiguousarray(stacked),
-        refine_iterations=int(refine_iterations))
+        [c.pinhole for c in cameras],
+        np.ascontiguousarray(stacked),
+        refine_iterations=int(refine_iterations),
+    )
     return points, residuals
 
 
@@ -218,8 +245,19 @@ class OrientedBox:
 
     def corners(self) -> Array:
         """(8, 3) corners in the store frame; bottom four first, counter-clockwise."""
-        signs = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
-                          [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], dtype=np.float64)
+        signs = np.array(
+            [
+                [-1, -1, -1],
+                [1, -1, -1],
+                [1, 1, -1],
+                [-1, 1, -1],
+                [-1, -1, 1],
+                [1, -1, 1],
+                [1, 1, 1],
+                [-1, 1, 1],
+            ],
+            dtype=np.float64,
+        )
         return self.centre + (signs * self.half_size) @ self.rotation.T
 
 
@@ -247,8 +285,12 @@ def ray_box_intersection(origins: ArrayLike, directions: ArrayLike, box: Oriente
     if origins_a.shape[0] != directions_a.shape[0] and origins_a.shape[0] == 1:
         origins_a = np.ascontiguousarray(np.broadcast_to(origins_a, directions_a.shape))
     t_enter, t_exit, face = _core.intersect_rays_oriented_box(
-        origins_a, directions_a, np.asarray(box.centre, dtype=np.float64),
-        np.asarray(box.rotation, dtype=np.float64), np.asarray(box.half_size, dtype=np.float64))
+        origins_a,
+        directions_a,
+        np.asarray(box.centre, dtype=np.float64),
+        np.asarray(box.rotation, dtype=np.float64),
+        np.asarray(box.half_size, dtype=np.float64),
+    )
     return RayBoxHits(t_enter, t_exit, face)
 
 

@@ -46,8 +46,9 @@ def undistort(xy_d: np.ndarray, dist: np.ndarray, iterations: int = 50) -> np.nd
     return xy
 
 
-def image_from_store(points: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarray,
-                     t: np.ndarray) -> np.ndarray:
+def image_from_store(
+    points: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarray, t: np.ndarray
+) -> np.ndarray:
     """Store points (N, 3) -> pixels (N, 2); NaN behind the camera."""
     p = points @ R.T + t
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -63,8 +64,15 @@ def normalized_from_pixel(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray) -
     return undistort(xd, dist)
 
 
-def plane_from_image(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarray,
-                     t: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+def plane_from_image(
+    pixels: np.ndarray,
+    K: np.ndarray,
+    dist: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    normal: np.ndarray,
+    offset: float,
+) -> np.ndarray:
     """Pixels (N, 2) -> points (N, 3) on normal · X = offset, along each pixel's ray."""
     xy = normalized_from_pixel(pixels, K, dist)
     d_cam = np.column_stack([xy, np.ones(len(xy))])
@@ -88,14 +96,22 @@ def floor_covariance(pixels, K, dist, R, t, pixel_sigma: float) -> np.ndarray:
     for axis in range(2):
         step = np.zeros(2)
         step[axis] = h
-        cols.append((floor_from_image(pixels + step, K, dist, R, t)
-                     - floor_from_image(pixels - step, K, dist, R, t)) / (2 * h))
+        cols.append(
+            (
+                floor_from_image(pixels + step, K, dist, R, t)
+                - floor_from_image(pixels - step, K, dist, R, t)
+            )
+            / (2 * h)
+        )
     J = np.stack(cols, axis=2)  # (N, 2, 2): d(x, y)/d(u, v)
     return pixel_sigma**2 * J @ np.transpose(J, (0, 2, 1))
 
 
-def triangulate(cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-                pixels: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def triangulate(
+    cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    pixels: np.ndarray,
+    iterations: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
     """cameras: (K, dist, R, t) each; pixels (M, N, 2) with NaN for unseen. DLT by SVD on
     normalized coordinates, then Gauss-Newton with a finite-difference Jacobian."""
     _m, n, _ = pixels.shape
@@ -117,21 +133,28 @@ def triangulate(cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         X = h[:3] / h[3]
 
         def residual(X, used=used, j=j):
-            return np.concatenate([image_from_store(X[None], *cameras[i])[0] - pixels[i, j]
-                                   for i in used])
+            return np.concatenate(
+                [image_from_store(X[None], *cameras[i])[0] - pixels[i, j] for i in used]
+            )
 
         for _ in range(iterations):
             r = residual(X)
-            J = np.column_stack([(residual(X + e) - residual(X - e)) / 2e-7
-                                 for e in np.eye(3) * 1e-7])
+            J = np.column_stack(
+                [(residual(X + e) - residual(X - e)) / 2e-7 for e in np.eye(3) * 1e-7]
+            )
             X = X - np.linalg.lstsq(J, r, rcond=None)[0]
         points[j] = X
         residuals[j] = np.sqrt(np.sum(residual(X) ** 2) / len(used))
     return points, residuals
 
 
-def ray_box(origins: np.ndarray, directions: np.ndarray, centre: np.ndarray,
-            rotation: np.ndarray, half_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ray_box(
+    origins: np.ndarray,
+    directions: np.ndarray,
+    centre: np.ndarray,
+    rotation: np.ndarray,
+    half_size: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Slab test in the box frame: t_enter, t_exit (NaN for a miss or a box behind)."""
     o = (origins - centre) @ rotation  # Rᵀ (o - c)
     d = directions @ rotation

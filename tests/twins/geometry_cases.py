@@ -10,7 +10,9 @@ from walkout.geometry import Camera
 WIDTH, HEIGHT = 1280, 720
 
 
-def look_at(centre: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def look_at(
+    centre: np.ndarray, target: np.ndarray, roll: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """camera_from_store (R, t) of a camera at ``centre`` looking at ``target`` (OpenCV axes:
     x right, y down, z forward), turned by ``roll`` about its optical axis."""
     z = target - centre
@@ -50,17 +52,24 @@ def ceiling_cameras(draw: st.DrawFn, distortion: bool = True) -> Camera:
     if distortion:
         n = draw(st.sampled_from([0, 4, 5, 8]))
         r2 = corner**2
-        coeffs = [draw(st.floats(-0.1, 0.05)) / r2, draw(st.floats(-0.01, 0.01)) / r2**2,
-                  draw(st.floats(-0.002, 0.002)), draw(st.floats(-0.002, 0.002)),
-                  draw(st.floats(-0.005, 0.005)) / r2**3, draw(st.floats(-0.02, 0.02)) / r2,
-                  draw(st.floats(-0.005, 0.005)) / r2**2, draw(st.floats(-0.002, 0.002)) / r2**3][:n]
+        coeffs = [
+            draw(st.floats(-0.1, 0.05)) / r2,
+            draw(st.floats(-0.01, 0.01)) / r2**2,
+            draw(st.floats(-0.002, 0.002)),
+            draw(st.floats(-0.002, 0.002)),
+            draw(st.floats(-0.005, 0.005)) / r2**3,
+            draw(st.floats(-0.02, 0.02)) / r2,
+            draw(st.floats(-0.005, 0.005)) / r2**2,
+            draw(st.floats(-0.002, 0.002)) / r2**3,
+        ][:n]
     principal = (639.5 + draw(st.floats(-20, 20)), 359.5 + draw(st.floats(-20, 20)))
     return make_camera(centre, target, f, coeffs, draw(st.floats(-0.2, 0.2)), principal)
 
 
 def pixels_in_image(rng: np.random.Generator, n: int, margin: float = 20.0) -> np.ndarray:
-    return np.column_stack([rng.uniform(margin, WIDTH - 1 - margin, n),
-                            rng.uniform(margin, HEIGHT - 1 - margin, n)])
+    return np.column_stack(
+        [rng.uniform(margin, WIDTH - 1 - margin, n), rng.uniform(margin, HEIGHT - 1 - margin, n)]
+    )
 
 
 def core_args(cam: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

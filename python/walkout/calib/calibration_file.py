@@ -26,8 +26,10 @@ def read_existing(path: Path) -> CameraCalibration | None:
         return load_calibration(path)
     except ConfigError as exc:
         details = "\n  ".join(str(i) for i in exc.issues)
-        raise ValueError(f"{path} exists but is not a valid calibration file; fix or remove it "
-                         f"first:\n  {details}") from None
+        raise ValueError(
+            f"{path} exists but is not a valid calibration file; fix or remove it "
+            f"first:\n  {details}"
+        ) from None
 
 
 def _num(value: float) -> str:
@@ -50,8 +52,12 @@ def calibration_yaml(calib: CameraCalibration, comment: str = "") -> str:
         f"dist: {_row(calib.dist)}",
     ]
     if calib.pose is not None:
-        lines += ["pose:", "  R:", *[f"  - {_row(row)}" for row in calib.pose.R],
-                  f"  t: {_row(calib.pose.t)}"]
+        lines += [
+            "pose:",
+            "  R:",
+            *[f"  - {_row(row)}" for row in calib.pose.R],
+            f"  t: {_row(calib.pose.t)}",
+        ]
     errors = {k: v for k, v in calib.errors.model_dump().items() if v is not None}
     if errors:
         lines.append("errors:")
@@ -64,8 +70,12 @@ def write_calibration(path: Path, calib: CameraCalibration, comment: str = "") -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    text = calibration_yaml(calib, f"{comment}\nWritten by `walkout calibrate` on {stamp}." if comment
-                            else f"Written by `walkout calibrate` on {stamp}.")
+    text = calibration_yaml(
+        calib,
+        f"{comment}\nWritten by `walkout calibrate` on {stamp}."
+        if comment
+        else f"Written by `walkout calibrate` on {stamp}.",
+    )
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -76,8 +86,9 @@ def write_calibration(path: Path, calib: CameraCalibration, comment: str = "") -
         try:
             load_calibration(tmp)
         except ConfigError as exc:  # a bug here, never the user's: refuse rather than write it
-            raise ValueError("refusing to write an invalid calibration: "
-                             + "; ".join(str(i) for i in exc.issues)) from None
+            raise ValueError(
+                "refusing to write an invalid calibration: " + "; ".join(str(i) for i in exc.issues)
+            ) from None
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -52,8 +52,12 @@ def board_points(pattern: tuple[int, int], square: float) -> np.ndarray:
 def median_square_px(corners: np.ndarray, pattern: tuple[int, int]) -> float:
     cols, rows = pattern
     grid = corners.reshape(rows, cols, 2)
-    steps = np.concatenate([np.linalg.norm(np.diff(grid, axis=1), axis=2).ravel(),
-                            np.linalg.norm(np.diff(grid, axis=0), axis=2).ravel()])
+    steps = np.concatenate(
+        [
+            np.linalg.norm(np.diff(grid, axis=1), axis=2).ravel(),
+            np.linalg.norm(np.diff(grid, axis=0), axis=2).ravel(),
+        ]
+    )
     return float(np.median(steps))
 
 
@@ -66,23 +70,30 @@ def subpix_window(square_px: float) -> int:
 def detect_board(gray: np.ndarray, pattern: tuple[int, int]) -> tuple[np.ndarray, str] | None:
     """Corners (N, 2) float32 and the detector that found them, or None."""
     found, corners = cv2.findChessboardCorners(
-        gray, pattern, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE)
+        gray, pattern, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
+    )
     if found:
         corners = corners.reshape(-1, 1, 2).astype(np.float32)
         half = subpix_window(median_square_px(corners.reshape(-1, 2), pattern))
         corners = cv2.cornerSubPix(gray, corners, (half, half), (-1, -1), _SUBPIX_CRITERIA)
         return corners.reshape(-1, 2), "classic"
     found, corners = cv2.findChessboardCornersSB(
-        gray, pattern, flags=cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY)
+        gray,
+        pattern,
+        flags=cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY,
+    )
     if found:
         return corners.reshape(-1, 2).astype(np.float32), "sector"
     return None
 
 
-def find_boards(paths: Iterable[Path], pattern: tuple[int, int], *,
-                min_board_fraction: float = MIN_BOARD_FRACTION,
-                progress: Callable[[Path], None] | None = None,
-                ) -> tuple[list[BoardView], list[Rejection], tuple[int, int]]:
+def find_boards(
+    paths: Iterable[Path],
+    pattern: tuple[int, int],
+    *,
+    min_board_fraction: float = MIN_BOARD_FRACTION,
+    progress: Callable[[Path], None] | None = None,
+) -> tuple[list[BoardView], list[Rejection], tuple[int, int]]:
     """Finds the board in every photo. Returns the views, the rejected photos with their
     reason, and the image size (width, height). Raises ValueError when no photo can be read
     or photos differ in size (one calibration is for one resolution)."""
@@ -100,27 +111,39 @@ def find_boards(paths: Iterable[Path], pattern: tuple[int, int], *,
         if size is None:
             size = this_size
         elif this_size != size:
-            raise ValueError(f"{path}: image is {this_size[0]}x{this_size[1]}, the others are "
-                             f"{size[0]}x{size[1]}; calibrate one resolution at a time")
+            raise ValueError(
+                f"{path}: image is {this_size[0]}x{this_size[1]}, the others are "
+                f"{size[0]}x{size[1]}; calibrate one resolution at a time"
+            )
         found = detect_board(gray, pattern)
         if found is None:
-            rejections.append(Rejection(path, f"board not found ({pattern[0]}x{pattern[1]} inner corners)"))
+            rejections.append(
+                Rejection(path, f"board not found ({pattern[0]}x{pattern[1]} inner corners)")
+            )
             continue
         corners, detector = found
         hull = cv2.convexHull(corners.reshape(-1, 1, 2))
         fraction = float(cv2.contourArea(hull)) / (this_size[0] * this_size[1])
         if fraction < min_board_fraction:
-            rejections.append(Rejection(path, f"too little coverage of the frame: the board fills "
-                                        f"{100 * fraction:.2f} % of it (< {100 * min_board_fraction:.1f} %)"))
+            rejections.append(
+                Rejection(
+                    path,
+                    f"too little coverage of the frame: the board fills "
+                    f"{100 * fraction:.2f} % of it (< {100 * min_board_fraction:.1f} %)",
+                )
+            )
             continue
-        views.append(BoardView(Path(path), corners, detector, median_square_px(corners, pattern), fraction))
+        views.append(
+            BoardView(Path(path), corners, detector, median_square_px(corners, pattern), fraction)
+        )
     if size is None:
         raise ValueError("images: none of the files could be read as an image")
     return views, rejections, size
 
 
-def frame_coverage(views: Iterable[BoardView], image_size: tuple[int, int],
-                   cells: tuple[int, int] = (8, 6)) -> float:
+def frame_coverage(
+    views: Iterable[BoardView], image_size: tuple[int, int], cells: tuple[int, int] = (8, 6)
+) -> float:
     """Fraction of an 8 x 6 grid over the frame that has at least one board corner: where it
     is low, the distortion far from the boards is an extrapolation."""
     width, height = image_size

@@ -61,11 +61,18 @@ def read_point_pairs(path: Path) -> PointPairs:
             raise ValueError(f"points: {path} must hold a list under 'points:'")
         for i, item in enumerate(items):
             try:
-                rows.append((str(item.get("name", i)), [float(v) for v in item["pixel"]],
-                             [float(v) for v in item["store"]]))
+                rows.append(
+                    (
+                        str(item.get("name", i)),
+                        [float(v) for v in item["pixel"]],
+                        [float(v) for v in item["store"]],
+                    )
+                )
             except (KeyError, TypeError, ValueError, AttributeError):
-                raise ValueError(f"points: {path} entry {i}: expected {{name, pixel: [u, v], "
-                                 "store: [x, y] or [x, y, z]}") from None
+                raise ValueError(
+                    f"points: {path} entry {i}: expected {{name, pixel: [u, v], "
+                    "store: [x, y] or [x, y, z]}"
+                ) from None
     else:
         header_allowed = True
         for line_no, record in enumerate(csv.reader(text.splitlines()), start=1):
@@ -83,13 +90,15 @@ def read_point_pairs(path: Path) -> PointPairs:
             header_allowed = False
             if len(numbers) not in (4, 5):
                 raise ValueError(f"points: {path} line {line_no}: expected u, v, x, y[, z][, name]")
-            rest = [f for f in fields[len(numbers):] if f]
+            rest = [f for f in fields[len(numbers) :] if f]
             name = rest[0] if rest else str(len(rows))
             rows.append((name, numbers[:2], numbers[2:]))
     for name, pixel, store in rows:
         if len(pixel) != 2 or len(store) not in (2, 3):
-            raise ValueError(f"points: {path} point '{name}': expected a pixel (u, v) and a store "
-                             "point (x, y) or (x, y, z)")
+            raise ValueError(
+                f"points: {path} point '{name}': expected a pixel (u, v) and a store "
+                "point (x, y) or (x, y, z)"
+            )
     store = np.array([[*s, 0.0] if len(s) == 2 else s for _, _, s in rows], dtype=np.float64)
     pixels = np.array([p for _, p, _ in rows], dtype=np.float64)
     return PointPairs([n for n, _, _ in rows], pixels.reshape(-1, 2), store.reshape(-1, 3))
@@ -113,8 +122,10 @@ def solve_pose(pairs: PointPairs, K: np.ndarray, dist: np.ndarray) -> PoseResult
     singular = np.linalg.svd(centred, compute_uv=False)
     spread = singular[0] if singular[0] > 0 else 1.0
     if singular[1] < 1e-3 * spread:
-        raise ValueError("points: degenerate point set: the store points lie on one line; "
-                         "measure points that span an area")
+        raise ValueError(
+            "points: degenerate point set: the store points lie on one line; "
+            "measure points that span an area"
+        )
     planar = singular[2] < 1e-6 * spread
     d = np.asarray(dist, dtype=np.float64) if len(dist) else None
     obj = pairs.store.reshape(-1, 1, 3)
@@ -123,11 +134,15 @@ def solve_pose(pairs: PointPairs, K: np.ndarray, dist: np.ndarray) -> PoseResult
     try:
         count, rvecs, tvecs, _errors = cv2.solvePnPGeneric(obj, img, K, d, flags=method)
     except cv2.error as exc:
-        raise ValueError(f"points: OpenCV could not solve a pose from these {n} points: "
-                         f"{str(exc).strip().splitlines()[-1]}") from None
+        raise ValueError(
+            f"points: OpenCV could not solve a pose from these {n} points: "
+            f"{str(exc).strip().splitlines()[-1]}"
+        ) from None
     if count == 0:
-        raise ValueError("points: no pose fits these points; check that pixels and store points "
-                         "are matched in the same order")
+        raise ValueError(
+            "points: no pose fits these points; check that pixels and store points "
+            "are matched in the same order"
+        )
     best = None
     for rvec, tvec in zip(rvecs, tvecs, strict=False):
         rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, d, rvec.copy(), tvec.copy(), _REFINE)
@@ -140,8 +155,15 @@ def solve_pose(pairs: PointPairs, K: np.ndarray, dist: np.ndarray) -> PoseResult
         if best is None or np.mean(per_point**2) < np.mean(best[2] ** 2):
             best = (R, tvec.ravel(), per_point)
     if best is None:
-        raise ValueError("points: every pose that fits puts points behind the camera; check the "
-                         "pixel/store pairing")
+        raise ValueError(
+            "points: every pose that fits puts points behind the camera; check the "
+            "pixel/store pairing"
+        )
     R, t, per_point = best
-    return PoseResult(R, t, per_point, float(np.sqrt(np.mean(per_point**2))),
-                      "IPPE + LM" if planar else "SQPnP + LM")
+    return PoseResult(
+        R,
+        t,
+        per_point,
+        float(np.sqrt(np.mean(per_point**2))),
+        "IPPE + LM" if planar else "SQPnP + LM",
+    )

@@ -40,8 +40,12 @@ class DistortionModel:
 
 # The candidates, simplest first: OpenCV's own coefficient counts.
 DISTORTION_MODELS: tuple[DistortionModel, ...] = (
-    DistortionModel("pinhole", 0, cv2.CALIB_FIX_K1 | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3
-                    | cv2.CALIB_ZERO_TANGENT_DIST, "no distortion"),
+    DistortionModel(
+        "pinhole",
+        0,
+        cv2.CALIB_FIX_K1 | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST,
+        "no distortion",
+    ),
     DistortionModel("radial2", 4, cv2.CALIB_FIX_K3, "k1 k2 p1 p2"),
     DistortionModel("radial3", 5, 0, "k1 k2 p1 p2 k3 (OpenCV's default)"),
     DistortionModel("rational", 8, cv2.CALIB_RATIONAL_MODEL, "k1 k2 p1 p2 k3 k4 k5 k6"),
@@ -90,23 +94,35 @@ def interleaved_folds(n: int, k: int = 4) -> list[list[int]]:
     return [list(range(f, n, k)) for f in range(k)]
 
 
-def fit_intrinsics(views: Sequence[BoardView], image_size: tuple[int, int],
-                   object_points: np.ndarray, model: DistortionModel,
-                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fit_intrinsics(
+    views: Sequence[BoardView],
+    image_size: tuple[int, int],
+    object_points: np.ndarray,
+    model: DistortionModel,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(rms, K, dist[:n_coeffs], per-view RMS, std of intrinsics) of one model on ``views``."""
     rms, K, dist, _r, _t, std, _se, per_view = cv2.calibrateCameraExtended(
-        [object_points] * len(views), [v.corners.reshape(-1, 1, 2) for v in views], image_size,
-        None, None, flags=model.flags, criteria=_CRITERIA)
+        [object_points] * len(views),
+        [v.corners.reshape(-1, 1, 2) for v in views],
+        image_size,
+        None,
+        None,
+        flags=model.flags,
+        criteria=_CRITERIA,
+    )
     return float(rms), K, dist.ravel()[: model.n_coeffs].copy(), per_view.ravel(), std.ravel()
 
 
-def held_out_errors(views: Sequence[BoardView], object_points: np.ndarray, K: np.ndarray,
-                    dist: np.ndarray) -> list[tuple[float, int]]:
+def held_out_errors(
+    views: Sequence[BoardView], object_points: np.ndarray, K: np.ndarray, dist: np.ndarray
+) -> list[tuple[float, int]]:
     """(sum of squared pixel errors, corner count) per view, its pose solved with K, dist."""
     out = []
     d = dist if dist.size else None
     for view in views:
-        ok, rvec, tvec = cv2.solvePnP(object_points, view.corners, K, d, flags=cv2.SOLVEPNP_ITERATIVE)
+        ok, rvec, tvec = cv2.solvePnP(
+            object_points, view.corners, K, d, flags=cv2.SOLVEPNP_ITERATIVE
+        )
         if not ok:
             out.append((float("inf"), len(view.corners)))
             continue
@@ -116,17 +132,23 @@ def held_out_errors(views: Sequence[BoardView], object_points: np.ndarray, K: np
     return out
 
 
-def cross_validate(views: Sequence[BoardView], image_size: tuple[int, int],
-                   object_points: np.ndarray, model: DistortionModel, folds: Sequence[Sequence[int]],
-                   tick: Callable[[], None] | None = None) -> tuple[float, dict[int, float]]:
+def cross_validate(
+    views: Sequence[BoardView],
+    image_size: tuple[int, int],
+    object_points: np.ndarray,
+    model: DistortionModel,
+    folds: Sequence[Sequence[int]],
+    tick: Callable[[], None] | None = None,
+) -> tuple[float, dict[int, float]]:
     """Pooled held-out RMS over all folds, and each view's held-out RMS."""
     total, count, per_view = 0.0, 0, {}
     for fold in folds:
         held = set(fold)
         train = [v for i, v in enumerate(views) if i not in held]
         _rms, K, dist, _pv, _std = fit_intrinsics(train, image_size, object_points, model)
-        for i, (sse, n) in zip(fold, held_out_errors([views[i] for i in fold], object_points, K, dist),
-                               strict=True):
+        for i, (sse, n) in zip(
+            fold, held_out_errors([views[i] for i in fold], object_points, K, dist), strict=True
+        ):
             total += sse
             count += n
             per_view[i] = float(np.sqrt(sse / n))
@@ -135,12 +157,20 @@ def cross_validate(views: Sequence[BoardView], image_size: tuple[int, int],
     return float(np.sqrt(total / count)), per_view
 
 
-def calibrate_intrinsics(views: Sequence[BoardView], rejections: Sequence[Rejection],
-                         image_size: tuple[int, int], pattern: tuple[int, int], square: float, *,
-                         models: Sequence[DistortionModel] = DISTORTION_MODELS, n_folds: int = 4,
-                         outlier_factor: float = 3.0, outlier_floor_px: float = 1.0,
-                         significance: float = 3.0,
-                         tick: Callable[[], None] | None = None) -> IntrinsicsResult:
+def calibrate_intrinsics(
+    views: Sequence[BoardView],
+    rejections: Sequence[Rejection],
+    image_size: tuple[int, int],
+    pattern: tuple[int, int],
+    square: float,
+    *,
+    models: Sequence[DistortionModel] = DISTORTION_MODELS,
+    n_folds: int = 4,
+    outlier_factor: float = 3.0,
+    outlier_floor_px: float = 1.0,
+    significance: float = 3.0,
+    tick: Callable[[], None] | None = None,
+) -> IntrinsicsResult:
     """Calibrates, rejects outlier photos, and picks the distortion model by cross-validation.
 
     ``outlier_factor``, ``outlier_floor_px``: a photo whose own RMS error (in a first fit with
@@ -159,8 +189,10 @@ def calibrate_intrinsics(views: Sequence[BoardView], rejections: Sequence[Reject
     views = list(views)
     rejections = list(rejections)
     if len(views) < MIN_VIEWS:
-        raise ValueError(f"images: the board was found in {len(views)} usable photos; at least "
-                         f"{MIN_VIEWS} are needed (rejected: {len(rejections)})")
+        raise ValueError(
+            f"images: the board was found in {len(views)} usable photos; at least "
+            f"{MIN_VIEWS} are needed (rejected: {len(rejections)})"
+        )
     object_points = board_points(pattern, square)
 
     # Outlier photos, judged in a first fit with OpenCV's default model.
@@ -172,13 +204,20 @@ def calibrate_intrinsics(views: Sequence[BoardView], rejections: Sequence[Reject
     kept = []
     for view, err in zip(views, per_view, strict=True):
         if err > limit:
-            rejections.append(Rejection(view.path, f"outlier error: {err:.2f} px RMS > {limit:.2f} px "
-                                        f"({outlier_factor:g} x the median photo)"))
+            rejections.append(
+                Rejection(
+                    view.path,
+                    f"outlier error: {err:.2f} px RMS > {limit:.2f} px "
+                    f"({outlier_factor:g} x the median photo)",
+                )
+            )
         else:
             kept.append(view)
     if len(kept) < MIN_VIEWS:
-        raise ValueError(f"images: only {len(kept)} photos remain after rejecting outliers; at "
-                         f"least {MIN_VIEWS} are needed")
+        raise ValueError(
+            f"images: only {len(kept)} photos remain after rejecting outliers; at "
+            f"least {MIN_VIEWS} are needed"
+        )
     views = kept
 
     folds = interleaved_folds(len(views), n_folds)
@@ -188,17 +227,20 @@ def calibrate_intrinsics(views: Sequence[BoardView], rejections: Sequence[Reject
         if tick:
             tick()
         names = _PARAM_NAMES[: 4 + model.n_coeffs]
-        fit = ModelFit(model, K, dist, rms, per_view,
-                       {name: float(std[i]) for i, name in enumerate(names)})
+        fit = ModelFit(
+            model, K, dist, rms, per_view, {name: float(std[i]) for i, name in enumerate(names)}
+        )
         fit.cross_validated_px, fit.held_out_px = cross_validate(
-            views, image_size, object_points, model, folds, tick)
+            views, image_size, object_points, model, folds, tick
+        )
         candidates.append(fit)
     _rule_out_underfits(candidates, significance)
     # Lowest held-out error among the allowed wins; candidates are in order of complexity, so
     # min() keeps the simplest among exact ties.
     chosen = min((f for f in candidates if not f.ruled_out), key=lambda f: f.cross_validated_px)
-    return IntrinsicsResult(image_size, views, rejections, folds, candidates, chosen,
-                            frame_coverage(views, image_size))
+    return IntrinsicsResult(
+        image_size, views, rejections, folds, candidates, chosen, frame_coverage(views, image_size)
+    )
 
 
 def _rule_out_underfits(candidates: Sequence[ModelFit], significance: float) -> None:
@@ -207,11 +249,13 @@ def _rule_out_underfits(candidates: Sequence[ModelFit], significance: float) -> 
     first; OpenCV's default (5 coefficients) and the richest model are never ruled out."""
     ruled_out_below = ""
     for simpler, richer in reversed(list(pairwise(candidates))):
-        dropped = list(richer.std)[4 + simpler.model.n_coeffs:]
-        values = richer.dist[simpler.model.n_coeffs:]
-        clear = [f"{name} = {value:.3g} ± {richer.std[name]:.2g}"
-                 for name, value in zip(dropped, values, strict=False)
-                 if abs(value) > significance * richer.std[name]]
+        dropped = list(richer.std)[4 + simpler.model.n_coeffs :]
+        values = richer.dist[simpler.model.n_coeffs :]
+        clear = [
+            f"{name} = {value:.3g} ± {richer.std[name]:.2g}"
+            for name, value in zip(dropped, values, strict=False)
+            if abs(value) > significance * richer.std[name]
+        ]
         if simpler.model.n_coeffs == 5:
             ruled_out_below = ""  # OpenCV's default stays a candidate
             continue

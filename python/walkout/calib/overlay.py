@@ -41,7 +41,13 @@ def _segments(cam: Camera, points: np.ndarray, size: tuple[int, int]) -> list[np
     (behind the camera or far outside the frame, where a distortion polynomial runs away)."""
     px = cam.image_from_store(points)
     w, h = size
-    ok = ~np.isnan(px).any(axis=1) & (px[:, 0] > -w) & (px[:, 0] < 2 * w) & (px[:, 1] > -h) & (px[:, 1] < 2 * h)
+    ok = (
+        ~np.isnan(px).any(axis=1)
+        & (px[:, 0] > -w)
+        & (px[:, 0] < 2 * w)
+        & (px[:, 1] > -h)
+        & (px[:, 1] < 2 * h)
+    )
     runs, current = [], []
     for good, p in zip(ok, px, strict=True):
         if good:
@@ -62,8 +68,15 @@ def _sampled(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _draw(image: np.ndarray, cam: Camera, a, b, colour, thickness: int) -> None:
     size = (image.shape[1], image.shape[0])
     for run in _segments(cam, _sampled(np.asarray(a, float), np.asarray(b, float)), size):
-        cv2.polylines(image, [np.round(run * 16).astype(np.int32)], False, colour, thickness,
-                      cv2.LINE_AA, shift=4)
+        cv2.polylines(
+            image,
+            [np.round(run * 16).astype(np.int32)],
+            False,
+            colour,
+            thickness,
+            cv2.LINE_AA,
+            shift=4,
+        )
 
 
 def _label(image: np.ndarray, cam: Camera, point, text: str, colour) -> None:
@@ -96,8 +109,20 @@ def draw_store(image: np.ndarray, cam: Camera, store: Store, grid_m: float = 1.0
     for shelf in store.shelves:
         box = OrientedBox.from_shelf(shelf)
         c = box.corners()
-        edges = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
-                 (0, 4), (1, 5), (2, 6), (3, 7)]
+        edges = [
+            (0, 1),
+            (1, 2),
+            (2, 3),
+            (3, 0),
+            (4, 5),
+            (5, 6),
+            (6, 7),
+            (7, 4),
+            (0, 4),
+            (1, 5),
+            (2, 6),
+            (3, 7),
+        ]
         for i, j in edges:
             _draw(out, cam, c[i], c[j], SHELF, 1)
         # Front face: local +y, the corners 2, 3, 6, 7; back face: 0, 1, 4, 5.
@@ -110,20 +135,38 @@ def draw_store(image: np.ndarray, cam: Camera, store: Store, grid_m: float = 1.0
     return out
 
 
-def coverage(cam: Camera, store: Store, image_size: tuple[int, int], step: float = 0.1) -> CoverageReport:
+def coverage(
+    cam: Camera, store: Store, image_size: tuple[int, int], step: float = 0.1
+) -> CoverageReport:
     w, h = image_size
     xs = np.arange(step / 2, store.floor.width, step)
     ys = np.arange(step / 2, store.floor.depth, step)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
     px = cam.image_from_store(np.column_stack([grid, np.zeros(len(grid))]))
-    seen = ~np.isnan(px).any(axis=1) & (px[:, 0] >= -0.5) & (px[:, 0] < w - 0.5) & (px[:, 1] >= -0.5) & (px[:, 1] < h - 0.5)
+    seen = (
+        ~np.isnan(px).any(axis=1)
+        & (px[:, 0] >= -0.5)
+        & (px[:, 0] < w - 0.5)
+        & (px[:, 1] >= -0.5)
+        & (px[:, 1] < h - 0.5)
+    )
     centre = np.array([[(w - 1) / 2, (h - 1) / 2]])
     cov = cam.floor_covariance(centre, 1.0)[0]
-    mpp = float(np.sqrt(np.sqrt(max(np.linalg.det(cov), 0.0)))) if not np.isnan(cov).any() else float("nan")
+    mpp = (
+        float(np.sqrt(np.sqrt(max(np.linalg.det(cov), 0.0))))
+        if not np.isnan(cov).any()
+        else float("nan")
+    )
     sigma = float(np.sqrt(np.linalg.eigvalsh(cov)[-1])) if not np.isnan(cov).any() else float("nan")
     visible = []
     for shelf in store.shelves:
         spx = cam.image_from_store(OrientedBox.from_shelf(shelf).corners())
-        if (~np.isnan(spx).any(axis=1) & (spx[:, 0] >= 0) & (spx[:, 0] < w) & (spx[:, 1] >= 0) & (spx[:, 1] < h)).any():
+        if (
+            ~np.isnan(spx).any(axis=1)
+            & (spx[:, 0] >= 0)
+            & (spx[:, 0] < w)
+            & (spx[:, 1] >= 0)
+            & (spx[:, 1] < h)
+        ).any():
             visible.append(shelf.id)
     return CoverageReport(float(seen.mean()), float(seen.sum() * step * step), mpp, sigma, visible)

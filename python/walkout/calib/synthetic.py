@@ -17,8 +17,15 @@ from walkout.geometry import Camera
 PAPER, INK, BACKGROUND = 235.0, 25.0, 120.0
 
 
-def render_chessboard(cam: Camera, image_size: tuple[int, int], pattern: tuple[int, int],
-                      square: float, *, noise: float = 2.0, seed: int = 0) -> np.ndarray:
+def render_chessboard(
+    cam: Camera,
+    image_size: tuple[int, int],
+    pattern: tuple[int, int],
+    square: float,
+    *,
+    noise: float = 2.0,
+    seed: int = 0,
+) -> np.ndarray:
     """A uint8 grey image of a board with ``pattern`` inner corners seen by ``cam``, printed
     with one square of white margin, on a mid-grey background."""
     width, height = image_size
@@ -32,7 +39,12 @@ def render_chessboard(cam: Camera, image_size: tuple[int, int], pattern: tuple[i
             board = cam.plane_from_image(pixels, [0.0, 0.0, 1.0], 0.0)[:, :2] / square
             i, j = np.floor(board[:, 0]), np.floor(board[:, 1])
             on_squares = (i >= -1) & (i <= cols - 1) & (j >= -1) & (j <= rows - 1)
-            on_paper = (board[:, 0] >= -2) & (board[:, 0] <= cols + 1) & (board[:, 1] >= -2) & (board[:, 1] <= rows + 1)
+            on_paper = (
+                (board[:, 0] >= -2)
+                & (board[:, 0] <= cols + 1)
+                & (board[:, 1] >= -2)
+                & (board[:, 1] <= rows + 1)
+            )
             value = np.where(on_paper, PAPER, BACKGROUND)
             value = np.where(on_squares & ((i + j) % 2 == 0), INK, value)
             value[np.isnan(board[:, 0])] = BACKGROUND
@@ -42,8 +54,14 @@ def render_chessboard(cam: Camera, image_size: tuple[int, int], pattern: tuple[i
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def board_views(n: int, pattern: tuple[int, int], square: float, *, seed: int = 0,
-                distance: tuple[float, float] = (1.1, 1.6)) -> list[tuple[np.ndarray, np.ndarray]]:
+def board_views(
+    n: int,
+    pattern: tuple[int, int],
+    square: float,
+    *,
+    seed: int = 0,
+    distance: tuple[float, float] = (1.1, 1.6),
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` camera poses (R, t: camera_from_board) looking at the board from varied angles
     (tilts up to ~45°) and distances (in units where the board is ``square`` per square),
     aimed at points spread over the board so its corners reach the edges of the frame."""
@@ -56,10 +74,16 @@ def board_views(n: int, pattern: tuple[int, int], square: float, *, seed: int = 
         tilt = rng.uniform(0.0, np.radians(45))
         heading = rng.uniform(-np.pi, np.pi)
         dist = rng.uniform(*distance) * extent * 1.6
-        eye = centre + dist * np.array([np.sin(tilt) * np.cos(heading), np.sin(tilt) * np.sin(heading),
-                                        np.cos(tilt)])
-        target = centre + np.array([rng.uniform(-0.25, 0.25) * cols * square,
-                                    rng.uniform(-0.25, 0.25) * rows * square, 0.0])
+        eye = centre + dist * np.array(
+            [np.sin(tilt) * np.cos(heading), np.sin(tilt) * np.sin(heading), np.cos(tilt)]
+        )
+        target = centre + np.array(
+            [
+                rng.uniform(-0.25, 0.25) * cols * square,
+                rng.uniform(-0.25, 0.25) * rows * square,
+                0.0,
+            ]
+        )
         forward = target - eye
         forward /= np.linalg.norm(forward)
         helper = np.array([0.0, 1.0, 0.0])
