@@ -180,6 +180,38 @@ def test_check_draws_the_store_plan(
     assert "% of the floor" in text and "shelves in view: S" in text and "one pixel spans" in text
     drawn = cv2.imread(str(out))
     assert drawn.shape == (720, 1280, 3) and (drawn > 0).any(axis=2).mean() > 0.01
+    # Measured marks reported against the calibration: exact for points it projected itself.
+    cam = Camera.from_calibration(load_calibration(configs / "calib" / "cam1.yaml"))
+    marks_store = np.array([[2.0, 2.0, 0.0], [4.0, 3.0, 0.0], [6.0, 5.0, 0.0], [3.0, 6.0, 0.0]])
+    marks_px = cam.image_from_store(marks_store)
+    marks_px[3] += np.array([3.0, 4.0])  # one mark read 5 px off
+    marks = tmp_path / "marks.csv"
+    marks.write_text(
+        "".join(
+            f"{p[0]},{p[1]},{q[0]},{q[1]},m{i}\n"
+            for i, (p, q) in enumerate(zip(marks_px, marks_store, strict=True))
+        )
+    )
+    assert (
+        main(
+            [
+                "calibrate",
+                "check",
+                "--config",
+                str(configs / "edge-a.yaml"),
+                "--camera",
+                "cam1",
+                "--image",
+                str(image),
+                "--out",
+                str(out),
+                "--points",
+                str(marks),
+            ]
+        )
+        == 0
+    )
+    assert "measured points: RMS 2.50 px, worst 5.00 px (m3)" in capsys.readouterr().out
     # Half-resolution frames are drawn through the rescaled calibration.
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.zeros((360, 640, 3), np.uint8))
