@@ -170,6 +170,7 @@ def test_from_calibration_rescales_and_requires_a_pose(repo_root: Path) -> None:
             lambda c: c.pinhole.floor_from_image(np.zeros((3, 3))),
             r"pixels: expected shape \(N, 2\), got \(3, 3\)",
         ),
+        (lambda c: c.pinhole.floor_from_image(np.zeros((3, 2)), threads=-1), "threads: expected 0"),
     ],
 )
 def test_bad_shapes_name_the_argument(call, match: str) -> None:

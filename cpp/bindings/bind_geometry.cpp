@@ -36,6 +36,12 @@ carray<double> pixels_arg(const py::object& obj, const char* name) {
   return a;
 }
 
+// Thread count from Python: 0 = one per core; a negative count is a caller's mistake.
+std::size_t threads_arg(int threads) {
+  if (threads < 0) throw std::invalid_argument("threads: expected 0 (one per core) or a positive count");
+  return static_cast<std::size_t>(threads);
+}
+
 CameraModel camera_from_numpy(const py::object& K_obj, const py::object& dist_obj,
                               const py::object& R_obj, const py::object& t_obj) {
   auto K = carray<double>::ensure(K_obj);
@@ -90,7 +96,7 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
         for (int i = 0; i < 3; ++i) out.mutable_data()[i] = C[static_cast<std::size_t>(i)];
         return out;
       })
-      .def("image_from_store", [](const CameraModel& c, const py::object& pts_obj, std::size_t threads) {
+      .def("image_from_store", [](const CameraModel& c, const py::object& pts_obj, int threads) {
         auto pts = carray<double>::ensure(pts_obj);
         if (!pts) throw std::invalid_argument("points: expected a float array of shape (N, 3)");
         require_shape(pts, "points", {-1, 3});
@@ -98,46 +104,50 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
         auto out = new_array({n, 2});
         const double* in = pts.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: `in` and `o` point into arrays this frame holds references to.
         py::gil_scoped_release release;
-        geometry::image_from_store(c, in, static_cast<std::size_t>(n), o, threads);
+        geometry::image_from_store(c, in, static_cast<std::size_t>(n), o, nthreads);
         return out;
       }, py::arg("points"), py::arg("threads") = 0)
-      .def("undistort_pixels", [](const CameraModel& c, const py::object& px_obj, std::size_t threads) {
+      .def("undistort_pixels", [](const CameraModel& c, const py::object& px_obj, int threads) {
         auto px = pixels_arg(px_obj, "pixels");
         const auto n = px.shape(0);
         auto out = new_array({n, 2});
         const double* in = px.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: plain pointers into arrays held by this frame.
         py::gil_scoped_release release;
-        geometry::undistort_pixels(c, in, static_cast<std::size_t>(n), o, threads);
+        geometry::undistort_pixels(c, in, static_cast<std::size_t>(n), o, nthreads);
         return out;
       }, py::arg("pixels"), py::arg("threads") = 0)
-      .def("rays_from_image", [](const CameraModel& c, const py::object& px_obj, std::size_t threads) {
+      .def("rays_from_image", [](const CameraModel& c, const py::object& px_obj, int threads) {
         auto px = pixels_arg(px_obj, "pixels");
         const auto n = px.shape(0);
         auto out = new_array({n, 3});
         const double* in = px.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: plain pointers into arrays held by this frame.
         py::gil_scoped_release release;
-        geometry::rays_from_image(c, in, static_cast<std::size_t>(n), o, threads);
+        geometry::rays_from_image(c, in, static_cast<std::size_t>(n), o, nthreads);
         return out;
       }, py::arg("pixels"), py::arg("threads") = 0)
-      .def("floor_from_image", [](const CameraModel& c, const py::object& px_obj, std::size_t threads) {
+      .def("floor_from_image", [](const CameraModel& c, const py::object& px_obj, int threads) {
         auto px = pixels_arg(px_obj, "pixels");
         const auto n = px.shape(0);
         auto out = new_array({n, 2});
         const double* in = px.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: plain pointers into arrays held by this frame.
         py::gil_scoped_release release;
-        geometry::floor_from_image(c, in, static_cast<std::size_t>(n), o, threads);
+        geometry::floor_from_image(c, in, static_cast<std::size_t>(n), o, nthreads);
         return out;
       }, py::arg("pixels"), py::arg("threads") = 0)
       .def("plane_from_image", [](const CameraModel& c, const py::object& px_obj,
-                                  const py::object& normal_obj, double offset, std::size_t threads) {
+                                  const py::object& normal_obj, double offset, int threads) {
         auto px = pixels_arg(px_obj, "pixels");
         auto normal = carray<double>::ensure(normal_obj);
         if (!normal) throw std::invalid_argument("normal: expected a float array of shape (3,)");
@@ -152,13 +162,14 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
         auto out = new_array({n, 3});
         const double* in = px.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: plain pointers into arrays held by this frame.
         py::gil_scoped_release release;
-        geometry::plane_from_image(c, in, static_cast<std::size_t>(n), nn, offset, o, threads);
+        geometry::plane_from_image(c, in, static_cast<std::size_t>(n), nn, offset, o, nthreads);
         return out;
       }, py::arg("pixels"), py::arg("normal"), py::arg("offset"), py::arg("threads") = 0)
       .def("floor_covariance", [](const CameraModel& c, const py::object& px_obj, double sigma,
-                                  std::size_t threads) {
+                                  int threads) {
         auto px = pixels_arg(px_obj, "pixels");
         if (!(sigma >= 0.0) || !std::isfinite(sigma))
           throw std::invalid_argument("pixel_sigma: expected a finite number >= 0 (pixels)");
@@ -166,9 +177,10 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
         auto out = new_array({n, 2, 2});
         const double* in = px.data();
         double* o = out.mutable_data();
+        const std::size_t nthreads = threads_arg(threads);
         // Safe without the GIL: plain pointers into arrays held by this frame.
         py::gil_scoped_release release;
-        geometry::floor_covariance(c, in, static_cast<std::size_t>(n), sigma, o, threads);
+        geometry::floor_covariance(c, in, static_cast<std::size_t>(n), sigma, o, nthreads);
         return out;
       }, py::arg("pixels"), py::arg("pixel_sigma"), py::arg("threads") = 0)
       .def("floor_homography", [](const CameraModel& c) {
@@ -178,7 +190,7 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
       });
 
   m.def("triangulate_views", [](const std::vector<CameraModel>& cameras, const py::object& px_obj,
-                                int refine_iterations, std::size_t threads) {
+                                int refine_iterations, int threads) {
     auto px = carray<double>::ensure(px_obj);
     if (!px) throw std::invalid_argument("pixels: expected a float array of shape (M, N, 2)");
     if (cameras.empty()) throw std::invalid_argument("cameras: expected at least one camera");
@@ -191,7 +203,7 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
     py::array_t<int> views(n);
     geometry::TriangulationOptions options;
     options.refine_iterations = refine_iterations;
-    options.threads = threads;
+    options.threads = threads_arg(threads);
     const double* in = px.data();
     double* p = points.mutable_data();
     double* r = residuals.mutable_data();
@@ -208,7 +220,7 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
 
   m.def("intersect_rays_oriented_box", [](const py::object& o_obj, const py::object& d_obj,
                                           const py::object& c_obj, const py::object& r_obj,
-                                          const py::object& h_obj, std::size_t threads) {
+                                          const py::object& h_obj, int threads) {
     auto o = carray<double>::ensure(o_obj);
     auto d = carray<double>::ensure(d_obj);
     auto c = carray<double>::ensure(c_obj);
@@ -246,9 +258,10 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
     double* b = t_out.mutable_data();
     int* f = face.mutable_data();
     {
+      const std::size_t nthreads = threads_arg(threads);
       // Safe without the GIL: `box` is a C++ copy and the pointers are into held arrays.
       py::gil_scoped_release release;
-      geometry::intersect_rays_box(box, op, dp, static_cast<std::size_t>(n), a, b, f, threads);
+      geometry::intersect_rays_box(box, op, dp, static_cast<std::size_t>(n), a, b, f, nthreads);
     }
     return py::make_tuple(t_in, t_out, face);
   }, py::arg("origins"), py::arg("directions"), py::arg("centre"), py::arg("rotation"),
