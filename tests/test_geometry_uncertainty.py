@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from twins import geometry as twin
 from twins.geometry_cases import ceiling_cameras, core_args, make_camera, pixels_in_image
-from walkout.geometry import Camera, triangulate
+from walkout.geometry import Camera, triangulate, triangulate_with_views
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -112,7 +112,7 @@ def test_triangulation_matches_the_twin(m: int, seed: int) -> None:
     truth = np.column_stack([rng.uniform(1, 3, 2), rng.uniform(1, 3, 2), rng.uniform(0.3, 1.8, 2)])
     pixels = np.stack([c.image_from_store(truth) for c in cams]) + rng.normal(0, 1.0, (m, 2, 2))
     points, residuals = triangulate(cams, pixels)
-    expected, expected_res = twin.triangulate([core_args(c) for c in cams], pixels)
+    expected, expected_res, _ = twin.triangulate([core_args(c) for c in cams], pixels)
     np.testing.assert_allclose(points, expected, atol=1e-6)
     np.testing.assert_allclose(residuals, expected_res, rtol=1e-5, atol=1e-8)
 
@@ -156,3 +156,45 @@ def _jacobian(cam: Camera, X: np.ndarray, h: float = 1e-6) -> np.ndarray:
         for e in np.eye(3) * h
     ]
     return np.column_stack(cols)
+
+
+def test_a_view_matched_to_the_wrong_point_is_dropped() -> None:
+    rng = np.random.default_rng(11)
+    cams = _rig(rng, 5)
+    truth = np.column_stack(
+        [rng.uniform(1, 3, 30), rng.uniform(1, 3, 30), rng.uniform(0.3, 1.8, 30)]
+    )
+    sigma = 0.5
+    pixels = np.stack([c.image_from_store(truth) for c in cams]) + rng.normal(0, sigma, (5, 30, 2))
+    pixels[2, :10] += [40.0, -25.0]  # camera 2 saw another wrist for the first 10 points
+    kept = triangulate_with_views(cams, pixels)
+    assert (kept.residuals[:10] > 5.0).all() and (kept.views == 0b11111).all()
+    robust = triangulate_with_views(cams, pixels, max_residual_px=4 * sigma)
+    assert not robust.used(2)[:10].any() and (robust.views[:10] == 0b11011).all()
+    assert (robust.views[10:] == 0b11111).all()  # good points keep every view
+    assert (robust.residuals < 4 * sigma).all()
+    for j in range(30):
+        views = [c for i, c in enumerate(cams) if robust.used(i)[j]]
+        J = np.concatenate([_jacobian(c, truth[j]) for c in views])
+        err = robust.points[j] - truth[j]
+        assert err @ (J.T @ J / sigma**2) @ err < 40.0  # chi-square, 3 dof, as above
+    assert (
+        np.linalg.norm(kept.points[:10] - truth[:10], axis=1).mean()
+        > 5 * np.linalg.norm(robust.points[:10] - truth[:10], axis=1).mean()
+    )
+
+
+@given(st.integers(3, 5), seeds)
+def test_view_dropping_matches_the_twin(m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cams = _rig(rng, m)
+    truth = np.column_stack([rng.uniform(1, 3, 2), rng.uniform(1, 3, 2), rng.uniform(0.3, 1.8, 2)])
+    pixels = np.stack([c.image_from_store(truth) for c in cams]) + rng.normal(0, 1.0, (m, 2, 2))
+    pixels[rng.integers(m), 0] += rng.uniform(-60, 60, 2)  # one bad view for point 0
+    ours = triangulate_with_views(cams, pixels, max_residual_px=4.0)
+    points, residuals, views = twin.triangulate(
+        [core_args(c) for c in cams], pixels, max_residual_px=4.0
+    )
+    np.testing.assert_array_equal(ours.views, views)
+    np.testing.assert_allclose(ours.points, points, atol=1e-6)
+    np.testing.assert_allclose(ours.residuals, residuals, rtol=1e-5, atol=1e-8)

@@ -190,33 +190,39 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
       });
 
   m.def("triangulate_views", [](const std::vector<CameraModel>& cameras, const py::object& px_obj,
-                                int refine_iterations, int threads) {
+                                int refine_iterations, double max_residual_px, int threads) {
     auto px = carray<double>::ensure(px_obj);
     if (!px) throw std::invalid_argument("pixels: expected a float array of shape (M, N, 2)");
     if (cameras.empty()) throw std::invalid_argument("cameras: expected at least one camera");
     require_shape(px, "pixels", {static_cast<py::ssize_t>(cameras.size()), -1, 2});
     if (refine_iterations < 0 || refine_iterations > 100)
       throw std::invalid_argument("refine_iterations: expected 0..100");
+    if (!(max_residual_px >= 0.0))
+      throw std::invalid_argument("max_residual_px: expected a number >= 0 (0 keeps every view)");
+    if (cameras.size() > geometry::kMaxViews)
+      throw std::invalid_argument("cameras: at most 32 cameras per call");
     const auto n = px.shape(1);
     auto points = new_array({n, 3});
     auto residuals = new_array({n});
-    py::array_t<int> views(n);
+    py::array_t<std::uint32_t> views(n);
     geometry::TriangulationOptions options;
     options.refine_iterations = refine_iterations;
+    options.max_residual_px = max_residual_px;
     options.threads = threads_arg(threads);
     const double* in = px.data();
     double* p = points.mutable_data();
     double* r = residuals.mutable_data();
-    int* v = views.mutable_data();
+    std::uint32_t* v = views.mutable_data();
     {
       // Safe without the GIL: `cameras` is a C++ copy and the pointers are into held arrays.
       py::gil_scoped_release release;
       geometry::triangulate(cameras, in, static_cast<std::size_t>(n), options, p, r, v);
     }
     return py::make_tuple(points, residuals, views);
-  }, py::arg("cameras"), py::arg("pixels"), py::arg("refine_iterations") = 5, py::arg("threads") = 0,
-  "Triangulates N points from M cameras: pixels (M, N, 2) with NaN for unseen -> points (N, 3), "
-  "RMS reprojection residuals (N,) in pixels, views used (N,).");
+  }, py::arg("cameras"), py::arg("pixels"), py::arg("refine_iterations") = 5,
+  py::arg("max_residual_px") = 0.0, py::arg("threads") = 0,
+  "Triangulates N points from M <= 32 cameras: pixels (M, N, 2) with NaN for unseen -> points "
+  "(N, 3), RMS reprojection residuals (N,) in pixels, views used (N,) uint32 (bit i = camera i).");
 
   m.def("intersect_rays_oriented_box", [](const py::object& o_obj, const py::object& d_obj,
                                           const py::object& c_obj, const py::object& r_obj,

@@ -63,8 +63,8 @@ class PinholeCamera:
 
 def triangulate_views(
     cameras: Sequence[PinholeCamera], pixels: ArrayLike, refine_iterations: int = 5,
-    threads: int = 0,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int32]]: ...
+    max_residual_px: float = 0.0, threads: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.uint32]]: ...
 def intersect_rays_oriented_box(
     origins: ArrayLike, directions: ArrayLike, centre: ArrayLike, rotation: ArrayLike,
     half_size: ArrayLike, threads: int = 0,

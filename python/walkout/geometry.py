@@ -41,8 +41,10 @@ __all__ = [
     "Camera",
     "OrientedBox",
     "RayBoxHits",
+    "Triangulation",
     "ray_box_intersection",
     "triangulate",
+    "triangulate_with_views",
 ]
 
 
@@ -197,18 +199,55 @@ def triangulate(
     pixels_per_camera: Sequence[ArrayLike] | ArrayLike,
     *,
     refine_iterations: int = 5,
+    max_residual_px: float | None = None,
 ) -> tuple[Array, Array]:
     """Store points from their pixels in two or more cameras.
 
     ``pixels_per_camera``: one (N, 2) array per camera (or an (M, N, 2) array), row j being
-    the same point in every camera; NaN where a camera did not see it.
+    the same point in every camera; NaN where a camera did not see it. At most 32 cameras.
     ``refine_iterations``: Gauss-Newton steps on the pixel reprojection error after the
     linear DLT; 0 keeps the DLT (faster, biased under noise), more only helps near-parallel rays.
+    ``max_residual_px``: when set, a point whose RMS reprojection error exceeds it loses, one
+    at a time while 3+ remain, the view whose removal fits the others best (a wrist matched
+    to the wrong person in one view). Lower drops more views, some good ones under heavy
+    noise; about 4x the pixel noise is a good start. None keeps every view.
 
     Returns points (N, 3) in metres and residuals (N,), the RMS pixel reprojection error
     over the cameras used: a large residual means the pixels do not belong to one point
     (a mismatch between views, or a bad calibration). Points seen fewer than twice are NaN.
+    Use :func:`triangulate_with_views` to also learn which cameras each point used.
     """
+    result = triangulate_with_views(
+        cameras,
+        pixels_per_camera,
+        refine_iterations=refine_iterations,
+        max_residual_px=max_residual_px,
+    )
+    return result.points, result.residuals
+
+
+@dataclass(frozen=True)
+class Triangulation:
+    """Points (N, 3) metres, RMS pixel residuals (N,), and views (N,) uint32: bit i is set
+    when camera i was used for the point (0 for a NaN point)."""
+
+    points: Array
+    residuals: Array
+    views: NDArray[np.uint32]
+
+    def used(self, camera_index: int) -> NDArray[np.bool_]:
+        """(N,) whether each point used camera ``camera_index``."""
+        return ((self.views >> np.uint32(camera_index)) & np.uint32(1)) == 1
+
+
+def triangulate_with_views(
+    cameras: Sequence[Camera],
+    pixels_per_camera: Sequence[ArrayLike] | ArrayLike,
+    *,
+    refine_iterations: int = 5,
+    max_residual_px: float | None = None,
+) -> Triangulation:
+    """:func:`triangulate`, also reporting which cameras each point used."""
     if len(cameras) < 2:
         raise ValueError(f"cameras: expected at least 2 cameras, got {len(cameras)}")
     stacked = np.asarray(pixels_per_camera, dtype=np.float64)
@@ -217,12 +256,13 @@ def triangulate(
             f"pixels_per_camera: expected shape ({len(cameras)}, N, 2) (one (N, 2) "
             f"array per camera), got {stacked.shape}"
         )
-    points, residuals, _views = _core.triangulate_views(
+    points, residuals, views = _core.triangulate_views(
         [c.pinhole for c in cameras],
         np.ascontiguousarray(stacked),
         refine_iterations=int(refine_iterations),
+        max_residual_px=0.0 if max_residual_px is None else float(max_residual_px),
     )
-    return points, residuals
+    return Triangulation(points, residuals, views)
 
 
 @dataclass(frozen=True)

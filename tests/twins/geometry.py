@@ -111,41 +111,58 @@ def triangulate(
     cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     pixels: np.ndarray,
     iterations: int = 5,
-) -> tuple[np.ndarray, np.ndarray]:
+    max_residual_px: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """cameras: (K, dist, R, t) each; pixels (M, N, 2) with NaN for unseen. DLT by SVD on
-    normalized coordinates, then Gauss-Newton with a finite-difference Jacobian."""
+    normalized coordinates, then Gauss-Newton with a finite-difference Jacobian; with
+    max_residual_px > 0, drop the view whose removal fits best while the RMS exceeds it and
+    3+ views remain. Returns points, RMS residuals and the bit mask of views used."""
     _m, n, _ = pixels.shape
     points = np.full((n, 3), NaN)
     residuals = np.full(n, NaN)
-    for j in range(n):
-        rows, used = [], []
-        for i, (K, dist, R, t) in enumerate(cameras):
-            if np.isnan(pixels[i, j]).any():
-                continue
+    masks = np.zeros(n, dtype=np.uint32)
+
+    def residual(X, used, j):
+        return np.concatenate(
+            [image_from_store(X[None], *cameras[i])[0] - pixels[i, j] for i in used]
+        )
+
+    def solve(used, j):
+        rows = []
+        for i in used:
+            K, dist, R, t = cameras[i]
             x, y = normalized_from_pixel(pixels[i, j][None], K, dist)[0]
             P = np.column_stack([R, t])
             for r in (x * P[2] - P[0], y * P[2] - P[1]):
                 rows.append(r / np.linalg.norm(r))
-            used.append(i)
-        if len(used) < 2:
-            continue
         h = np.linalg.svd(np.array(rows))[2][-1]
         X = h[:3] / h[3]
-
-        def residual(X, used=used, j=j):
-            return np.concatenate(
-                [image_from_store(X[None], *cameras[i])[0] - pixels[i, j] for i in used]
-            )
-
         for _ in range(iterations):
-            r = residual(X)
+            r = residual(X, used, j)
             J = np.column_stack(
-                [(residual(X + e) - residual(X - e)) / 2e-7 for e in np.eye(3) * 1e-7]
+                [
+                    (residual(X + e, used, j) - residual(X - e, used, j)) / 2e-7
+                    for e in np.eye(3) * 1e-7
+                ]
             )
             X = X - np.linalg.lstsq(J, r, rcond=None)[0]
-        points[j] = X
-        residuals[j] = np.sqrt(np.sum(residual(X) ** 2) / len(used))
-    return points, residuals
+        return X, np.sqrt(np.sum(residual(X, used, j) ** 2) / len(used))
+
+    for j in range(n):
+        used = [i for i in range(len(cameras)) if not np.isnan(pixels[i, j]).any()]
+        if len(used) < 2:
+            continue
+        X, rms = solve(used, j)
+        while max_residual_px > 0 and rms > max_residual_px and len(used) >= 3:
+            trials = [(*solve([k for k in used if k != i], j), i) for i in used]
+            best_X, best_rms, dropped = min(trials, key=lambda trial: trial[1])
+            if best_rms >= rms:
+                break
+            used = [k for k in used if k != dropped]
+            X, rms = best_X, best_rms
+        points[j], residuals[j] = X, rms
+        masks[j] = sum(1 << i for i in used)
+    return points, residuals, masks
 
 
 def ray_box(

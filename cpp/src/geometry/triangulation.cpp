@@ -1,7 +1,10 @@
 #include "walkout/geometry/triangulation.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "walkout/common/parallel.hpp"
 #include "walkout/geometry/projection.hpp"
@@ -25,13 +28,21 @@ bool solve3(const double M[9], const double b[3], double x[3]) {
   return true;
 }
 
-// Sum of squared pixel residuals of X over the views in use; NaN when X is behind one.
+inline bool in_mask(std::uint32_t mask, std::size_t i) { return (mask >> i) & 1u; }
+
+inline int popcount(std::uint32_t mask) {
+  int c = 0;
+  for (; mask; mask &= mask - 1) ++c;
+  return c;
+}
+
+// Sum of squared pixel residuals of X over the views in `mask`; NaN when X is behind one.
 double reprojection_sse(const std::vector<CameraModel>& cams, const double* pixels,
-                        std::size_t n, std::size_t j, const double X[3]) {
+                        std::size_t n, std::size_t j, std::uint32_t mask, const double X[3]) {
   double sse = 0.0;
   for (std::size_t i = 0; i < cams.size(); ++i) {
+    if (!in_mask(mask, i)) continue;
     const double* uv = pixels + 2 * (i * n + j);
-    if (std::isnan(uv[0]) || std::isnan(uv[1])) continue;
     double u, v;
     if (!project_point(cams[i], X, u, v)) return kNaN;
     sse += (u - uv[0]) * (u - uv[0]) + (v - uv[1]) * (v - uv[1]);
@@ -39,16 +50,15 @@ double reprojection_sse(const std::vector<CameraModel>& cams, const double* pixe
   return sse;
 }
 
-void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels, std::size_t n,
-                     std::size_t j, int iterations, double* P, double& residual, int& used) {
-  P[0] = P[1] = P[2] = residual = kNaN;
+// Point j from the views in `mask` (>= 2 of them, normalized coordinates in xy): DLT, then
+// Gauss-Newton. Returns false when the rays give no point in front of every camera.
+bool solve_point(const std::vector<CameraModel>& cams, const double* pixels, const double* xy,
+                 std::size_t n, std::size_t j, std::uint32_t mask, int iterations, double X[3],
+                 double& sse) {
   double A[16] = {0};
-  used = 0;
   for (std::size_t i = 0; i < cams.size(); ++i) {
-    const double* uv = pixels + 2 * (i * n + j);
-    if (std::isnan(uv[0]) || std::isnan(uv[1])) continue;
-    double x, y;
-    if (!normalized_from_pixel(cams[i], uv[0], uv[1], x, y)) continue;
+    if (!in_mask(mask, i)) continue;
+    const double x = xy[2 * i], y = xy[2 * i + 1];
     const auto& c = cams[i];
     // Rows x·P3 - P1 and y·P3 - P2 of the 3x4 [R | t].
     const double P1[4] = {c.R[0], c.R[1], c.R[2], c.t[0]};
@@ -60,37 +70,35 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
       rows[1][k] = y * P3[k] - P2[k];
     }
     for (auto& row : rows) {
-      double norm = 0.0;
-      for (double r : row) norm += r * r;
-      norm = std::sqrt(norm);
-      if (!(norm > 0.0)) continue;
+      double norm2 = 0.0;
+      for (double r : row) norm2 += r * r;
+      if (!(norm2 > 0.0)) continue;
       for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b) A[4 * a + b] += row[a] * row[b] / (norm * norm);
+        for (int b = 0; b < 4; ++b) A[4 * a + b] += row[a] * row[b] / norm2;
     }
-    ++used;
   }
-  if (used < 2) return;
   // Inhomogeneous DLT (Hartley & Zisserman §12.2): fix the homogeneous coordinate to 1 and
   // solve the 3x3 normal equations, M X = -b with M, b blocks of the 4x4 AᵀA. A store point
   // is never at infinity, where this form fails (parallel rays make M singular: NaN), and it
   // costs a 3x3 solve instead of an eigen-decomposition.
   const double M[9] = {A[0], A[1], A[2], A[4], A[5], A[6], A[8], A[9], A[10]};
   const double rhs[3] = {-A[3], -A[7], -A[11]};
-  double X[3];
-  if (!solve3(M, rhs, X)) return;
+  if (!solve3(M, rhs, X)) return false;
   // Near-parallel rays leave M nearly singular: reject points whose solve is not finite.
-  if (!(std::isfinite(X[0]) && std::isfinite(X[1]) && std::isfinite(X[2]))) return;
-  double sse = reprojection_sse(cams, pixels, n, j, X);
-  if (std::isnan(sse)) return;  // the rays meet behind a camera
+  if (!(std::isfinite(X[0]) && std::isfinite(X[1]) && std::isfinite(X[2]))) return false;
+  sse = reprojection_sse(cams, pixels, n, j, mask, X);
+  if (std::isnan(sse)) return false;  // the rays meet behind a camera
 
   // Gauss-Newton (with a step-halving line search) on the pixel reprojection error.
   for (int it = 0; it < iterations; ++it) {
     double JtJ[9] = {0}, Jtr[3] = {0};
-    for (std::size_t i = 0; i < cams.size(); ++i) {
+    bool in_front = true;
+    for (std::size_t i = 0; i < cams.size() && in_front; ++i) {
+      if (!in_mask(mask, i)) continue;
       const double* uv = pixels + 2 * (i * n + j);
-      if (std::isnan(uv[0]) || std::isnan(uv[1])) continue;
       double u, v, J[6];
-      if (!project_point(cams[i], X, u, v, J)) break;
+      in_front = project_point(cams[i], X, u, v, J);
+      if (!in_front) break;
       const double r[2] = {u - uv[0], v - uv[1]};
       for (int a = 0; a < 3; ++a) {
         Jtr[a] += J[a] * r[0] + J[3 + a] * r[1];
@@ -98,11 +106,11 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
       }
     }
     double step[3];
-    if (!solve3(JtJ, Jtr, step)) break;
+    if (!in_front || !solve3(JtJ, Jtr, step)) break;
     double scale = 1.0, trial[3], trial_sse = kNaN;
     for (int half = 0; half < 8; ++half, scale *= 0.5) {
       for (int k = 0; k < 3; ++k) trial[k] = X[k] - scale * step[k];
-      trial_sse = reprojection_sse(cams, pixels, n, j, trial);
+      trial_sse = reprojection_sse(cams, pixels, n, j, mask, trial);
       if (trial_sse <= sse) break;
     }
     if (!(trial_sse <= sse)) break;
@@ -111,20 +119,66 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
     sse = trial_sse;
     if (moved < 1e-9) break;  // a nanometre: far below any pixel's footprint
   }
+  return true;
+}
+
+void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels, std::size_t n,
+                     std::size_t j, const TriangulationOptions& options, double* P,
+                     double& residual, std::uint32_t& used_mask) {
+  P[0] = P[1] = P[2] = residual = kNaN;
+  used_mask = 0;
+  // The views that saw the point and whose pixel undistorts; their normalized coordinates.
+  double xy[2 * kMaxViews];
+  std::uint32_t mask = 0;
+  for (std::size_t i = 0; i < cams.size(); ++i) {
+    const double* uv = pixels + 2 * (i * n + j);
+    if (std::isnan(uv[0]) || std::isnan(uv[1])) continue;
+    if (normalized_from_pixel(cams[i], uv[0], uv[1], xy[2 * i], xy[2 * i + 1])) mask |= 1u << i;
+  }
+  if (popcount(mask) < 2) return;
+  double X[3], sse;
+  if (!solve_point(cams, pixels, xy, n, j, mask, options.refine_iterations, X, sse)) return;
+  double rms = std::sqrt(sse / popcount(mask));
+
+  // Outlier views: while the fit is worse than the bound and a view can be spared, drop the
+  // view whose removal fits the rest best (leave-one-out, so a bad view that pulled the
+  // point towards itself is still found). Stops when no removal helps.
+  while (options.max_residual_px > 0.0 && rms > options.max_residual_px && popcount(mask) >= 3) {
+    std::uint32_t best_mask = 0;
+    double best_rms = rms, best_X[3] = {0, 0, 0};
+    for (std::size_t i = 0; i < cams.size(); ++i) {
+      if (!in_mask(mask, i)) continue;
+      const std::uint32_t trial = mask & ~(1u << i);
+      double Xt[3], sset;
+      if (!solve_point(cams, pixels, xy, n, j, trial, options.refine_iterations, Xt, sset)) continue;
+      const double rms_t = std::sqrt(sset / popcount(trial));
+      if (rms_t < best_rms) {
+        best_rms = rms_t;
+        best_mask = trial;
+        for (int k = 0; k < 3; ++k) best_X[k] = Xt[k];
+      }
+    }
+    if (!best_mask) break;
+    mask = best_mask;
+    rms = best_rms;
+    for (int k = 0; k < 3; ++k) X[k] = best_X[k];
+  }
   for (int k = 0; k < 3; ++k) P[k] = X[k];
-  residual = std::sqrt(sse / used);
+  residual = rms;
+  used_mask = mask;
 }
 
 }  // namespace
 
 void triangulate(const std::vector<CameraModel>& cameras, const double* pixels, std::size_t n,
                  const TriangulationOptions& options, double* points, double* residuals,
-                 int* views) {
+                 std::uint32_t* views) {
+  if (cameras.size() > kMaxViews)
+    throw std::invalid_argument("cameras: at most " + std::to_string(kMaxViews) + " cameras per call");
   parallel_for(n, [&](std::size_t b, std::size_t e) {
     for (std::size_t j = b; j < e; ++j) {
-      int used = 0;
-      triangulate_one(cameras, pixels, n, j, options.refine_iterations, points + 3 * j,
-                      residuals[j], used);
+      std::uint32_t used = 0;
+      triangulate_one(cameras, pixels, n, j, options, points + 3 * j, residuals[j], used);
       if (views) views[j] = used;
     }
   }, options.threads, 1024);
