@@ -3,7 +3,9 @@ triangulation, walkout vs OpenCV and numpy in the same run, each checked against
 
     PYTHONPATH=python python benchmarks/bench_geometry.py [--points 100000] [--repeat 31]
 
-The peers do what a user would otherwise write: for the floor, ``cv2.undistortPoints`` (its
+It checks its own answers before timing them (one thread or many give the same points;
+floor points within a micrometre of the truth; refinement no worse than the linear
+estimate). The peers do what a user would otherwise write: for the floor, ``cv2.undistortPoints`` (its
 default 5 fixed-point steps, and with termination criteria of 1e-10) then the inverse floor
 homography via ``cv2.perspectiveTransform``; in numpy the same arithmetic vectorised. For
 triangulation, ``cv2.triangulatePoints`` (two views, linear, after ``cv2.undistortPoints``)
@@ -126,6 +128,10 @@ def bench_floor(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> l
         "numpy (5 fixed-point steps)": lambda: numpy_floor(pixels, K, dist, R, t),
         "numpy (20 fixed-point steps)": lambda: numpy_floor(pixels, K, dist, R, t, 20),
     }
+    # Correctness first: one thread or many, the same answer, on the floor to a micrometre.
+    one, many = runs["walkout (1 thread)"](), runs["walkout (all cores)"]()
+    assert np.array_equal(one, many, equal_nan=True), "threads changed the floor points"
+    assert np.nanmax(np.linalg.norm(one - floor_truth, axis=1)) < 1e-6, "floor points off"
     rows = []
     times = interleaved_medians(runs, repeat)
     base = times["walkout (1 thread)"]
@@ -203,14 +209,25 @@ def bench_triangulation(
 
     runs = {
         "walkout DLT + 5 Gauss-Newton (1 thread)": lambda: _core.triangulate_views(
-            pin, pixels, 5, 1
+            pin, pixels, refine_iterations=5, threads=1
         )[0],
         "walkout DLT + 5 Gauss-Newton (all cores)": lambda: triangulate(cams, pixels)[0],
-        "walkout DLT only (1 thread)": lambda: _core.triangulate_views(pin, pixels, 0, 1)[0],
+        "walkout DLT only (1 thread)": lambda: _core.triangulate_views(
+            pin, pixels, refine_iterations=0, threads=1
+        )[0],
         "numpy batched DLT (+ cv2.undistortPoints)": lambda: numpy_dlt(P, normalized()),
     }
     if m == 2:
         runs["cv2.triangulatePoints (+ undistortPoints)"] = cv2_two_view
+    # Correctness first: the same points on one thread or many, and refinement no worse than
+    # the linear estimate it starts from.
+    one = runs["walkout DLT + 5 Gauss-Newton (1 thread)"]()
+    many = runs["walkout DLT + 5 Gauss-Newton (all cores)"]()
+    assert np.array_equal(one, many, equal_nan=True), "threads changed the triangulated points"
+    linear = runs["walkout DLT only (1 thread)"]()
+    assert np.median(np.linalg.norm(one - truth, axis=1)) <= np.median(
+        np.linalg.norm(linear - truth, axis=1)
+    ), "refinement made the points worse"
     times = interleaved_medians(runs, repeat)
     base = times["walkout DLT + 5 Gauss-Newton (1 thread)"]
     rows = []
