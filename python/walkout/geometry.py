@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Array = NDArray[np.float64]
 
 FLOOR_NORMAL = np.array([0.0, 0.0, 1.0])
+FLOOR_NORMAL.setflags(write=False)  # a shared constant: nobody may turn the floor
 
 __all__ = [
     "FLOOR_NORMAL",
