@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 import numpy as np
-from numpy.typing import NDArray
 import numpy.typing as npt
 from numpy.typing import ArrayLike, NDArray
 
