@@ -71,7 +71,10 @@ class SimCamera:
         if len(pts) == 0:
             return np.zeros((0, 2)), z
         uv, _ = cv2.projectPoints(pts, self.rvec, self.t, self.K, self.dist)
-        return uv.reshape(-1, 2), z
+        uv = uv.reshape(-1, 2)
+        # Points behind the camera have no image; park them far outside it.
+        uv[~np.isfinite(uv).all(1) | (z <= 0)] = -1e6
+        return uv, z
 
 
 @dataclass
