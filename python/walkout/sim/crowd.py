@@ -94,12 +94,14 @@ class Timeline:
         amp = self.amp[i0, persons] * (1 - a[:, 0]) + self.amp[i0 + 1, persons] * a[:, 0]
         state = BodyState.standing([self.people[p] for p in persons], pos, heading)
         state.phase, state.amp = phase, amp
-        for k, (p, ti) in enumerate(zip(persons, tt)):
+        for p in np.unique(persons):
+            mine = persons == p
             for reach in self._reaches_of.get(int(p), ()):
-                if reach.t_start <= ti <= reach.t_end:
-                    state.hand[k] = reach.hand
-                    state.target[k] = reach.target
-                    state.ext[k] = float(reach.ext(np.asarray(ti)))
+                active = mine & (tt >= reach.t_start) & (tt <= reach.t_end)
+                if active.any():
+                    state.hand[active] = reach.hand
+                    state.target[active] = reach.target
+                    state.ext[active] = reach.ext(tt[active])
         return state
 
     def present_at(self, t: float) -> np.ndarray:
@@ -148,6 +150,8 @@ class Crowd:
         self.checkins: list[CheckIn] = []
         self.exits: dict[int, float] = {}
         self._arrivals()
+        self._where = np.zeros((len(self.agents), 2))
+        self._inside = np.zeros(len(self.agents), bool)
 
     # -- who comes when -------------------------------------------------------------------
     def _arrivals(self) -> None:
@@ -168,16 +172,21 @@ class Crowd:
                                           float(t) + 1.5, max(1, stops)))
 
     # -- one step ---------------------------------------------------------------------------
-    def positions(self, exclude: int) -> np.ndarray:
-        pts = [a.pos for i, a in enumerate(self.agents) if i != exclude and a.mode in ("walk", "act")]
-        return np.array(pts) if pts else np.zeros((0, 2))
-
     def _clear_of_others(self, i: int, point: np.ndarray) -> bool:
-        others = self.positions(i)
-        return not len(others) or bool(np.min(np.linalg.norm(others - point, axis=1)) >= MIN_SEPARATION_M)
+        d2 = ((self._where - point) ** 2).sum(1)
+        d2[i] = np.inf
+        return bool((d2[self._inside] >= MIN_SEPARATION_M**2).all())
+
+    def _place(self, i: int, point: np.ndarray | None) -> None:
+        """Keep the arrays the separation test reads in step with the agents."""
+        if point is None:
+            self._inside[i] = False
+        else:
+            self._where[i] = point
+            self._inside[i] = True
 
     def _ok(self, i: int, point: np.ndarray) -> bool:
-        return bool(self.world.is_free(point[None])[0]) and self._clear_of_others(i, point)
+        return self.world.free_at(float(point[0]), float(point[1])) and self._clear_of_others(i, point)
 
     def step(self, t: float) -> None:
         for i, agent in enumerate(self.agents):
@@ -199,6 +208,7 @@ class Crowd:
         if not self._clear_of_others(i, start):
             return  # the gate is busy: wait in the queue outside
         agent.pos, agent.heading, agent.mode = start, math.pi / 2, "walk"
+        self._place(i, start)
         if agent.person.leader == agent.person.id:
             party = 1 + sum(1 for a in self.agents if a.person.leader == agent.person.id
                             and a is not agent)
@@ -300,6 +310,7 @@ class Crowd:
             agent.replan_at = min(agent.replan_at, t + 0.5)
         dist = float(np.linalg.norm(moved - agent.pos))
         agent.pos = moved
+        self._place(i, moved)
         agent.stuck = max(0.0, agent.stuck - STEP_S) if k == 0 else agent.stuck + STEP_S * 0.5
         speed = dist / STEP_S
         agent.amp = min(1.0, speed / 0.8)
@@ -314,6 +325,7 @@ class Crowd:
         agent.amp = 0.0
         if agent.exiting:
             agent.mode = "gone"
+            self._place(i, None)
             self.exits[agent.person.id] = t
             return
         assert agent.stop_slot is not None

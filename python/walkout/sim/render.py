@@ -65,8 +65,10 @@ class CameraRenderer:
     def __init__(self, world: World, timeline: Timeline, camera: SimCamera,
                  noise_sigma: float, rng: np.random.Generator) -> None:
         self.world, self.timeline, self.camera = world, timeline, camera
-        self.background, self.static_depth = render_static(world, camera)
-        self.colours = [capsule_colours(p) for p in timeline.people]
+        # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
+        rgb, self.static_depth = render_static(world, camera)
+        self.background = np.ascontiguousarray(rgb[..., ::-1])
+        self.colours = [np.ascontiguousarray(capsule_colours(p)[:, ::-1]) for p in timeline.people]
         # Sensor noise: a few precomputed noise fields cycled per frame (drawing fresh
         # Gaussian noise for every pixel of every frame would cost more than the rendering).
         shape = (4, camera.height, camera.width, 3)
@@ -76,7 +78,7 @@ class CameraRenderer:
         self.labels = np.empty((camera.height, camera.width), np.int32)
 
     def render(self, t: float, index: int, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
-        """RGB image (H, W, 3) uint8 at time t (seconds from start) and its ground truth."""
+        """BGR image (H, W, 3) uint8 at time t (seconds from start) and its ground truth."""
         import cv2
 
         image = self.background.copy()

@@ -27,6 +27,8 @@ MIN_SEPARATION_M = 2 * BODY_RADIUS_M + 0.04
 STAND_OFF_M = 0.38
 # The wall with the gates is at y = 0; shoppers appear and vanish this far inside it.
 GATE_Y_M = 0.32
+# Resolution of the free-space bitmap the crowd checks every move against.
+FREE_CELL_M = 0.02
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,35 @@ class SimCamera:
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 3) store points -> ((N, 2) pixels through the distortion model, (N,) camera z)."""
-        pts = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
-        z = pts @ self.R[2] + self.t[2]
-        if len(pts) == 0:
-            return np.zeros((0, 2)), z
-        uv, _ = cv2.projectPoints(pts, self.rvec, self.t, self.K, self.dist)
-        uv = uv.reshape(-1, 2)
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        x = (pts[:, 0:1] * self.R[:, 0] + pts[:, 1:2] * self.R[:, 1] + pts[:, 2:3] * self.R[:, 2]
+             + self.t)
+        z = x[:, 2]
+        if len(self.dist) > 5 and np.any(self.dist[5:]):
+            uv = cv2.projectPoints(pts, self.rvec, self.t, self.K, self.dist)[0].reshape(-1, 2)
+        else:
+            uv = distort_and_project(x, self.K, self.dist)
         # Points behind the camera have no image; park them far outside it.
         uv[~np.isfinite(uv).all(1) | (z <= 0)] = -1e6
-        return uv, z
+        # Far outside the field of view the distortion polynomial explodes; clamp so that
+        # pixel coordinates stay castable to integers.
+        return np.clip(uv, -1e6, 1e6), z
+
+
+def distort_and_project(x_cam: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """OpenCV's pinhole model with k1 k2 p1 p2 k3 distortion, in numpy: the same numbers as
+    cv2.projectPoints without its Jacobians (which cost most of its time)."""
+    d = np.zeros(5)
+    d[: min(5, len(dist))] = dist[:5]
+    k1, k2, p1, p2, k3 = d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = x_cam[:, 0] / x_cam[:, 2]
+        b = x_cam[:, 1] / x_cam[:, 2]
+    r2 = a * a + b * b
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = a * radial + 2 * p1 * a * b + p2 * (r2 + 2 * a * a)
+    yd = b * radial + p1 * (r2 + 2 * b * b) + 2 * p2 * a * b
+    return np.stack([K[0, 0] * xd + K[0, 1] * yd + K[0, 2], K[1, 1] * yd + K[1, 2]], 1)
 
 
 @dataclass
@@ -90,6 +112,7 @@ class World:
     shelf_centres: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     shelf_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 2)))
     shelf_half: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    _free_map: np.ndarray | None = None
 
     @property
     def store(self):  # noqa: ANN201 - the Store model
@@ -103,19 +126,58 @@ class World:
 
     def shelf_distance(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) floor points -> (N,) distance to the nearest shelf footprint (0 inside)."""
-        p = np.asarray(points, np.float64).reshape(-1, 1, 2) - self.shelf_centres[None]
-        local = np.einsum("nsk,sjk->nsj", p, self.shelf_axes)
-        excess = np.maximum(np.abs(local) - self.shelf_half[None], 0.0)
-        return np.sqrt((excess**2).sum(-1)).min(axis=1)
+        p = np.asarray(points, np.float64).reshape(-1, 2)
+        best = np.full(len(p), np.inf)
+        for centre, axes, half in zip(self.shelf_centres, self.shelf_axes, self.shelf_half):
+            dx, dy = p[:, 0] - centre[0], p[:, 1] - centre[1]
+            ex = np.maximum(np.abs(dx * axes[0, 0] + dy * axes[0, 1]) - half[0], 0.0)
+            ey = np.maximum(np.abs(dx * axes[1, 0] + dy * axes[1, 1]) - half[1], 0.0)
+            np.minimum(best, np.sqrt(ex * ex + ey * ey), out=best)
+        return best
 
     def wall_distance(self, points: np.ndarray) -> np.ndarray:
         p = np.asarray(points, np.float64).reshape(-1, 2)
         return np.minimum.reduce([p[:, 0], self.width - p[:, 0], p[:, 1] + (CLEARANCE_M - GATE_Y_M),
                                   self.depth - p[:, 1]])
 
-    def is_free(self, points: np.ndarray) -> np.ndarray:
+    def is_free_exact(self, points: np.ndarray) -> np.ndarray:
         """Whether a shopper's centre may be at each (x, y): clear of shelves and walls."""
         return (self.shelf_distance(points) >= CLEARANCE_M) & (self.wall_distance(points) >= CLEARANCE_M)
+
+    def is_free(self, points: np.ndarray) -> np.ndarray:
+        """Like is_free_exact, by lookup in a 2 cm bitmap whose cells are free only if every
+        point in them is (conservative: it never lets a centre closer than CLEARANCE_M)."""
+        return self._lookup(points)
+
+    def free_at(self, x: float, y: float) -> bool:
+        """is_free for one point, without numpy's per-call cost (the crowd's inner loop)."""
+        self._ensure_free_map()
+        assert self._free_map is not None
+        ix, iy = int(x // FREE_CELL_M), int(y // FREE_CELL_M)
+        nx, ny = self._free_map.shape
+        return 0 <= ix < nx and 0 <= iy < ny and bool(self._free_map[ix, iy])
+
+    def _ensure_free_map(self) -> None:
+        if self._free_map is None:
+            nx, ny = int(np.ceil(self.width / FREE_CELL_M)), int(np.ceil(self.depth / FREE_CELL_M))
+            ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+            centres = np.stack([(ix + 0.5) * FREE_CELL_M, (iy + 0.5) * FREE_CELL_M], -1).reshape(-1, 2)
+            margin = FREE_CELL_M / np.sqrt(2)
+            free = ((self.shelf_distance(centres) >= CLEARANCE_M + margin)
+                    & (self.wall_distance(centres) >= CLEARANCE_M + margin))
+            self._free_map = free.reshape(nx, ny)
+
+    def _lookup(self, points: np.ndarray) -> np.ndarray:
+        self._ensure_free_map()
+        assert self._free_map is not None
+        p = np.asarray(points, np.float64).reshape(-1, 2)
+        ix = np.floor(p[:, 0] / FREE_CELL_M).astype(np.int64)
+        iy = np.floor(p[:, 1] / FREE_CELL_M).astype(np.int64)
+        nx, ny = self._free_map.shape
+        ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        out = np.zeros(len(p), bool)
+        out[ok] = self._free_map[ix[ok], iy[ok]]
+        return out
 
 
 def _slot_info(index: int, shelf: Shelf, slot: Slot, loaded: LoadedStore) -> SlotInfo:
