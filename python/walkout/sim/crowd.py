@@ -407,7 +407,8 @@ class Crowd:
 
 
 def simulate_crowd(world: World, scenario: Scenario, rng: np.random.Generator,
-                   progress: Callable[[int], None] | None = None) -> Timeline:
+                   progress: Callable[[int, int], None] | None = None) -> Timeline:
+    """Step the crowd through the scenario; ``progress(done_steps, total_steps)``."""
     crowd = Crowd(world, scenario, rng)
     n_steps = int(math.ceil(scenario.duration_s / STEP_S)) + 1
     people = [a.person for a in crowd.agents]
@@ -427,8 +428,8 @@ def simulate_crowd(world: World, scenario: Scenario, rng: np.random.Generator,
                 heading[k, j] = agent.heading
                 phase[k, j] = agent.phase
                 amp[k, j] = agent.amp
-        if progress is not None and k % 100 == 0:
-            progress(min(100, n_steps - k))
+        if progress is not None and (k % 100 == 0 or k == n_steps - 1):
+            progress(k + 1, n_steps)
     # A reach scheduled past the end or cut by the run's end is dropped from the truth.
     reaches = [r for r in crowd.reaches if r.t_end <= (n_steps - 1) * STEP_S]
     return Timeline(times=np.arange(n_steps) * STEP_S, pos=pos, heading=heading, phase=phase,

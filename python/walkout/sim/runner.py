@@ -19,7 +19,6 @@ import numpy as np
 
 from walkout import protocol
 from walkout.config import load_config, resolve
-from walkout.config.errors import ConfigError
 from walkout.sim.capture import capture_times, to_ns
 from walkout.sim.crowd import Timeline, simulate_crowd
 from walkout.sim.oracle import CameraTruth, analytic_truth, detect, static_depth_coarse
@@ -43,7 +42,8 @@ def load_scenario(path: Path | str) -> tuple[Scenario, Path]:
     loaded = load_config(path)
     scenario = loaded.config
     if not isinstance(scenario, Scenario):
-        raise ConfigError([])  # pragma: no cover - load_config checks the kind
+        kind = getattr(scenario, "kind", "?")
+        raise ValueError(f"scenario: {path} is a kind '{kind}' file; expected kind: scenario")
     store = resolve(Path(path).resolve(), scenario.store)
     if not store.is_file():
         raise ValueError(f"scenario {path}: store file {store} not found (store: is relative "
@@ -151,9 +151,8 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     report = progress or (lambda *_: None)
 
     world = build_world(store_path, scenario.render.width, scenario.render.height, scenario.cameras)
-    report("crowd", 0, 1)
-    timeline = simulate_crowd(world, scenario, stream(seed, "crowd"))
-    report("crowd", 1, 1)
+    timeline = simulate_crowd(world, scenario, stream(seed, "crowd"),
+                              progress=lambda done, total: report("crowd", done, total))
     reaches = true_reaches(world, timeline)
     all_moves = moves(world, timeline)
     traces = simulate_sensors(world, timeline.reaches, scenario.weights, scenario.duration_s,
