@@ -94,24 +94,38 @@ def joints(state: BodyState) -> np.ndarray:
     sh_w = (0.17 * s * state.build[:, None]) * np.where(state.child, 0.9, 1.0)[:, None]
     out = np.zeros((n, N_JOINTS, 3))
 
-    pelvis = ground + _UP * (0.53 * h - c) - f * (0.4 * lean)
-    out[:, PELVIS] = pelvis
-    out[:, 11] = pelvis + left * hip_w
-    out[:, 12] = pelvis - left * hip_w
-    # Feet: walking swings them along the heading; the swing foot lifts a little.
+    # Feet first (they stay on the floor): walking swings them along the heading and lifts
+    # the swing foot a little.
     stride = 0.36 * h * state.amp[:, None]
     for k, side, ph in ((15, 1.0, state.phase), (16, -1.0, state.phase + np.pi)):
         swing = np.sin(ph)[:, None]
         lift = (0.05 * s * state.amp[:, None]) * np.maximum(0.0, np.cos(ph))[:, None]
         out[:, k] = ground + left * (side * 0.9 * hip_w) + f * (stride * 0.5 * swing) + _UP * (0.04 * h + lift)
         out[:, k + 6] = out[:, k] + f * (0.08 * s) - _UP * (0.03 * h)  # toes (21, 22)
-    # Knees: two equal segments, bent forward as far as the hip-ankle distance requires.
+    # The pelvis drops (crouch, long strides) so that neither leg is longer than two segments.
     seg = 0.250 * h
+    pelvis = ground - f * (0.4 * lean)
+    z = 0.53 * h - c
+    for side, ankle in ((1.0, 15), (-1.0, 16)):
+        hip_xy = pelvis + left * (side * hip_w)
+        flat = np.linalg.norm((hip_xy - out[:, ankle])[:, :2], axis=-1, keepdims=True)
+        reach = np.sqrt(np.maximum((1.999 * seg) ** 2 - flat**2, 0.0))
+        z = np.minimum(z, out[:, ankle, 2:3] + reach)
+    pelvis = pelvis + _UP * z
+    out[:, PELVIS] = pelvis
+    out[:, 11] = pelvis + left * hip_w
+    out[:, 12] = pelvis - left * hip_w
+    # Knees: two equal segments, bent forward as far as the hip-ankle distance requires.
     for knee, hip, ankle in ((13, 11, 15), (14, 12, 16)):
         mid = 0.5 * (out[:, hip] + out[:, ankle])
-        half = np.linalg.norm(out[:, hip] - out[:, ankle], axis=-1, keepdims=True) / 2
+        leg = out[:, hip] - out[:, ankle]
+        half = np.linalg.norm(leg, axis=-1, keepdims=True) / 2
         bend = np.sqrt(np.maximum(seg**2 - half**2, 0.0))
-        out[:, knee] = mid + f * bend
+        # Forward, made perpendicular to the leg so that both segments keep their length.
+        axis = leg / np.maximum(2 * half, 1e-9)
+        fwd = f - axis * (f * axis).sum(-1, keepdims=True)
+        fwd = fwd / np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+        out[:, knee] = mid + fwd * bend
     # Upper body, leaning forward when reaching low.
     chest = pelvis + _UP * (0.288 * h) + f * lean
     out[:, 5] = chest + left * sh_w
@@ -131,8 +145,9 @@ def joints(state: BodyState) -> np.ndarray:
                                                       (1, 6, 8, 10, R_HAND, state.phase)):
         sign = 1.0 if side == 0 else -1.0
         swing = (0.35 * state.amp * np.sin(ph))[:, None]
-        down = -_UP * np.cos(swing) + f * np.sin(swing)
-        rest_elbow = out[:, shoulder] + upper * down + left * (sign * 0.02 * h)
+        down = -_UP * np.cos(swing) + f * np.sin(swing) + left * (sign * 0.1)
+        down = down / np.linalg.norm(down, axis=-1, keepdims=True)  # arms hang slightly out
+        rest_elbow = out[:, shoulder] + upper * down
         rest_wrist = rest_elbow + fore * (down * 0.95 + f * 0.3) / np.linalg.norm(
             down * 0.95 + f * 0.3, axis=-1, keepdims=True)
         active = (state.hand == side)[:, None]
