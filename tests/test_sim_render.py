@@ -131,8 +131,8 @@ def test_decoded_frame_shows_people_at_their_keypoints(rendered: Run) -> None:
                 u, v, vis = truth["keypoints"][r, k]
                 if vis == 2:
                     total += 1
-                    diff = np.abs(image[int(round(v)), int(round(u))].astype(int)
-                                  - background[int(round(v)), int(round(u))].astype(int)).max()
+                    diff = np.abs(image[round(v), round(u)].astype(int)
+                                  - background[round(v), round(u)].astype(int)).max()
                     differs += diff > 25
     assert total > 100
     assert differs / total >= 0.85
