@@ -136,3 +136,18 @@ def test_decoded_frame_shows_people_at_their_keypoints(rendered: Run) -> None:
                     differs += diff > 25
     assert total > 100
     assert differs / total >= 0.85
+
+
+def test_live_stream_matches_the_written_run(tmp_path: Path) -> None:
+    from walkout.sim import LiveStore
+
+    run = simulate(SCENARIOS / "tiny.yaml", tmp_path / "run", workers=1)
+    live = LiveStore(SCENARIOS / "tiny.yaml")
+    frames = list(live.frames("cam5"))
+    _, t_ns = run.timestamps("cam5")
+    assert [f.t_ns for f in frames] == list(t_ns)
+    truth = run.truth("cam5")
+    rows = np.nonzero(truth["rec_frame"] == 30)[0]
+    np.testing.assert_array_equal(frames[30].truth.keypoints, truth["keypoints"][rows])
+    with pytest.raises(ValueError, match="camera"):
+        next(live.frames("cam9"))
