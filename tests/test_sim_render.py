@@ -151,3 +151,16 @@ def test_live_stream_matches_the_written_run(tmp_path: Path) -> None:
     np.testing.assert_array_equal(frames[30].truth.keypoints, truth["keypoints"][rows])
     with pytest.raises(ValueError, match="camera"):
         next(live.frames("cam9"))
+
+
+def test_coco_export_is_readable_by_pycocotools(rendered: Run, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    from walkout.sim.coco import export_coco
+
+    path = export_coco(rendered, tmp_path / "coco", every=10, cameras=["cam1", "cam7"])
+    coco = COCO(str(path))
+    assert len(coco.getImgIds()) > 10 and len(coco.getAnnIds()) > 10
+    ann = coco.loadAnns(coco.getAnnIds())[0]
+    assert len(ann["keypoints"]) == 51 and ann["bbox"][2] > 0
+    assert (tmp_path / "coco" / "images" / coco.loadImgs(ann["image_id"])[0]["file_name"]).is_file()
