@@ -285,10 +285,13 @@ def _write_meta(world: World, scenario: Scenario, timeline: Timeline, seed: int,
         "cameras": [c.id for c in world.cameras], "people": people,
     }
     (out / "run.json").write_text(json.dumps(meta, indent=1))
-    n_reach = len(json.loads((out / "truth" / "events.json").read_text())["reaches"])
+    all_reaches = json.loads((out / "truth" / "events.json").read_text())["reaches"]
+    n_reach = len(all_reaches)
+    close = sum(1 for r in all_reaches if r["neighbours"] > 0)
     summary = (f"Scenario `{scenario.name}`, seed {seed}, {meta['mode']} mode: "
                f"{scenario.duration_s:g} s from {scenario.start_time.isoformat()}, "
-               f"{len(timeline.people)} people on {scenario.shoppers} carts, {n_reach} reaches, "
+               f"{len(timeline.people)} people on {scenario.shoppers} carts, {n_reach} reaches "
+               f"({close} with another shopper within 1.2 m), "
                f"cameras {', '.join(meta['cameras'])} at {scenario.render.width}x"
                f"{scenario.render.height}, {scenario.render.fps:g} fps.")
     (out / "README.md").write_text(
