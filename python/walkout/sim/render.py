@@ -23,6 +23,8 @@ from walkout.sim.world import SimCamera, World
 VISIBILITY_TOLERANCE_M = 0.06
 # Capsules nearer than this to the camera plane are not drawn (behind or in the lens).
 NEAR_M = 0.1
+# Precomputed sensor-noise fields per camera; more cost memory (1.4 MB each at 640x360).
+_NOISE_FIELDS = 8
 _CAP_A = np.array([a for a, _, _, _ in CAPSULES])
 _CAP_B = np.array([b for _, b, _, _ in CAPSULES])
 _CAP_R = np.array([r for _, _, r, _ in CAPSULES])
@@ -67,17 +69,26 @@ class CameraRenderer:
         self.world, self.timeline, self.camera = world, timeline, camera
         # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
         rgb, self.static_depth = render_static(world, camera)
-        self.background = np.ascontiguousarray(rgb[..., ::-1])
-        self.colours = [np.ascontiguousarray(capsule_colours(p)[:, ::-1]) for p in timeline.people]
+        # Each camera's exposure and white balance differ a little, as real ones do.
+        gain = rng.uniform(0.85, 1.1) * rng.uniform(0.95, 1.05, 3)
+
+        def expose(colours: np.ndarray) -> np.ndarray:
+            bgr = colours[..., ::-1].astype(np.float64) * gain[::-1]
+            return np.ascontiguousarray(np.clip(bgr + 0.5, 0, 255).astype(np.uint8))
+
+        self.background = expose(rgb)
+        self.colours = [expose(capsule_colours(p)) for p in timeline.people]
         # Sensor noise: a few precomputed noise fields cycled per frame (drawing fresh
         # Gaussian noise for every pixel of every frame would cost more than the rendering).
-        shape = (4, camera.height, camera.width, 3)
+        # Frames draw one of them at random, so the noise has no period a model could learn.
+        shape = (_NOISE_FIELDS, camera.height, camera.width, 3)
         noise = np.clip(np.round(rng.normal(0.0, noise_sigma, shape)), -64, 64).astype(np.int16)
         self._noise_plus = np.clip(noise, 0, 255).astype(np.uint8)
         self._noise_minus = np.clip(-noise, 0, 255).astype(np.uint8)
+        self._noise_pick = np.random.default_rng(rng.integers(2**63))
         self.labels = np.empty((camera.height, camera.width), np.int32)
 
-    def render(self, t: float, index: int, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
+    def render(self, t: float, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
         """BGR image (H, W, 3) uint8 at time t (seconds from start) and its ground truth."""
         import cv2
 
@@ -96,7 +107,7 @@ class CameraRenderer:
         else:
             truth = _empty_truth()
         if with_noise:
-            k = index % len(self._noise_plus)
+            k = int(self._noise_pick.integers(len(self._noise_plus)))
             cv2.add(image, self._noise_plus[k], dst=image)
             cv2.subtract(image, self._noise_minus[k], dst=image)
         return image, truth

@@ -104,7 +104,7 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
     with (s.out / "video" / f"{camera.id}.timestamps.csv").open("w") as ts:
         ts.write("frame_index,t_ns\n")
         for i, t in enumerate(frame_t):
-            image, truth = renderer.render(float(t), i)
+            image, truth = renderer.render(float(t))
             writer.write(image)
             ts.write(f"{i},{t_ns[i]}\n")
             if i % 20 == 19:
