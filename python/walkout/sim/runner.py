@@ -152,11 +152,15 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"out: {out} exists and is not empty; choose a new directory")
-    for sub in ("store/calib", "truth", "oracle", "messages", "sensors", "video"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)
 
     world = build_world(store_path, scenario.render.width, scenario.render.height, scenario.cameras)
+    failure = scenario.camera_failure
+    if failure is not None and failure.camera not in {c.id for c in world.cameras}:
+        raise ValueError(f"camera_failure.camera: '{failure.camera}' is not among the rendered "
+                         f"cameras {[c.id for c in world.cameras]}")
+    for sub in ("store/calib", "truth", "oracle", "messages", "sensors", "video"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     timeline = simulate_crowd(world, scenario, stream(seed, "crowd"),
                               progress=lambda done, total: report("crowd", done, total))
     reaches = true_reaches(world, timeline)
