@@ -134,7 +134,6 @@ class _Agent:
     backoff_dir: np.ndarray = field(default_factory=lambda: np.zeros(2))
     busy_until: float = 0.0
     replan_at: float = 0.0
-    picked: list[tuple[int, str]] = field(default_factory=list)  # (slot, sku) taken this stop
 
 
 def _wrap(a: float) -> float:
