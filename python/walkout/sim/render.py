@@ -15,7 +15,7 @@ import numpy as np
 
 from walkout import _core
 from walkout.sim.crowd import Timeline
-from walkout.sim.pose import CAPSULES, KEYPOINT_RADIUS, capsule_colours, joints
+from walkout.sim.pose import CAPSULES, KEYPOINT_RADIUS, N_JOINTS, capsule_colours, joints
 from walkout.sim.scene import render_static
 from walkout.sim.world import SimCamera, World
 
@@ -41,14 +41,40 @@ class FrameTruth:
     visible_px: np.ndarray  # (M,) int32 pixels of this person in the frame
 
 
-def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Joints (P, N_JOINTS, 3) -> capsules (P*C, 10), keypoint pixels (P, 17, 2), keypoint depth
-    (P, 17), amodal boxes (P, 4)."""
+def _joint_radius() -> np.ndarray:
+    """Per joint the largest radius (fraction of height) of the capsules ending at it."""
+    radius = np.zeros(N_JOINTS)
+    for a, b, r, _ in CAPSULES:
+        radius[a] = max(radius[a], r)
+        radius[b] = max(radius[b], r)
+    return radius
+
+
+_JOINT_R = _joint_radius()
+
+
+def project_joints(camera: SimCamera, J: np.ndarray, heights: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, N_JOINTS, 3) -> pixels (P, N_JOINTS, 2), camera depth (P, N_JOINTS) and the
+    amodal box (P, 4) of the projected capsules: the box of their end circles, i.e. of every
+    joint's circle at the largest radius of the capsules that end there (the same box the
+    capsules give, for a fraction of the work)."""
     P, NJ, _ = J.shape
     uv, z = camera.project(J.reshape(-1, 3))
     uv = uv.reshape(P, NJ, 2)
     z = z.reshape(P, NJ)
+    used = _JOINT_R > 0
+    r = camera.K[0, 0] * (_JOINT_R[None, used] * heights[:, None]) / np.maximum(z[:, used], NEAR_M)
+    lo = (uv[:, used] - r[..., None]).min(1)
+    hi = (uv[:, used] + r[..., None]).max(1)
+    return uv, z, np.concatenate([lo, hi], 1)
+
+
+def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, N_JOINTS, 3) -> capsules (P*C, 10), keypoint pixels (P, 17, 2), keypoint depth
+    (P, 17), amodal boxes (P, 4)."""
+    uv, z, box = project_joints(camera, J, heights)
     f = camera.K[0, 0]
     r_world = _CAP_R[None, :] * heights[:, None]  # (P, C)
     za, zb = z[:, _CAP_A], z[:, _CAP_B]
@@ -58,9 +84,7 @@ def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
                      uv[:, _CAP_B, 0], uv[:, _CAP_B, 1], zb, rb, r_world], -1)
     near = (za < NEAR_M) | (zb < NEAR_M)
     caps[near] = 0.0  # zero radius: the rasteriser skips it
-    lo = np.minimum(uv[:, _CAP_A] - ra[..., None], uv[:, _CAP_B] - rb[..., None]).min(1)
-    hi = np.maximum(uv[:, _CAP_A] + ra[..., None], uv[:, _CAP_B] + rb[..., None]).max(1)
-    return caps.reshape(-1, 10), uv[:, :17], z[:, :17], np.concatenate([lo, hi], 1)
+    return caps.reshape(-1, 10), uv[:, :17], z[:, :17], box
 
 
 class CameraRenderer:
