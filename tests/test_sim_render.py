@@ -88,6 +88,10 @@ def test_render_truth_has_boxes_and_coco_keypoints(rendered: Run) -> None:
     box = truth["box"]
     assert np.all(box[:, 2] > box[:, 0]) and np.all(box[:, 3] > box[:, 1])
     assert np.all(truth["visible_px"] > 0)
+    # Visible pixels are part of the silhouette; some people are partly hidden.
+    assert np.all(truth["full_px"] >= truth["visible_px"])
+    hidden_share = 1 - truth["visible_px"] / truth["full_px"]
+    assert (hidden_share > 0.2).any() and (hidden_share == 0).any()
     per_frame = rendered.frame_truth("cam1")
     assert sum(len(f.person) for f in per_frame) == len(truth["person"])
 

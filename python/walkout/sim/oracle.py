@@ -47,6 +47,7 @@ class CameraTruth:
     box_full: np.ndarray  # (M, 4) float32
     keypoints: np.ndarray  # (M, 17, 3) float32 u, v, visibility
     visible_px: np.ndarray  # (M,) int32 (-1 when not rendered)
+    full_px: np.ndarray  # (M,) int32 silhouette pixels alone in the scene (-1 when not rendered)
 
 
 def _records(timeline: Timeline, frame_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +91,7 @@ def analytic_truth(timeline: Timeline, camera: SimCamera, static_depth: np.ndarr
     if m == 0:
         return CameraTruth(frame_t, rec_frame, person, np.zeros((0, 4), np.float32),
                            np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32),
-                           np.zeros(0, np.int32))
+                           np.zeros(0, np.int32), np.zeros(0, np.int32))
     state = timeline.body_state(frame_t[rec_frame], person)
     J = joints(state)
     uv, z, full = project_joints(camera, J, state.height)
@@ -134,7 +135,7 @@ def analytic_truth(timeline: Timeline, camera: SimCamera, static_depth: np.ndarr
     kps = np.concatenate([uv, vis[..., None]], -1).astype(np.float32)
     return CameraTruth(frame_t, rec_frame[keep], person[keep], box[keep].astype(np.float32),
                        full[keep].astype(np.float32), kps[keep],
-                       np.full(int(keep.sum()), -1, np.int32))
+                       np.full(int(keep.sum()), -1, np.int32), np.full(int(keep.sum()), -1, np.int32))
 
 
 @dataclass

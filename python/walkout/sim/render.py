@@ -39,6 +39,9 @@ class FrameTruth:
     box_full: np.ndarray  # (M, 4) float32 box of the whole projected body, occluded parts too
     keypoints: np.ndarray  # (M, 17, 3) float32 u, v, visibility (0, 1, 2)
     visible_px: np.ndarray  # (M,) int32 pixels of this person in the frame
+    # (M,) int32 in-image pixels of the person's silhouette with no shelf and nobody else
+    # there: visible_px / full_px is the share not occluded (truncation at the border aside).
+    full_px: np.ndarray | None = None
 
 
 def _joint_radius() -> np.ndarray:
@@ -128,6 +131,9 @@ class CameraRenderer:
             ids = np.repeat(np.arange(len(persons), dtype=np.int32), len(CAPSULES))
             _core.sim_draw_capsules(image, depth, self.labels, caps, colours, ids)
             truth = self._truth(persons, state.height, kp_uv, kp_z, full, depth)
+            truth.full_px = _core.sim_silhouette_areas(
+                self.camera.height, self.camera.width, caps, ids, len(persons)
+            )[np.isin(persons, truth.person)].astype(np.int32)
         else:
             truth = _empty_truth()
         if with_noise:
@@ -158,4 +164,4 @@ class CameraRenderer:
 def _empty_truth() -> FrameTruth:
     return FrameTruth(np.zeros(0, np.int32), np.zeros((0, 4), np.float32),
                       np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32),
-                      np.zeros(0, np.int32))
+                      np.zeros(0, np.int32), np.zeros(0, np.int32))
