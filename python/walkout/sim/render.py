@@ -92,8 +92,9 @@ def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
 
 class CameraRenderer:
     def __init__(self, world: World, timeline: Timeline, camera: SimCamera,
-                 noise_sigma: float, rng: np.random.Generator) -> None:
+                 noise_sigma: float, rng: np.random.Generator, blur_px: float = 0.0) -> None:
         self.world, self.timeline, self.camera = world, timeline, camera
+        self.blur_px = blur_px
         # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
         rgb, self.static_depth = render_static(world, camera)
         # Each camera's exposure and white balance differ a little, as real ones do.
@@ -136,6 +137,9 @@ class CameraRenderer:
             )[np.isin(persons, truth.person)].astype(np.int32)
         else:
             truth = _empty_truth()
+        if self.blur_px > 0:  # optics before the sensor: blur, then noise
+            size = 3 if self.blur_px <= 1.0 else 2 * round(3 * self.blur_px) + 1
+            cv2.GaussianBlur(image, (size, size), self.blur_px, dst=image)
         if with_noise:
             k = int(self._noise_pick.integers(len(self._noise_plus)))
             cv2.add(image, self._noise_plus[k], dst=image)

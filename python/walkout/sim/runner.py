@@ -90,7 +90,7 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
 
     camera = s.world.cameras[camera_index]
     renderer = CameraRenderer(s.world, s.timeline, camera, s.scenario.render.noise_sigma,
-                              stream(s.seed, f"noise/{camera.id}"))
+                              stream(s.seed, f"noise/{camera.id}"), s.scenario.render.blur_px)
     render = s.scenario.render
     ext = ".mp4" if render.codec == "mp4v" else ".avi"
     video = s.out / "video" / f"{camera.id}{ext}"
