@@ -11,8 +11,8 @@ Detections (``detect``) are made from a camera's truth with documented noise tha
 as hard as a good real detector at 640x360 (see ``walkout.sim.scenario.Oracle``):
 
 - a person is missed with probability ``miss_rate + miss_per_occlusion * occluded``, where
-  ``occluded`` is the share of its in-image keypoints that are hidden (+0.3 when its box is
-  under 24 px tall);
+  ``occluded`` is the hidden share of its silhouette's pixels in rendered runs, or of its
+  in-image keypoints in oracle runs (+0.3 when its box is under 24 px tall);
 - each box edge moves by a Gaussian of ``box_jitter`` x box width (x) or height (y);
 - each keypoint moves by a Gaussian of ``keypoint_px`` (x render width / 640), twice that when
   hidden; a hidden wrist is dropped (confidence 0, position 0, 0), other hidden keypoints get
@@ -155,6 +155,9 @@ def detect(truth: CameraTruth, width: int, height: int, noise: Oracle,
     vis = truth.keypoints[..., 2]
     in_image = np.maximum((vis > 0).sum(1), 1)
     occluded = (vis == 1).sum(1) / in_image
+    # Rendered runs know each person's hidden share of pixels exactly: use it where known.
+    measured = truth.full_px > 0
+    occluded = np.where(measured, 1.0 - truth.visible_px / np.maximum(truth.full_px, 1), occluded)
     box = truth.box.astype(np.float64)
     bw, bh = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
     p_miss = noise.miss_rate + noise.miss_per_occlusion * occluded + 0.3 * (bh < 24 * height / 360)
