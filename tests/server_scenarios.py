@@ -267,3 +267,53 @@ def clean_day() -> Scenario:
                                                           Action("S4/front/r0c1", "put")])]),
         Shopper("acct-fay", 30.0, [Stop("S7/front/r1c1", [Action("S7/front/r1c1", "pick")])]),
     ], seed=1)
+
+
+def two_at_one_slot() -> Scenario:
+    """Two shoppers side by side reach into one slot at the same moment; one takes a banana."""
+    return Scenario([
+        Shopper("acct-gus", 0.0, [Stop("S7/front/r0c0", [Action("S7/front/r0c0", "pick")],
+                                       at_s=12.0)], offset=(-0.35, 0.0)),
+        Shopper("acct-hal", 1.0, [Stop("S7/front/r0c0", [Action("S7/front/r0c0", "touch")],
+                                       at_s=12.2)], offset=(0.35, 0.0)),
+    ], seed=2)
+
+
+def wrong_slot() -> Scenario:
+    """A can of cola taken, then put back into the sparkling-water slot next to it."""
+    return Scenario([
+        Shopper("acct-ida", 0.0, [
+            Stop("S1/front/r1c1", [Action("S1/front/r1c1", "pick"),
+                                   Action("S1/front/r0c0", "pick")]),
+            Stop("S1/front/r1c0", [Action("S1/front/r1c0", "put", sku="COLA-330")]),
+        ]),
+    ], seed=3)
+
+
+def group_on_one_scan() -> Scenario:
+    """Two people enter on one scan (party of 2) and shop apart: one receipt for both."""
+    return Scenario([
+        Shopper("acct-jon", 0.0, [Stop("S5/front/r0c1", [Action("S5/front/r0c1", "pick")])],
+                party=2, age_band="35-44"),
+        Shopper("acct-jon", 0.0, [Stop("S8/front/r1c1", [Action("S8/front/r1c1", "pick", 2)])],
+                follows="acct-jon", offset=(0.7, 0.0)),
+        Shopper("acct-kim", 8.0, [Stop("S2/front/r1c0", [Action("S2/front/r1c0", "pick")])]),
+    ], seed=4)
+
+
+def weight_without_reach() -> Scenario:
+    """A slot loses a pack of crackers while one shopper stands at that shelf reaching for
+    something else, and another slot loses weight while nobody is near it."""
+    return Scenario([
+        Shopper("acct-lea", 0.0, [Stop("S5/front/r1c0", [Action("S5/front/r1c0", "pick")],
+                                       at_s=9.0)]),
+        Shopper("acct-max", 3.0, [Stop("S2/front/r0c0", [Action("S2/front/r0c0", "pick")])]),
+    ], extra_weights=[(10.0, "S5/front/r1c1", -262.0), (5.0, "S4/front/r0c0", -470.0)], seed=5)
+
+
+def takes_nothing() -> Scenario:
+    """One shopper looks and touches but takes nothing; another walks straight through."""
+    return Scenario([
+        Shopper("acct-ned", 0.0, [Stop("S6/front/r0c0", [Action("S6/front/r0c0", "touch")])]),
+        Shopper("acct-ola", 4.0, []),
+    ], seed=6)
