@@ -106,6 +106,13 @@ class ServerProcess:
     publish: str
     http: str
     log_path: Path
+    log_file: Any = None
+
+    def _close_files(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if self.log_file is not None:
+            self.log_file.close()
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.http + path, timeout=10) as reply:
@@ -123,6 +130,7 @@ class ServerProcess:
     def kill9(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._close_files()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -132,6 +140,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._close_files()
 
 
 def start_server(config: Path, *extra: str) -> ServerProcess:
@@ -146,8 +155,11 @@ def start_server(config: Path, *extra: str) -> ServerProcess:
     match = re.search(r"ingest (\S+) publish (\S+) http (\S+)", line)
     if not match:
         proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        log_file.close()
         raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
-    return ServerProcess(proc, match[1], match[2], match[3], log_path)
+    return ServerProcess(proc, match[1], match[2], match[3], log_path, log_file)
 
 
 def wait_for(predicate: Any, timeout_s: float, what: str) -> None:

@@ -40,7 +40,7 @@ def _from_database(path: Path) -> dict[str, Any]:
         core = StoreCore(Planogram(loaded.store.config), db,
                          CoreSettings(settle_window_s=loaded.config.settle_window_s))
         core.pump()  # rebuild the shopper links that dwells and reaches name
-        core.shoppers.advance(core.watermark_ns())
+        core.tick(decide=False)
         return analytics(core)
     finally:
         db.close()

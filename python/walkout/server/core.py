@@ -157,9 +157,10 @@ class StoreCore:
         oldest = min(self._box_last.values()) if self._box_last else now
         return max(oldest, floor) - int(self.settings.reorder_s * _NS)
 
-    def tick(self, now_ns: int | None = None) -> list[StoredReceipt]:
-        """Advance tracking, bind check-ins, end sessions, and decide every receipt whose
-        settle window has passed; returns the receipts decided now (issued or for review)."""
+    def tick(self, now_ns: int | None = None, decide: bool = True) -> list[StoredReceipt]:
+        """Advance tracking, bind check-ins, end sessions, and (with ``decide``) decide every
+        receipt whose settle window has passed; returns the receipts decided now. Without
+        ``decide`` the state is rebuilt but no receipt is decided (reports on a database)."""
         now = self.now_ns() if now_ns is None else now_ns
         mark = self.watermark_ns(now)
         self.shoppers.advance(mark)
@@ -170,7 +171,9 @@ class StoreCore:
             sid = self._by_root.get(root)
             if sid is not None:
                 self._maybe_end(self.sessions[sid])
-        decided = []
+        decided: list[StoredReceipt] = []
+        if not decide:
+            return decided
         settle = int(self.settings.settle_window_s * _NS)
         for session in sorted(self.sessions.values(), key=lambda s: (s.exit_ns or 0, s.id)):
             if session.exit_ns is None or session.id in self._decided:

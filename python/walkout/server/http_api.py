@@ -112,6 +112,11 @@ def route(server: StoreServer, method: str, parts: list[str], query: dict[str, s
         if parts == ["analytics"]:
             return server.analytics()
     if method == "POST" and len(parts) == 3 and parts[0] == "review":
+        receipt = server.db.receipt(parts[1])
+        if receipt is None:
+            raise KeyError(parts[1])
+        if receipt.status != "review":
+            raise ApiError(409, f"receipt {parts[1]} is {receipt.status}, not in review")
         if parts[2] == "confirm":
             return server.confirm(parts[1]).as_json()
         if parts[2] == "correct":
