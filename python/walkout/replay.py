@@ -195,7 +195,7 @@ def replay(messages: Sequence[protocol.Message], endpoint: str, keys_dir: Path |
     server_public = load_key_pair(server_public_key).public
     t_first = min(m.t_ns for m in messages)
     t_last = max(m.t_ns for m in messages)
-    report.shift_ns = time.time_ns() + _NS // 2 - t_first
+    report.shift_ns = time.time_ns() - t_first
     report.first_ns = t_first + report.shift_ns
     boxes = sorted({m.src for m in messages if isinstance(m, protocol.Tracks)})
     step = int(_NS / tail_fps)
