@@ -177,7 +177,7 @@ def generate(scenario: Scenario, store_path: Path, out_dir: Path) -> dict[str, o
         pts = paths[key]
         if t < pts[0][0] or t > pts[-1][0]:
             return None
-        i = min(int(round((t - pts[0][0]) * FPS)), len(pts) - 1)
+        i = min(round((t - pts[0][0]) * FPS), len(pts) - 1)
         _, x, y = pts[i]
         return (x, y) if y >= 0.0 else None
     lid_at: dict[tuple[str, str, int], int] = {}
@@ -203,7 +203,7 @@ def generate(scenario: Scenario, store_path: Path, out_dir: Path) -> dict[str, o
             messages.append(protocol.Tracks(src=box, t_ns=t_ns, tracks=tracks))
 
     def box_and_id(key: str, t: float) -> tuple[str, int]:
-        fi = int(round(t * FPS))
+        fi = round(t * FPS)
         pos = position(key, t)
         assert pos is not None
         box = "edge-a" if pos[0] < 6.0 else "edge-b"
@@ -317,3 +317,18 @@ def takes_nothing() -> Scenario:
         Shopper("acct-ned", 0.0, [Stop("S6/front/r0c0", [Action("S6/front/r0c0", "touch")])]),
         Shopper("acct-ola", 4.0, []),
     ], seed=6)
+
+
+def many_shoppers(n: int, seed: int = 0, every_s: float = 2.5) -> Scenario:
+    """``n`` shoppers arriving ``every_s`` apart, each picking at two random sensored slots
+    (a busy hour, for throughput)."""
+    store = load_store(Path(__file__).resolve().parent.parent / "configs" / "store.yaml").config
+    slots = sorted(sh.slot_id(sl) for sh, sl in store.slots() if sl.sensor)
+    rng = np.random.default_rng(seed)
+    shoppers = []
+    for i in range(n):
+        picks = rng.choice(len(slots), size=2, replace=False)
+        stops = [Stop(slots[j], [Action(slots[j], "pick", int(rng.integers(1, 3)))])
+                 for j in picks]
+        shoppers.append(Shopper(f"acct-{i:04d}", i * every_s, stops))
+    return Scenario(shoppers, seed=seed)

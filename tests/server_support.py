@@ -146,7 +146,7 @@ class ServerProcess:
 def start_server(config: Path, *extra: str) -> ServerProcess:
     log_path = config.parent / f"server-{time.monotonic_ns()}.log"
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
-    log_file = open(log_path, "w")  # noqa: SIM115 - the process owns it
+    log_file = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "walkout", "server", "--config", str(config),
                              *extra], stdout=subprocess.PIPE, stderr=log_file, text=True,
                             env=env)

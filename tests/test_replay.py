@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 import server_scenarios as sc
 from server_support import STORE
-
 from walkout import protocol
 from walkout.replay import Faults, _shift, load_run, replay
 
@@ -22,10 +22,10 @@ def test_load_run_reads_every_message_in_time_order(tmp_path: Path) -> None:
 
 
 def test_load_run_names_the_bad_line(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="messages.jsonl"):
+    with pytest.raises(ValueError, match=r"messages\.jsonl"):
         load_run(tmp_path)
     (tmp_path / "messages.jsonl").write_text('{"type": "weight", "src": "x"}\n')
-    with pytest.raises(ValueError, match=r"messages.jsonl:1"):
+    with pytest.raises(ValueError, match=r"messages\.jsonl:1"):
         load_run(tmp_path)
 
 

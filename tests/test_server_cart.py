@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from server_support import STORE
 
+from server_support import STORE
 from walkout.config import load_store
 from walkout.server.cart import (
     CartRules,
@@ -36,7 +36,7 @@ def weight(key: str, slot: str, t: float, grams: float) -> WeightEvidence:
     return WeightEvidence(key, slot, int(t * S), grams)
 
 
-def cart_of(att, who: str) -> Counter[str]:  # noqa: ANN001
+def cart_of(att, who: str) -> Counter[str]:
     out: Counter[str] = Counter()
     for line in att.lines:
         if line.shopper == who:
@@ -129,13 +129,13 @@ def test_fit_units_recovers_whole_counts(k: int, unit: float, noise: float) -> N
 
 
 evidence = st.lists(
-    st.tuples(st.sampled_from(SENSORED[:6] + [BATT]), st.sampled_from(["a", "b", "c", None]),
+    st.tuples(st.sampled_from([*SENSORED[:6], BATT]), st.sampled_from(["a", "b", "c", None]),
               st.integers(0, 60), st.integers(-3, 3), st.booleans()),
     max_size=25)
 
 
 @given(items=evidence, seed=st.randoms())
-def test_attribution_does_not_depend_on_arrival_order(items, seed) -> None:  # noqa: ANN001
+def test_attribution_does_not_depend_on_arrival_order(items, seed) -> None:
     reaches, weights = [], []
     for i, (slot, who, t, k, has_weight) in enumerate(items):
         reaches.append(reach(f"r{i}", who, slot, float(t)))
@@ -153,7 +153,7 @@ def test_attribution_does_not_depend_on_arrival_order(items, seed) -> None:  # n
 @given(actions=st.lists(st.tuples(st.sampled_from(SENSORED), st.integers(1, 3), st.booleans()),
                         max_size=12),
        noise=st.floats(-0.15, 0.15))
-def test_lone_shopper_cart_equals_truth(actions, noise: float) -> None:  # noqa: ANN001
+def test_lone_shopper_cart_equals_truth(actions, noise: float) -> None:
     truth: Counter[str] = Counter()
     reaches, weights = [], []
     for i, (slot, k, is_pick) in enumerate(actions):

@@ -9,15 +9,15 @@ import random
 from pathlib import Path
 
 import pytest
+
 import server_scenarios as sc
 from server_support import STORE, drive_core, receipt_items
-
 from walkout.config import load_store
 from walkout.server.core import CoreSettings, StoreCore
 from walkout.server.planogram import Planogram
 
 
-def _run(scenario: sc.Scenario, tmp_path: Path, **kw: object):  # noqa: ANN202
+def _run(scenario: sc.Scenario, tmp_path: Path, **kw: object):
     truth = sc.generate(scenario, STORE, tmp_path / "run")
     messages = sc.load_messages(tmp_path / "run")
     core, db = drive_core(messages, tmp_path / "store.db", **kw)  # type: ignore[arg-type]

@@ -16,8 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import server_scenarios as sc
 import zmq
+
+import server_scenarios as sc
 from server_support import (
     REPO,
     STORE,
@@ -28,7 +29,6 @@ from server_support import (
     wait_for,
     write_server_config,
 )
-
 from walkout import protocol
 from walkout.replay import Faults, Outage, ReplayReport, load_run, replay
 
@@ -49,9 +49,9 @@ def clean_day_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
 
 
 def _replay(run: Path, server: ServerProcess, keys: Path, spool: Path,
-            faults: Faults = Faults()) -> ReplayReport:
+            faults: Faults | None = None) -> ReplayReport:
     return replay(load_run(run), server.ingest, keys, keys / "server.key", spool, speed=SPEED,
-                  tail_s=8.0, faults=faults, flush_s=60)
+                  tail_s=8.0, faults=faults or Faults(), flush_s=60)
 
 
 def _all_decided(server: ServerProcess, n: int) -> bool:

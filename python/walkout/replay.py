@@ -132,7 +132,7 @@ class _Source:
         self.sender = self._open(endpoint)
         self._dup: zmq.Socket | None = None
 
-    def _open(self, endpoint: str):  # noqa: ANN202 - walkout.wire.Sender
+    def _open(self, endpoint: str):
         from walkout.wire import Sender
 
         return Sender(endpoint, self.src, self.spool_dir, secret_key=self.key,

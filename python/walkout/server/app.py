@@ -57,7 +57,7 @@ class StoreServer:
     """
 
     def __init__(self, loaded: LoadedServer, *, settings: CoreSettings | None = None,
-                 rules: CartRules = CartRules(), shopper_params: ShopperParams = ShopperParams(),
+                 rules: CartRules | None = None, shopper_params: ShopperParams | None = None,
                  http_port: int | None = None, tick_s: float = 0.1,
                  synchronous: str = "FULL") -> None:
         if tick_s <= 0:
@@ -70,7 +70,8 @@ class StoreServer:
         self.settings = settings or base
         self.db = SqliteServerStore(loaded.resolve(cfg.database.path),
                                     synchronous=synchronous)  # type: ignore[arg-type]
-        self.core = StoreCore(self.planogram, self.db, self.settings, rules, shopper_params)
+        self.core = StoreCore(self.planogram, self.db, self.settings, rules or CartRules(),
+                              shopper_params or ShopperParams())
         self.tick_s = tick_s
         self._lock = threading.RLock()
         self._wake = threading.Event()

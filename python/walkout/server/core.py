@@ -93,15 +93,15 @@ class StoreCore:
     """Sessions, carts and receipts of one store. Not thread-safe: one thread drives it."""
 
     def __init__(self, planogram: Planogram, db: ServerStore,
-                 settings: CoreSettings = CoreSettings(), rules: CartRules = CartRules(),
-                 shopper_params: ShopperParams = ShopperParams(),
+                 settings: CoreSettings | None = None, rules: CartRules | None = None,
+                 shopper_params: ShopperParams | None = None,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.planogram = planogram
         self.db = db
-        self.settings = settings
-        self.rules = rules
+        self.settings = settings or CoreSettings()
+        self.rules = rules or CartRules()
         self.clock = clock
-        self.shoppers = GlobalShoppers(planogram, shopper_params)
+        self.shoppers = GlobalShoppers(planogram, shopper_params or ShopperParams())
         self.cursor = 0
         self.sessions: dict[str, Session] = {}
         self._by_root: dict[int, str] = {}
@@ -175,10 +175,13 @@ class StoreCore:
         if not decide:
             return decided
         settle = int(self.settings.settle_window_s * _NS)
+        reorder = int(self.settings.reorder_s * _NS)
         for session in sorted(self.sessions.values(), key=lambda s: (s.exit_ns or 0, s.id)):
             if session.exit_ns is None or session.id in self._decided:
                 continue
-            if min(now, mark) >= session.exit_ns + settle:
+            # The reorder margin is for the tracker's frames; the settle window already
+            # covers late events, so the decision waits only for the boxes themselves.
+            if min(now, mark + reorder) >= session.exit_ns + settle:
                 receipt = self._decide(session, now)
                 if receipt is not None:
                     decided.append(receipt)

@@ -280,7 +280,7 @@ class SqliteServerStore:
             rows = self._db.execute(
                 "SELECT kind, key, slot, t_ns, detail FROM anomalies ORDER BY t_ns, kind, key"
             ).fetchall()
-        return [dict(zip(("kind", "key", "slot", "t_ns", "detail"), r)) for r in rows]
+        return [dict(zip(("kind", "key", "slot", "t_ns", "detail"), r, strict=True)) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -79,10 +79,10 @@ def _handler(server: StoreServer) -> type[BaseHTTPRequestHandler]:
                 log.exception("HTTP %s %s failed", method, self.path)
                 self._reply(500, {"error": f"internal error: {type(exc).__name__}"})
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self._run("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._run("POST")
 
     return Handler

@@ -33,7 +33,16 @@ class ProductInfo:
     unit_weight_g: float
 
 
-def point_in_polygon(x: float, y: float, polygon: np.ndarray) -> bool:
+Polygon = tuple[tuple[float, float], ...]
+
+
+def as_polygon(points: np.ndarray | list[tuple[float, float]]) -> Polygon:
+    """Plain float tuples: this runs for every shopper in every frame, and indexing numpy
+    scalars one by one is several times slower than tuples."""
+    return tuple((float(x), float(y)) for x, y in points)
+
+
+def point_in_polygon(x: float, y: float, polygon: Polygon) -> bool:
     """Even-odd ray casting; points on an edge may land either side (zones are metres wide,
     so a millimetre on the boundary never decides anything)."""
     inside = False
@@ -66,22 +75,26 @@ class Planogram:
                 sid, shelf.id, product.sku, product.name, product.price_cents,
                 product.unit_weight_g, slot.sensor,
             )
-        self.entry_zones: dict[str, np.ndarray] = {}
-        self.exit_zones: dict[str, np.ndarray] = {}
+        self.entry_zones: dict[str, Polygon] = {}
+        self.exit_zones: dict[str, Polygon] = {}
         for gate in store.gates:
             zones = self.entry_zones if gate.kind == "entry" else self.exit_zones
-            zones[gate.id] = np.asarray(gate.zone, dtype=np.float64)
-        self.engagement: dict[str, list[np.ndarray]] = {
-            shelf.id: shelf.engagement_polygons() for shelf in store.shelves
+            zones[gate.id] = as_polygon(gate.zone)
+        self.engagement: dict[str, list[Polygon]] = {
+            shelf.id: [as_polygon(p) for p in shelf.engagement_polygons()]
+            for shelf in store.shelves
         }
         self.edge_boxes: tuple[str, ...] = tuple(box.id for box in store.edge_boxes)
 
     def slot(self, slot_id: str) -> SlotProduct | None:
         return self.slots.get(slot_id)
 
-    def in_entry_zone(self, x: float, y: float, gate: str | None = None) -> bool:
-        zones = self.entry_zones if gate is None else {gate: self.entry_zones[gate]}
-        return any(point_in_polygon(x, y, z) for z in zones.values())
+    def entry_gate_at(self, x: float, y: float) -> str | None:
+        """The entry gate whose zone holds (x, y), if any."""
+        for gate, zone in self.entry_zones.items():
+            if point_in_polygon(x, y, zone):
+                return gate
+        return None
 
     def in_exit_zone(self, x: float, y: float) -> bool:
         return any(point_in_polygon(x, y, z) for z in self.exit_zones.values())

@@ -187,10 +187,10 @@ class GlobalShoppers:
         if s.exited_ns is not None and not in_exit:
             s.exited_ns = None  # back in the store (e.g. stood in the exit zone and turned)
         self._active.add(root)
-        for gate, zone in self.planogram.entry_zones.items():
-            if self.planogram.in_entry_zone(x, y, gate):
-                span = s.entry.setdefault(gate, [t_ns, t_ns])
-                span[1] = t_ns
+        gate = self.planogram.entry_gate_at(x, y)
+        if gate is not None:
+            span = s.entry.setdefault(gate, [t_ns, t_ns])
+            span[1] = t_ns
         if not s.samples_t or t_ns - s.samples_t[-1] >= self.params.sample_every_s * _NS:
             s.samples_t.append(t_ns)
             s.samples_xy.append((x, y))
