@@ -117,3 +117,15 @@ def test_settings_refuse_bad_values() -> None:
         CoreSettings(settle_window_s=0)
     with pytest.raises(ValueError, match="review_threshold"):
         CoreSettings(review_threshold=1.5)
+
+
+def test_health_flags_a_skewed_clock(tmp_path: Path) -> None:
+    from walkout import protocol
+    from walkout.server.db import SqliteServerStore
+
+    db = SqliteServerStore(tmp_path / "s.db", synchronous="NORMAL")
+    core = StoreCore(Planogram(load_store(STORE).config), db, CoreSettings(), clock=lambda: 0)
+    core.feed(protocol.Health(src="edge-a", seq=1, t_ns=5, clock_offset_ns=400_000_000))
+    core.feed(protocol.Health(src="edge-b", seq=1, t_ns=5, clock_offset_ns=-1_000_000))
+    sources = core.status()["sources"]
+    assert sources["edge-a"]["clock_skewed"] and not sources["edge-b"]["clock_skewed"]

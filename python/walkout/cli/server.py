@@ -46,7 +46,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     cfg = loaded.config
     settings = CoreSettings(settle_window_s=cfg.settle_window_s,
-                            review_threshold=cfg.review_threshold)
+                            review_threshold=cfg.review_threshold,
+                            clock_skew_tolerance_s=cfg.clock_skew_tolerance_s)
     if args.settle_window is not None:
         settings = replace(settings, settle_window_s=args.settle_window)
     if args.max_source_lag is not None:

@@ -44,7 +44,7 @@ def analytics(core: StoreCore, t0_ns: int = 0, t1_ns: int = 2**63 - 1) -> dict[s
 
     def session_of(src: str, track: int, t_ns: int) -> str | None:
         root = core.shoppers.link(src, track, t_ns)
-        return None if root is None else core._session_of(root)
+        return core.session_of(root)
 
     dwell_s: dict[str, float] = defaultdict(float)
     dwell_visits: Counter[str] = Counter()

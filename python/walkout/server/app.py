@@ -66,7 +66,8 @@ class StoreServer:
         self.loaded = loaded
         self.planogram = Planogram(loaded.store.config)
         base = CoreSettings(settle_window_s=cfg.settle_window_s,
-                            review_threshold=cfg.review_threshold)
+                            review_threshold=cfg.review_threshold,
+                            clock_skew_tolerance_s=cfg.clock_skew_tolerance_s)
         self.settings = settings or base
         self.db = SqliteServerStore(loaded.resolve(cfg.database.path),
                                     synchronous=synchronous)  # type: ignore[arg-type]

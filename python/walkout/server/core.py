@@ -52,6 +52,9 @@ class CoreSettings:
     max_source_lag_s: float = 10.0
     """longest the tracker waits for a silent edge box; longer rides out longer outages
     without losing its tracks, delays receipts by as much while a box is away"""
+    clock_skew_tolerance_s: float = 0.25
+    """a source whose health reports a larger clock offset is flagged in the status (and
+    logged): its events may be paired with the wrong reaches"""
     reorder_s: float = 0.5
     """extra wait for messages of one box arriving out of order; longer tolerates more
     jitter, adds the same to every receipt"""
@@ -140,9 +143,15 @@ class StoreCore:
                 "t_ns": message.t_ns, "clock_offset_ns": message.clock_offset_ns,
                 "spool_fill": message.spool_fill, "spool_full": message.spool_full,
                 "latency_p95_ms": message.latency_p95_ms,
+                "clock_skewed": message.clock_offset_ns is not None and abs(
+                    message.clock_offset_ns) > self.settings.clock_skew_tolerance_s * _NS,
                 "cameras": [{"camera": c.camera, "fps": c.fps, "dropped": c.dropped_frames,
                              "reconnects": c.reconnects} for c in message.cameras],
             }
+            if self.health[message.src]["clock_skewed"]:
+                log.warning("source %s reports a clock offset of %.3f s (tolerated: %.3f s)",
+                            message.src, (message.clock_offset_ns or 0) / _NS,
+                            self.settings.clock_skew_tolerance_s)
         # reach, dwell and weight are read back from the store when a cart is computed.
 
     # --- time ----------------------------------------------------------------------------------
@@ -231,7 +240,8 @@ class StoreCore:
 
     # --- carts and receipts --------------------------------------------------------------------
 
-    def _session_of(self, root: int | None) -> str | None:
+    def session_of(self, root: int | None) -> str | None:
+        """The session a global shopper (any of its merged ids) belongs to."""
         if root is None:
             return None
         return self._by_root.get(self.shoppers.root(root))
@@ -242,7 +252,7 @@ class StoreCore:
         reaches = []
         for r in self.db.events_between(("reach",), t0_ns - margin, t1_ns):
             assert isinstance(r, protocol.Reach)
-            sid = self._session_of(self.shoppers.link(r.src, r.track, r.end_ns))
+            sid = self.session_of(self.shoppers.link(r.src, r.track, r.end_ns))
             reaches.append(ReachEvidence(f"{r.src}#{r.seq}", sid, r.slot, r.start_ns, r.end_ns,
                                          r.confidence))
         weights = []
