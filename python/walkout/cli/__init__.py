@@ -12,7 +12,13 @@ from collections.abc import Sequence
 import walkout
 
 # Modules under walkout.cli that each add one subcommand (or a group of them).
-_COMMAND_MODULES: tuple[str, ...] = ("config", "server", "replay", "report")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "config",
+    "server",
+    "replay",
+    "report",
+    "sim",
+)
 
 
 def _version_text() -> str:
