@@ -22,7 +22,7 @@ def test_load_run_reads_every_message_in_time_order(tmp_path: Path) -> None:
 
 
 def test_load_run_names_the_bad_line(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"messages\.jsonl"):
+    with pytest.raises(ValueError, match=r"run\.json"):
         load_run(tmp_path)
     (tmp_path / "messages.jsonl").write_text('{"type": "weight", "src": "x"}\n')
     with pytest.raises(ValueError, match=r"messages\.jsonl:1"):

@@ -67,7 +67,7 @@ class CartRules:
     before_s: float = 1.0
     """a change may be stamped this long before the reach starts (sensor clocks, a hand
     already pressing); longer tolerates worse clocks, risks pairing a neighbour's reach"""
-    after_s: float = 4.0
+    after_s: float = 1.5
     """a change may settle this long after the reach ends (scales wait for a stable reading);
     longer catches slow scales, makes two shoppers at one slot look simultaneous more often"""
     unit_tolerance: float = 0.2

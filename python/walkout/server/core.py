@@ -197,25 +197,51 @@ class StoreCore:
         return decided
 
     def _bind_checkins(self, done_ns: int) -> None:
+        """Bind each scan the tracker has passed by ``bind_window_s`` to its shoppers.
+
+        The one who scanned is the shopper in the entry zone at the scan time who came in last
+        before it (the one at the reader). Every scan the tracker has reached reserves its
+        scanner first, so a group's companions are never taken from the next group's scanner:
+        companions are the nearest other entrants (by first time in the zone) within the
+        window. Scans are bound in time order, so the result never depends on arrival order.
+        """
         window = int(self.settings.bind_window_s * _NS)
         ready = sorted((c for c in self._pending_checkins if c.t_ns + window <= done_ns),
                        key=lambda c: (c.t_ns, c.src, c.seq))
         if not ready:
             return
+        scans = sorted((c for c in self._pending_checkins if c.t_ns <= done_ns),
+                       key=lambda c: (c.t_ns, c.src, c.seq))
         keys = {(c.src, c.seq) for c in ready}
         self._pending_checkins = [c for c in self._pending_checkins
                                   if (c.src, c.seq) not in keys]
+        leaders: dict[tuple[str, int], int] = {}
+        for scan in scans:
+            gate = scan.gate if scan.gate in self.planogram.entry_zones else None
+            there = [(first, root) for first, last, root in self.shoppers.entry_candidates(
+                gate, scan.t_ns - window, scan.t_ns)
+                if first <= scan.t_ns and root not in self._by_root
+                and root not in leaders.values()]
+            if there:
+                leaders[(scan.src, scan.seq)] = max(there)[1]
         for checkin in ready:
             gate = checkin.gate if checkin.gate in self.planogram.entry_zones else None
             sid = f"{checkin.gate}:{checkin.account}:{checkin.t_ns}"
             if sid in self.sessions:
                 continue
             party = checkin.party_size or 1
-            members = []
-            for _, root in self.shoppers.entry_candidates(gate, checkin.t_ns - window,
-                                                          checkin.t_ns + window):
-                if root not in self._by_root and len(members) < party:
-                    members.append(root)
+            leader = leaders.pop((checkin.src, checkin.seq), None)
+            members = [] if leader is None else [leader]
+            others = sorted(
+                (abs(first - checkin.t_ns), first, root)
+                for first, _, root in self.shoppers.entry_candidates(
+                    gate, checkin.t_ns - window, checkin.t_ns + window)
+                if root not in self._by_root and root not in leaders.values()
+                and root != leader)
+            for _, _, root in others:
+                if len(members) >= party:
+                    break
+                members.append(root)
             profile = {k: v for k, v in (("age_band", checkin.profile.age_band),) if v}
             session = Session(sid, checkin.account, checkin.gate, checkin.t_ns, party, profile,
                               members)

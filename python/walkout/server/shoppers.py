@@ -224,11 +224,10 @@ class GlobalShoppers:
         return self.root(ids[max(i, 0)])
 
     def entry_candidates(self, gate: str | None, t0_ns: int,
-                         t1_ns: int) -> list[tuple[int, int]]:
-        """(distance to the window in ns, root id) of every shopper seen in an entry zone
-        (``gate``, or any) between ``t0_ns`` and ``t1_ns``, nearest first."""
+                         t1_ns: int) -> list[tuple[int, int, int]]:
+        """(first, last time seen there, root id) of every shopper seen in an entry zone
+        (``gate``, or any) between ``t0_ns`` and ``t1_ns``, by first time."""
         out = []
-        mid = (t0_ns + t1_ns) // 2
         for root, s in self._shoppers.items():
             if self.root(root) != root:
                 continue
@@ -237,8 +236,7 @@ class GlobalShoppers:
                     continue
                 if last < t0_ns or first > t1_ns:
                     continue
-                dist = 0 if first <= mid <= last else min(abs(first - mid), abs(last - mid))
-                out.append((dist, root))
+                out.append((first, last, root))
                 break
         return sorted(out)
 

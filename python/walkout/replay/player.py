@@ -1,9 +1,10 @@
-"""``walkout replay``: play a recorded or simulated run to a store server over real sockets,
+"""The replay player: play a recorded or simulated run to a store server over real sockets,
 exactly as the gates, shelf gateways and edge boxes would: one :class:`walkout.wire.Sender`
 per source, each with its own CURVE key, sequence numbers and on-disk spool.
 
-A run folder holds ``messages.jsonl``: one :mod:`walkout.protocol` body per line (``seq`` is
-ignored: each sender numbers its own), in any order. Times are shifted so the run starts now;
+A run folder is a simulator run (see :mod:`walkout.replay.sim_truth`) or holds
+``messages.jsonl``: one :mod:`walkout.protocol` body per line (``seq`` is ignored: each
+sender numbers its own), in any order. Times are shifted so the run starts now;
 durations are kept, and ``speed`` only changes how fast they are sent (a server takes the
 later of its clock and the newest event time as "now", so a fast replay is not held back).
 
@@ -73,12 +74,8 @@ class ReplayReport:
     flushed: bool = False
 
 
-def load_run(run_dir: Path | str) -> list[protocol.Message]:
-    """The messages of a run folder, in time order (see the module docstring)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "messages.jsonl"
-    if not path.is_file():
-        raise ValueError(f"run_dir: expected a run folder with messages.jsonl, {path} is missing")
+def load_messages_file(path: Path) -> list[protocol.Message]:
+    """Every message of a JSON-lines file (one :mod:`walkout.protocol` body per line)."""
     decoder = msgspec.json.Decoder(protocol.Message)
     out: list[protocol.Message] = []
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
@@ -88,6 +85,23 @@ def load_run(run_dir: Path | str) -> list[protocol.Message]:
             out.append(decoder.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise ValueError(f"{path}:{n}: not a walkout message ({exc})") from None
+    return out
+
+
+def load_run(run_dir: Path | str) -> list[protocol.Message]:
+    """The messages of a run folder, in time order: a simulator run (``run.json``; its gate
+    scans and weight changes, and tracks, reaches and dwells made from its ground truth, see
+    :mod:`walkout.replay.sim_truth`) or a folder with ``messages.jsonl``."""
+    run_dir = Path(run_dir)
+    if (run_dir / "run.json").is_file():
+        from walkout.replay.sim_truth import messages_from_truth
+
+        out = messages_from_truth(run_dir)
+    elif (run_dir / "messages.jsonl").is_file():
+        out = load_messages_file(run_dir / "messages.jsonl")
+    else:
+        raise ValueError(f"run_dir: expected a simulator run (run.json) or a folder with "
+                         f"messages.jsonl; {run_dir} has neither")
     out.sort(key=lambda m: (m.t_ns, m.src))
     return out
 
