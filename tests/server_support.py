@@ -26,6 +26,8 @@ from walkout.server.planogram import Planogram
 REPO = Path(__file__).resolve().parent.parent
 STORE = REPO / "configs" / "store.yaml"
 SOURCES = ("edge-a", "edge-b", "gate-entry", "shelf-gateway")
+SIM_SOURCES = ("edge-a", "edge-b", "entry", *(f"gw-S{i}" for i in range(1, 9)))
+"""the sources of a simulator run of the example store: boxes, the gate, a gateway per shelf"""
 
 
 def drive_core(messages: list[protocol.Message], db_path: Path, settle_s: float = 3.0,
@@ -72,19 +74,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_keys(folder: Path) -> Path:
+def make_keys(folder: Path, sources: tuple[str, ...] = SOURCES + SIM_SOURCES) -> Path:
     from walkout.wire import generate_keys
 
-    for name in ("server", *SOURCES):
+    for name in ("server", *sources):
         if not (folder / f"{name}.key").exists():
             generate_keys(name, folder)
     return folder
 
 
 def write_server_config(folder: Path, keys: Path, settle_s: float = 3.0,
-                        review_threshold: float = 0.8) -> Path:
+                        review_threshold: float = 0.8,
+                        sources: tuple[str, ...] = SOURCES + SIM_SOURCES) -> Path:
     ingest, publish = free_port(), free_port()
-    allowed = ", ".join(str(keys / f"{s}.key") for s in SOURCES)
+    allowed = ", ".join(str(keys / f"{s}.key") for s in dict.fromkeys(sources))
     path = folder / "server.yaml"
     path.write_text(
         f"kind: server\nstore: {STORE}\n"

@@ -11,9 +11,9 @@ Rules (each a field of :class:`CartRules`):
 - A drop of k unit weights is k items picked, a rise a put-back of k items. A change that is
   not a whole number of units (within the tolerance) is still counted (rounded, at least one)
   but the line gets ``count_misfit_confidence`` and says so.
-- A rise that does not fit the slot's product but fits a product the reacher holds is that
-  product put back into the wrong slot: it leaves the reacher's cart and is reported as
-  misplaced stock.
+- A rise that does not fit the slot's product (or fits it, but the reacher holds none of it)
+  and fits a product the reacher holds is that product put back into the wrong slot: it
+  leaves the reacher's cart and is reported as misplaced stock.
 - Two or more shoppers reaching S around t: the change goes to the one whose reach ended
   closest to t; every candidate's receipt gets ``shared_slot_confidence`` and the reason.
 - A change with no reach: given to the only shopper standing at the shelf (at
@@ -254,11 +254,13 @@ def _pair(w: WeightEvidence, slot: SlotProduct, shopper: str, conf: float, reaso
         add_line(LineEvidence(shopper, slot.sku, k, conf, "; ".join(reasons) or None, w.t_ns,
                               w.slot, evidence))
         return
-    if fits:
+    if fits and carts[shopper][slot.sku] >= k:
         add_line(LineEvidence(shopper, slot.sku, -k, conf, "; ".join(reasons) or None, w.t_ns,
                               w.slot, evidence))
         return
-    # A rise that is not this slot's product: look in the reacher's cart for what fits best.
+    # A rise that is not this slot's product, or that the reacher does not hold (one cannot
+    # put back what one never took: products of close weights, 520 g water into the 525 g
+    # sparkling slot): look in the reacher's cart for what fits best.
     best: tuple[float, str, int] | None = None
     for sku, held in sorted(carts[shopper].items()):
         if held <= 0 or sku == slot.sku:
@@ -277,6 +279,12 @@ def _pair(w: WeightEvidence, slot: SlotProduct, shopper: str, conf: float, reaso
                               evidence))
         out.anomalies.append(Anomaly("misplaced", w.key, w.slot, w.t_ns,
                                      f"{kp} x {sku} put into {w.slot}, the slot of {slot.sku}"))
+        return
+    if fits:
+        # Fits the slot's product though the reacher holds none: a put-back of something
+        # taken before the session, or a miscount; the draft flags the negative count.
+        add_line(LineEvidence(shopper, slot.sku, -k, conf, "; ".join(reasons) or None, w.t_ns,
+                              w.slot, evidence))
         return
     conf = min(conf, rules.count_misfit_confidence)
     reasons.append(f"a rise of {grams:.0f} g at {w.slot} fits neither {slot.sku} nor anything "
