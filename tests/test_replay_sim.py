@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from server_support import (
     REPO,
     STORE,
@@ -21,7 +22,6 @@ from server_support import (
     wait_for,
     write_server_config,
 )
-
 from walkout.replay import load_run, replay
 from walkout.replay.sim_truth import true_receipts
 
@@ -53,7 +53,7 @@ def sim_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _check(receipts: list, truth: dict[str, dict[str, int]]) -> None:  # noqa: ANN001
+def _check(receipts: list, truth: dict[str, dict[str, int]]) -> None:
     rows = [r if isinstance(r, dict) else r.as_json() for r in receipts]
     assert {r["account"] for r in rows} == set(truth)
     for r in rows:
