@@ -156,22 +156,19 @@ class StoreServer:
 
     def _publish_pending(self) -> None:
         assert self._pub is not None
-        for status in ("issued", "confirmed", "corrected"):
-            for receipt in self.db.receipts(status):
-                if receipt.published:
-                    continue
-                self._pub_seq += 1
-                message = protocol.Receipt(
-                    src="server", seq=self._pub_seq, t_ns=receipt.issued_ns or time.time_ns(),
-                    account=receipt.account, session=receipt.session,
-                    lines=[protocol.ReceiptLine(sku=x["sku"], name=x["name"], qty=x["qty"],
-                                                unit_price_cents=x["unit_price_cents"])
-                           for x in receipt.lines],
-                    currency=self.planogram.currency, total_cents=receipt.total_cents,
-                    confidence=receipt.confidence)
-                self._pub.send_multipart(protocol.to_frames(message))
-                self.db.mark_published(receipt.session)
-                self.published += 1
+        for receipt in self.db.unpublished():
+            self._pub_seq += 1
+            message = protocol.Receipt(
+                src="server", seq=self._pub_seq, t_ns=receipt.issued_ns or time.time_ns(),
+                account=receipt.account, session=receipt.session,
+                lines=[protocol.ReceiptLine(sku=x["sku"], name=x["name"], qty=x["qty"],
+                                            unit_price_cents=x["unit_price_cents"])
+                       for x in receipt.lines],
+                currency=self.planogram.currency, total_cents=receipt.total_cents,
+                confidence=receipt.confidence)
+            self._pub.send_multipart(protocol.to_frames(message))
+            self.db.mark_published(receipt.session)
+            self.published += 1
 
     # --- what the API calls --------------------------------------------------------------------
 

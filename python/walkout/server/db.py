@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     published   INTEGER NOT NULL DEFAULT 0,
     draft       TEXT NOT NULL       -- the machine's lines, kept when a reviewer corrects
 );
+CREATE INDEX IF NOT EXISTS receipts_to_publish ON receipts (published, status);
 CREATE TABLE IF NOT EXISTS sessions (
     id          TEXT PRIMARY KEY,
     account     TEXT NOT NULL,
@@ -120,6 +121,7 @@ class ServerStore(Protocol):
     def add_receipt(self, receipt: StoredReceipt) -> bool: ...
     def receipt(self, session: str) -> StoredReceipt | None: ...
     def receipts(self, status: str | None = None) -> list[StoredReceipt]: ...
+    def unpublished(self) -> list[StoredReceipt]: ...
     def decide_review(self, session: str, status: str, lines: list[dict[str, Any]],
                       total_cents: int, issued_ns: int) -> StoredReceipt: ...
     def mark_published(self, session: str) -> None: ...
@@ -241,6 +243,11 @@ class SqliteServerStore:
         return [StoredReceipt(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
                               r[7], r[8], r[9], r[10], bool(r[11]), json.loads(r[12]))
                 for r in rows]
+
+    def unpublished(self) -> list[StoredReceipt]:
+        """Receipts decided for billing (issued, confirmed, corrected) not yet published."""
+        return self._receipt_rows(
+            "WHERE published = 0 AND status IN ('issued', 'confirmed', 'corrected')", ())
 
     def receipt(self, session: str) -> StoredReceipt | None:
         rows = self._receipt_rows("WHERE session = ?", (session,))
