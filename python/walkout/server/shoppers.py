@@ -19,9 +19,11 @@ to :meth:`GlobalShoppers.advance`, so a box whose messages are late (reordered, 
 from its spool after an outage) still lands in the frames it belongs to, as long as the
 watermark waited for it. The same stored stream therefore always gives the same ids.
 
-A global id that the tracker starts anew for a box track already linked to another id (the
-tracker lost the person for longer than its lost buffer, e.g. behind a shelf end) continues
-that older shopper: ids are merged through :meth:`root`.
+Identity follows the boxes first: a box track that continues keeps the shopper it belonged to,
+whatever id the global tracker gives its point (the tracker may swap two people who cross;
+a box's own tracker, with its cameras' appearance cues, is the better judge inside its view).
+The global tracker decides only where no box track continues: at a hand-over between boxes,
+and for a new shopper.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class ShopperParams:
     exit_confirm_s: float = 1.0
     """a shopper last seen in an exit zone and unseen this long has left; longer survives
     longer occlusions at the door, delays every receipt by as much"""
+    relink_after_s: float = 5.0
+    """a box track unseen this long starts over as a new stretch (a restarted box reuses its
+    local ids); longer bridges longer occlusions inside one box"""
     sample_every_s: float = 0.2
     """position history resolution (who stood at a shelf when)"""
 
@@ -97,9 +102,10 @@ class GlobalShoppers:
         self.processed_ns = 0
         """every frame ending at or before this was processed"""
         self.late_messages = 0
-        self._parent: dict[int, int] = {}
         self._shoppers: dict[int, _Shopper] = {}
-        self._links: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        self._tracker_ident: dict[int, int] = {}
+        self._box_tracks: dict[tuple[str, int], list[list[int]]] = {}
+        """(box, local id) -> stretches [first_ns, last_ns, identity] it was followed"""
         self._active: set[int] = set()
         self._exits: list[tuple[int, int]] = []
 
@@ -164,29 +170,32 @@ class GlobalShoppers:
 
     def _observe(self, gid: int, local: list[tuple[str, int]], t_ns: int, x: float,
                  y: float) -> None:
-        if gid not in self._parent:
-            self._parent[gid] = gid
-            for box_track in local:
-                seen = self._links.get(box_track)
-                if seen is not None:
-                    old = self.root(seen[1][-1])
-                    if old != gid and self._shoppers[old].exited_ns is None:
-                        self._parent[gid] = old  # a box still follows them: same person
-                        break
-        root = self.root(gid)
+        # Who is this? A box track that continues decides (the box followed this person
+        # without a break, which beats a global tracker that may swap two people crossing);
+        # with none, the identity the tracker id carried (a hand-over between boxes); else a
+        # new shopper named by the tracker id.
+        relink = int(self.params.relink_after_s * _NS)
+        known = []
         for box_track in local:
-            times, ids = self._links.setdefault(box_track, ([], []))
-            if not ids or ids[-1] != gid:
-                times.append(t_ns)
-                ids.append(gid)
-        s = self._shoppers.get(root)
+            segments = self._box_tracks.get(box_track)
+            if segments and t_ns - segments[-1][1] <= relink:
+                known.append((segments[0][0], segments[-1][2]))
+        ident = min(known)[1] if known else self._tracker_ident.get(gid, gid)
+        self._tracker_ident[gid] = ident
+        for box_track in local:
+            segments = self._box_tracks.setdefault(box_track, [])
+            if segments and t_ns - segments[-1][1] <= relink:
+                segments[-1][1] = t_ns
+            else:
+                segments.append([t_ns, t_ns, ident])
+        s = self._shoppers.get(ident)
         in_exit = self.planogram.in_exit_zone(x, y)
         if s is None:
-            s = self._shoppers[root] = _Shopper(t_ns, t_ns, x, y, in_exit)
+            s = self._shoppers[ident] = _Shopper(t_ns, t_ns, x, y, in_exit)
         s.last_ns, s.x, s.y, s.in_exit = t_ns, x, y, in_exit
         if s.exited_ns is not None and not in_exit:
             s.exited_ns = None  # back in the store (e.g. stood in the exit zone and turned)
-        self._active.add(root)
+        self._active.add(ident)
         gate = self.planogram.entry_gate_at(x, y)
         if gate is not None:
             span = s.entry.setdefault(gate, [t_ns, t_ns])
@@ -208,20 +217,18 @@ class GlobalShoppers:
 
     # --- queries -------------------------------------------------------------------------------
 
-    def root(self, gid: int) -> int:
-        while self._parent.get(gid, gid) != gid:
-            gid = self._parent[gid]
-        return gid
+    def root(self, ident: int) -> int:
+        """Identities are final (see :meth:`_observe`); kept so callers need not know."""
+        return ident
 
     def link(self, box: str, local_id: int, t_ns: int) -> int | None:
-        """The global shopper (root id) box ``box``'s track ``local_id`` was part of at
-        ``t_ns`` (the latest link at or before it, else the first after it)."""
-        seen = self._links.get((box, local_id))
-        if seen is None:
+        """The global shopper box ``box``'s track ``local_id`` belonged to at ``t_ns`` (the
+        stretch of that box track that began last at or before it, else the first)."""
+        segments = self._box_tracks.get((box, local_id))
+        if not segments:
             return None
-        times, ids = seen
-        i = bisect.bisect_right(times, t_ns) - 1
-        return self.root(ids[max(i, 0)])
+        i = bisect.bisect_right([seg[0] for seg in segments], t_ns) - 1
+        return int(segments[max(i, 0)][2])
 
     def entry_candidates(self, gate: str | None, t0_ns: int,
                          t1_ns: int) -> list[tuple[int, int, int]]:
@@ -229,8 +236,6 @@ class GlobalShoppers:
         (``gate``, or any) between ``t0_ns`` and ``t1_ns``, by first time."""
         out = []
         for root, s in self._shoppers.items():
-            if self.root(root) != root:
-                continue
             for g, (first, last) in s.entry.items():
                 if gate is not None and g != gate:
                     continue
@@ -267,4 +272,4 @@ class GlobalShoppers:
 
     @property
     def count(self) -> int:
-        return sum(1 for r in self._shoppers if self.root(r) == r)
+        return len(self._shoppers)
