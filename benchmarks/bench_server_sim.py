@@ -22,7 +22,6 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from harness import markdown_table, write_results  # noqa: E402
 from server_support import drive_core  # noqa: E402
-
 from walkout.replay import load_run  # noqa: E402
 from walkout.replay.sim_truth import true_receipts  # noqa: E402
 
@@ -60,7 +59,7 @@ def main() -> None:
     messages = load_run(work / "run")
     truth = true_receipts(work / "run")
     t = time.perf_counter()
-    core, db = drive_core(messages, work / "store.db", settle_s=15.0, batch=50)
+    _, db = drive_core(messages, work / "store.db", settle_s=15.0, batch=50)
     seconds = time.perf_counter() - t
     right = wrong = 0
     doubts: Counter[str] = Counter()
