@@ -188,16 +188,20 @@ class _Source:
 
 def replay(messages: Sequence[protocol.Message], endpoint: str, keys_dir: Path | str,
            server_public_key: Path | str, spool_dir: Path | str, *, speed: float = 1.0,
-           tail_s: float = 20.0, tail_fps: float = 10.0, faults: Faults = Faults(),
-           flush_s: float = 60.0) -> ReplayReport:
+           tail_s: float = 20.0, tail_fps: float = 10.0, heartbeat_s: float = 1.0,
+           faults: Faults | None = None, flush_s: float = 60.0) -> ReplayReport:
     """Send ``messages`` to the server at ``endpoint``; see the module docstring.
 
     ``keys_dir`` holds ``SRC.key_secret`` for every source in the run; ``server_public_key``
     is the server's ``.key`` file; ``spool_dir`` gets one spool folder per source (keep it to
     continue the sources' sequence numbers in a later replay to the same database). ``speed``
     above 1 sends faster than the recorded time; ``flush_s`` is how long to wait at the end
-    for the server to acknowledge everything.
+    for the server to acknowledge everything. Every source that is not an edge box (gates,
+    shelf gateways) sends a ``health`` report every ``heartbeat_s`` seconds of run time, as a
+    real one does: it tells the server that source has sent everything up to then (0 = none;
+    a fast replay without them can have receipts decided before a slower sender delivered).
     """
+    faults = faults or Faults()
     from walkout.wire import load_key_pair
 
     if speed <= 0:
@@ -215,7 +219,16 @@ def replay(messages: Sequence[protocol.Message], endpoint: str, keys_dir: Path |
     step = int(_NS / tail_fps)
     tail = [protocol.Tracks(src=b, t_ns=t, tracks=[])
             for t in range(t_last + step, t_last + int(tail_s * _NS) + 1, step) for b in boxes]
-    plan = [(_shift(m, report.shift_ns)) for m in (*messages, *tail)]
+    if heartbeat_s < 0:
+        raise ValueError(f"heartbeat_s: expected seconds >= 0, got {heartbeat_s}")
+    beats: list[protocol.Message] = []
+    if heartbeat_s > 0:
+        beat = int(heartbeat_s * _NS)
+        end = t_last + int(tail_s * _NS)
+        for src in sorted({m.src for m in messages} - set(boxes)):
+            beats.extend(protocol.Health(src=src, t_ns=t) for t in range(t_first, end + 1, beat))
+    plan = sorted((_shift(m, report.shift_ns) for m in (*messages, *tail, *beats)),
+                  key=lambda m: m.t_ns)
     rng = random.Random(faults.seed)
     if faults.reorder_window_s > 0:
         window = int(faults.reorder_window_s * _NS)

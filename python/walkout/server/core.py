@@ -6,10 +6,12 @@ after a crash :meth:`StoreCore.pump` from the first event rebuilds the same sess
 the receipts table (one row per session, ever) keeps a restart from issuing a receipt twice.
 
 Time. The server's "now" is the later of the wall clock and the newest event time it has seen
-(so a replay played faster than real time is not held back by the wall clock). The tracking
-watermark is the oldest "latest capture time" among the edge boxes, so a box that is late or
-away holds the global tracker back (its spool will replay into the right frames), but never
-longer than ``max_source_lag_s`` behind now.
+(so a replay played faster than real time is not held back by the wall clock). The watermark
+is the oldest "latest time" among the periodic sources: the edge boxes (their framesets) and
+every source that sends ``health`` (gates and shelf gateways report it periodically). Each
+source's messages arrive in order, so once its watermark passed T, everything it stamped
+before T is stored. A source that is late or away holds tracking and receipts back (its spool
+will replay into the right place), but never longer than ``max_source_lag_s`` behind now.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class StoreCore:
         self._by_root: dict[int, str] = {}
         self._pending_checkins: list[protocol.Checkin] = []
         self._exited: dict[int, int] = {}
-        self._box_last: dict[str, int] = {b: 0 for b in planogram.edge_boxes}
+        self._source_last: dict[str, int] = {b: 0 for b in planogram.edge_boxes}
         self._newest_ns = 0
         self.health: dict[str, dict[str, Any]] = {}
         self.events_seen = 0
@@ -135,10 +137,14 @@ class StoreCore:
         self._newest_ns = max(self._newest_ns, message.t_ns)
         if isinstance(message, protocol.Tracks):
             self.shoppers.add(message)
-            self._box_last[message.src] = max(self._box_last.get(message.src, 0), message.t_ns)
+            self._source_last[message.src] = max(self._source_last.get(message.src, 0), message.t_ns)
         elif isinstance(message, protocol.Checkin):
             self._pending_checkins.append(message)
         elif isinstance(message, protocol.Health):
+            # A source that reports health is periodic: it joins the watermark, so events it
+            # sends before a health report are known to be in when the report is.
+            self._source_last[message.src] = max(self._source_last.get(message.src, 0),
+                                                 message.t_ns)
             self.health[message.src] = {
                 "t_ns": message.t_ns, "clock_offset_ns": message.clock_offset_ns,
                 "spool_fill": message.spool_fill, "spool_full": message.spool_full,
@@ -160,10 +166,10 @@ class StoreCore:
         return max(self.clock(), self._newest_ns)
 
     def watermark_ns(self, now_ns: int | None = None) -> int:
-        """Capture time up to which every edge box has reported (or was waited for)."""
+        """Time up to which every periodic source has reported (or was waited for)."""
         now = self.now_ns() if now_ns is None else now_ns
         floor = now - int(self.settings.max_source_lag_s * _NS)
-        oldest = min(self._box_last.values()) if self._box_last else now
+        oldest = min(self._source_last.values()) if self._source_last else now
         return max(oldest, floor) - int(self.settings.reorder_s * _NS)
 
     def tick(self, now_ns: int | None = None, decide: bool = True) -> list[StoredReceipt]:
@@ -189,7 +195,7 @@ class StoreCore:
             if session.exit_ns is None or session.id in self._decided:
                 continue
             # The reorder margin is for the tracker's frames; the settle window already
-            # covers late events, so the decision waits only for the boxes themselves.
+            # covers late events, so the decision waits only for the sources themselves.
             if min(now, mark + reorder) >= session.exit_ns + settle:
                 receipt = self._decide(session, now)
                 if receipt is not None:
@@ -341,6 +347,6 @@ class StoreCore:
             "global_shoppers": self.shoppers.count,
             "open_sessions": sum(1 for s in self.sessions.values() if s.exit_ns is None),
             "pending_checkins": len(self._pending_checkins),
-            "boxes_last_ns": dict(self._box_last),
+            "sources_last_ns": dict(self._source_last),
             "sources": self.health,
         }
