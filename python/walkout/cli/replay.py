@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "to continue sequence numbers in a later replay")
     parser.add_argument("--tail", type=float, default=20.0, metavar="S",
                         help="seconds of empty framesets after the run (lets receipts settle)")
+    parser.add_argument("--heartbeat", type=float, default=1.0, metavar="S",
+                        help="health reports of gates and shelf gateways every S seconds of run "
+                        "time, as real ones send them (0 = none)")
     parser.add_argument("--duplicates", type=float, default=0.0, metavar="FRACTION",
                         help="fault: send this share of messages twice")
     parser.add_argument("--reorder", type=float, default=0.0, metavar="S",
@@ -57,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         report = replay(
             messages, args.server, args.keys, args.server_key or args.keys / "server.key",
             args.spool or args.run_dir / "spool", speed=args.speed, tail_s=args.tail,
+            heartbeat_s=args.heartbeat,
             faults=Faults(args.duplicates, args.reorder, tuple(args.outage), args.seed))
     except ValueError as exc:
         print(f"walkout replay: {exc}", file=sys.stderr)

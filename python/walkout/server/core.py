@@ -54,6 +54,12 @@ class CoreSettings:
     max_source_lag_s: float = 10.0
     """longest the tracker waits for a silent edge box; longer rides out longer outages
     without losing its tracks, delays receipts by as much while a box is away"""
+    transit_s: float = 0.25
+    """how long a message of a live source may take to be stored; lower decides receipts
+    sooner, too low decides one before the last weight change of a slow link is in"""
+    live_gap_s: float = 2.0
+    """a source heard from within this long counts as live (see watermark_ns); must exceed
+    the sources' health interval"""
     clock_skew_tolerance_s: float = 0.25
     """a source whose health reports a larger clock offset is flagged in the status (and
     logged): its events may be paired with the wrong reaches"""
@@ -169,7 +175,14 @@ class StoreCore:
         """Time up to which every periodic source has reported (or was waited for)."""
         now = self.now_ns() if now_ns is None else now_ns
         floor = now - int(self.settings.max_source_lag_s * _NS)
-        oldest = min(self._source_last.values()) if self._source_last else now
+        # A live source (heard from within live_gap_s) that delivers in order has sent
+        # everything it stamped before wall - transit_s; so heartbeats every second do not add
+        # a second to every receipt. A replay faster than real time runs ahead of the wall
+        # clock, and there only what a source has actually sent counts.
+        wall = self.clock() - int(self.settings.transit_s * _NS)
+        gap = int(self.settings.live_gap_s * _NS)
+        marks = [max(last, min(wall, last + gap)) for last in self._source_last.values()]
+        oldest = min(marks) if marks else now
         return max(oldest, floor) - int(self.settings.reorder_s * _NS)
 
     def tick(self, now_ns: int | None = None, decide: bool = True) -> list[StoredReceipt]:
