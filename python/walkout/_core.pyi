@@ -6,6 +6,9 @@ binding file (cpp/bindings/bind_<room>.cpp) when either changes.
 
 from typing import TypedDict
 
+import numpy as np
+from numpy.typing import NDArray
+
 __version__: str
 
 class _BuildInfo(TypedDict):
@@ -19,6 +22,46 @@ build_info: _BuildInfo
 # ---------------------------------------------------------------------------------------------
 # detect (cpp/bindings/bind_detect.cpp)
 # ---------------------------------------------------------------------------------------------
+
+def detect_nms(
+    boxes: NDArray[np.float32],
+    scores: NDArray[np.float32],
+    iou_threshold: float,
+    classes: NDArray[np.int64] | None = None,
+    max_det: int = 0,
+    score_threshold: float = ...,
+) -> NDArray[np.int64]: ...
+def detect_letterbox(
+    frames: list[NDArray[np.uint8]],
+    width: int,
+    height: int,
+    convention: str,
+    out: NDArray[np.float32],
+    threads: int = 0,
+) -> NDArray[np.float64]: ...
+def detect_letterbox_kernel_isa() -> str: ...
+def detect_letterbox_geometry(
+    src_w: int, src_h: int, dst_w: int, dst_h: int, convention: str
+) -> tuple[int, int, int, int]: ...
+def detect_decode(
+    output: NDArray[np.float32],
+    layout: str,
+    transforms: NDArray[np.float64],
+    model_w: int,
+    model_h: int,
+    conf_threshold: float = 0.25,
+    iou_threshold: float = 0.45,
+    classes: NDArray[np.int64] | None = None,
+    max_det: int = 300,
+    agnostic: bool = False,
+    num_keypoints: int = 17,
+    threads: int = 0,
+) -> list[
+    tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int64], NDArray[np.float32] | None]
+]: ...
+def detect_box_iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]: ...
+def detect_xyxy_to_cxcywh(boxes: NDArray[np.float32]) -> NDArray[np.float32]: ...
+def detect_cxcywh_to_xyxy(boxes: NDArray[np.float32]) -> NDArray[np.float32]: ...
 
 
 
