@@ -14,6 +14,7 @@ import walkout
 # Modules under walkout.cli that each add one subcommand (or a group of them).
 _COMMAND_MODULES: tuple[str, ...] = (
     "config",
+    "keys",
 )
 
 

@@ -49,6 +49,8 @@ class ReceiverStats:
     gaps: int = 0
     refused: int = 0
     refused_by_reason: Counter[str] = field(default_factory=Counter)
+    by_key: Counter[str] = field(default_factory=Counter)
+    """messages received per sending key name ('' before the key is known)"""
     store_failures: int = 0
     batches: int = 0
     acks_sent: int = 0
@@ -222,6 +224,7 @@ class Receiver:
             except zmq.Again:
                 break
             frames = self._rest_of_message(rid)
+            stats.by_key[self._rid_names.get(rid, "")] += 1
             if len(frames) != 2:
                 self._refuse(rid, f"expected 2 frames [topic, body], got {len(frames)}")
                 continue
@@ -254,8 +257,10 @@ class Receiver:
                 position = positions.get(src)
                 if position is None:
                     position = seq - 1 if self.adopt_new_sources else 0
-                    if position:
-                        log.info("new source '%s' starts at seq %d", src, seq)
+                    # Remember where it started even if this batch fails to store, so a
+                    # later message cannot move the start past the ones being resent.
+                    positions[src] = position
+                    log.info("new source '%s' starts at seq %d", src, seq)
             if seq == position + 1:
                 batch.append((message, body))
                 tentative[src] = seq

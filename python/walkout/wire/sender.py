@@ -198,7 +198,7 @@ class Sender:
             except SpoolFull as exc:
                 self._alarm(str(exc))
                 raise
-            if self._in_full_episode:
+            if self._in_full_episode and spool.used_bytes < self._superseded_limit():
                 self._in_full_episode = False
                 log.warning("spool of '%s' has room again (%.0f%% full); %d messages were "
                             "refused while it was full", self.src, 100 * spool.fill,
@@ -214,11 +214,14 @@ class Sender:
         except zmq.Again:
             pass  # wake-ups already queued: the thread is about to look anyway
 
+    def _superseded_limit(self) -> float:
+        """Spool bytes above which tracks and health are refused."""
+        return self.spool.max_bytes * (1.0 - self.event_reserve)
+
     def _check_room(self, messages: Iterable[protocol.Message], size: int) -> None:
         spool = self.spool
         if all(m.type in _SUPERSEDED_TYPES for m in messages):
-            limit = spool.max_bytes * (1.0 - self.event_reserve)
-            if spool.used_bytes + size > limit:
+            if spool.used_bytes + size > self._superseded_limit():
                 self._alarm(f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
                             f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
                             "to keep room for events")
