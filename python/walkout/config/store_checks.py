@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from walkout.config.errors import Loc
+from walkout.config.errors import ConfigIssue, Loc
 from walkout.config.store import Store
 
 # Touching shelves (back to back gondolas) are fine; overlaps deeper than this are not.
