@@ -313,8 +313,10 @@ def _version_reason(body: bytes | bytearray | memoryview | str) -> str | None:
         v = _version_decoder.decode(body).v
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if v is None or v in SUPPORTED_VERSIONS:
+    if v is None or (type(v) is int and v in SUPPORTED_VERSIONS):
         return None
+    if type(v) is not int:
+        return f"invalid message: `v` must be an integer schema version, got {v!r:.40} - at `$.v`"
     return f"unsupported schema version v={v!r} (this build reads {sorted(SUPPORTED_VERSIONS)})"
 
 

@@ -132,6 +132,9 @@ class Receiver:
                  context: zmq.Context | None = None) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected the server's secret key (NAME.key_secret)")
+        if not allowed_keys:
+            raise ValueError("allowed_keys: expected at least one public key; an empty list "
+                             "refuses every source")
         if batch_max < 1:
             raise ValueError(f"batch_max: expected >= 1, got {batch_max}")
         self.endpoint = endpoint
@@ -206,7 +209,13 @@ class Receiver:
         while not self._stop.is_set():
             if not sock.poll(self.poll_ms):
                 continue
-            self._serve_batch()
+            try:
+                self._serve_batch()
+            except Exception:
+                # A bug of ours must not take the server's ingest down: log it loudly and go
+                # on. Nothing of the batch was acknowledged, so the sources will resend it.
+                self.stats.store_failures += 1
+                log.exception("receiver batch failed; nothing of it acknowledged")
 
     # --- one batch -----------------------------------------------------------------------------
 

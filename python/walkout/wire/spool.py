@@ -330,8 +330,10 @@ class Spool:
                 break
         if out:
             self._reader = (out[-1][0] + 1, segment.path, end)
-        if not out and index + 1 < len(self._segments):
-            return self._read_disk(self._segments[index + 1].first_seq, limit)
+        if len(out) < limit and index + 1 < len(self._segments):
+            after = out[-1][0] + 1 if out else self._segments[index + 1].first_seq
+            if after >= self._segments[index + 1].first_seq:  # this segment is exhausted
+                out += self._read_disk(after, limit - len(out))
         return out
 
     def ack(self, upto: int) -> None:
