@@ -16,6 +16,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "calibrate",
     "keys",
+    "sim",
 )
 
 
