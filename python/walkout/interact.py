@@ -54,8 +54,9 @@ class Reach:
     """A hand went through a shelf face into a slot and came back out.
 
     track: the floor track's id; hand: "left" or "right"; shelf, slot: config ids; face:
-    "front"/"back"; start, end: seconds (the interpolated times the hand passed enter_depth
-    going in and exit_depth coming out); max_depth: metres behind the face plane at the
+    "front"/"back"; start, end: seconds, the first frame the hand was past enter_depth and
+    the last it was past exit_depth (frame times, so never outside the time the hand was
+    truly through the face when exit_depth >= 0); max_depth: metres behind the face plane at the
     deepest; confidence in [0, 1]; lost: closed because the track or hand was lost;
     slot_probs: (slot id, probability) most likely first, those >= slot_prob_min.
     """
@@ -194,8 +195,8 @@ class InteractionEngine:
     ``enter_depth``) → inside (stayed in for ``min_inside_s``) → leaving (dropped below
     ``exit_depth``) → the event, once out for ``min_outside_s``. The effective depth is the
     distance behind the face plane, capped by the distance inside the face's rectangle grown by
-    ``Shelves.face_margin``. Crossing times are interpolated between frames, so events do not
-    depend on the frame rate.
+    ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
+    whether a reach happens does not depend on the frame rate.
 
     Parameters (metres, seconds; each: what raising it trades):
         enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the

@@ -142,7 +142,7 @@ class ShelfModelTwin:
         xi, yi = poly[:, 0][None], poly[:, 1][None]
         xj, yj = np.roll(poly[:, 0], 1)[None], np.roll(poly[:, 1], 1)[None]
         straddles = (yi > y) != (yj > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # masked below
             xc = xi + (y - yi) * (xj - xi) / (yj - yi)
         crossings = straddles & (x < xc)
         return (crossings.sum(axis=1) % 2).astype(bool)
@@ -184,8 +184,10 @@ class _Hand:
     prev_t: float | None = None
     prev_p: np.ndarray = field(default_factory=lambda: np.zeros(3))
     face: int = -1
-    start: float = 0.0
+    start: float = 0.0  # interpolated crossings: decisions
     leave: float = 0.0
+    first_in: float = 0.0  # first and last samples in: reported
+    last_in: float = 0.0
     max_depth: float = -math.inf
     sigma_at_max: float = 0.0
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -260,6 +262,7 @@ class EngineTwin:
                 start = crossing(h.prev_t, before[1], t, c[1], self.enter)
         f = self.s.faces[face]
         h.face, h.start, h.phase = face, start, ENTERING
+        h.first_in = h.last_in = t
         h.max_depth, h.sigma_at_max = -math.inf, sigma
         h.weight = np.zeros(f.rows * f.cols)
         self._accumulate(h, c, t - start, sigma)
@@ -275,9 +278,10 @@ class EngineTwin:
         keep = [(f.first_slot + i, float(p)) for i, p in enumerate(probs) if p >= self.prob_min and p > 0]
         keep.sort(key=lambda sp: (-sp[1], sp[0]))
         c_depth = normal_cdf(h.max_depth / max(h.sigma_at_max, MIN_SIGMA))
-        c_time = min(1.0, (end - h.start) / (2 * self.min_inside)) if self.min_inside > 0 else 1.0
+        with np.errstate(over="ignore"):  # a tiny min_inside_s gives inf, as in C++
+            c_time = min(1.0, np.float64(end - h.start) / (2 * self.min_inside)) if self.min_inside > 0 else 1.0
         conf = min(max(c_depth * c_time * (self.lost_conf if lost else 1.0), 0.0), 1.0)
-        out.append(ReachTwin(track, side, f.shelf, h.face, f.first_slot + best, h.start, end,
+        out.append(ReachTwin(track, side, f.shelf, h.face, f.first_slot + best, h.first_in, h.last_in,
                              h.max_depth, conf, lost, keep))
         h.phase, h.face = OUTSIDE, -1
 
@@ -314,6 +318,7 @@ class EngineTwin:
                     h.phase, h.leave = LEAVING, out_t
             else:
                 self._accumulate(h, c, dt, sigma)
+                h.last_in = t
                 if h.phase == ENTERING and t - h.start >= self.min_inside:
                     h.phase = INSIDE
         else:  # LEAVING
@@ -324,6 +329,7 @@ class EngineTwin:
                 if back_t - h.leave < self.min_outside:
                     h.phase = INSIDE
                     self._accumulate(h, c, dt, sigma)
+                    h.last_in = t
                 else:
                     self._emit(track, side, h, h.leave, False, out)
                     self._start_if_deep(h, t, p, sigma, nearest)

@@ -110,6 +110,7 @@ void InteractionEngine::start_if_deep(HandState& h, double t, const double p[3],
   const Face& f = shelves_.faces()[static_cast<std::size_t>(face)];
   h.face = face;
   h.start = start;
+  h.first_in = h.last_in = t;
   h.phase = Phase::Entering;
   h.max_depth = -std::numeric_limits<double>::infinity();
   h.sigma_at_max = sigma;
@@ -120,14 +121,15 @@ void InteractionEngine::start_if_deep(HandState& h, double t, const double p[3],
 
 void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double end, bool lost,
                              UpdateResult& out) {
+  // `end` is the interpolated time used for decisions; the event reports sample times.
   const Face& f = shelves_.faces()[static_cast<std::size_t>(h.face)];
   ReachEvent e;
   e.track = track;
   e.hand = side;
   e.shelf = f.shelf;
   e.face = h.face;
-  e.start = h.start;
-  e.end = end;
+  e.start = h.first_in;
+  e.end = h.last_in;
   e.max_depth = h.max_depth;
   e.lost = lost;
   double total = 0.0;
@@ -185,6 +187,7 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
         }
       } else {
         accumulate(h, c, dt, sigma);
+        h.last_in = t;
         if (h.phase == Phase::Entering && t - h.start >= params_.min_inside_s) h.phase = Phase::Inside;
       }
       break;
@@ -197,6 +200,7 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
         if (back_t - h.leave < params_.min_outside_s) {
           h.phase = Phase::Inside;  // back within min_outside_s: the same reach goes on
           accumulate(h, c, dt, sigma);
+          h.last_in = t;
         } else {
           emit(track, side, h, h.leave, false, out);
           start_if_deep(h, t, p, sigma);

@@ -5,21 +5,22 @@
 //   hands:  track id, side (0 left, 1 right), position (3), isotropic sigma (metres) per row.
 // Outputs: the reach and dwell events that *closed* during this update.
 // Example: a right hand that passes 5 cm behind a face at t = 1.00 s, stays 0.4 s and comes
-// back out yields, once it has been out for min_outside_s, one ReachEvent with start ≈ 1.00,
-// end ≈ 1.40 and the slot it spent its (depth-weighted) time in.
+// back out yields, once it has been out for min_outside_s, one ReachEvent with start and end
+// the first and last frames in (≈ 1.00 and 1.40) and the slot it spent its (depth-weighted) time in.
 //
 // Per (track, hand) a state machine (reach_machine below):
 //   Outside  -> Entering  when the hand's effective depth behind the nearest face reaches
-//                         enter_depth; start = the interpolated crossing time;
+//                         enter_depth;
 //   Entering -> Inside    once it has stayed at or above exit_depth for min_inside_s;
 //   Entering -> Outside   (nothing emitted) if it drops below exit_depth earlier;
-//   Inside   -> Leaving   when it drops below exit_depth; end = the interpolated crossing;
+//   Inside   -> Leaving   when it drops below exit_depth;
 //   Leaving  -> Inside    if it comes back to exit_depth within min_outside_s (one reach);
 //   Leaving  -> Outside   emitting the reach once it has been out for min_outside_s.
 // Two thresholds (enter > exit) and two minimum times are the hysteresis: jitter around the
 // face never reaches enter_depth, and a short dip inside never outlasts min_outside_s.
-// Crossing times are interpolated linearly between samples, and every decision compares
-// interpolated times, so events do not depend on the frame rate beyond that interpolation.
+// Every decision compares crossing times interpolated linearly between samples, so whether a
+// reach happens does not depend on the frame rate. The reported start and end are the first
+// and last samples in: never outside the true interval, within one frame period of it.
 #pragma once
 
 #include <cstddef>
@@ -75,7 +76,10 @@ struct ReachEvent {
   int shelf = 0;  // index into the shelf list
   int face = 0;   // index into ShelfModel::faces()
   int slot = 0;   // dense slot index (Face::first_slot + row * cols + col)
-  double start = 0, end = 0;  // seconds, interpolated crossings of enter_depth and exit_depth
+  // Seconds: the first sample at or beyond enter_depth and the last one at or beyond
+  // exit_depth. Sample times rather than interpolated ones, so that with exit_depth >= 0 the
+  // interval always lies inside the time the hand was truly through the face.
+  double start = 0, end = 0;
   double max_depth = 0;       // deepest point behind the face plane, metres
   double confidence = 0;      // in [0, 1]
   bool lost = false;          // closed because the track or the hand was lost
@@ -122,7 +126,8 @@ class InteractionEngine {
     bool has_prev = false;
     double prev_t = 0, prev_p[3] = {0, 0, 0};
     int face = -1;
-    double start = 0, leave = 0, last_in = 0;
+    // Interpolated crossings (decisions) and the first and last samples in (reported).
+    double start = 0, leave = 0, first_in = 0, last_in = 0;
     double max_depth = 0, sigma_at_max = 0;
     std::vector<double> slot_weight;  // rows*cols of `face`, depth×time weighted mass
   };
