@@ -18,6 +18,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "sim",
 )
+_COMMAND_MODULES: tuple[str, ...] = ("config", "server", "replay", "report")
 
 
 def _version_text() -> str:
