@@ -17,8 +17,10 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "keys",
     "sim",
+    "server",
+    "replay",
+    "report",
 )
-_COMMAND_MODULES: tuple[str, ...] = ("config", "server", "replay", "report")
 
 
 def _version_text() -> str:
