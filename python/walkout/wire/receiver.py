@@ -38,6 +38,7 @@ from walkout.wire.store import Accepted, MessageStore
 log = logging.getLogger("walkout.wire.receiver")
 
 _SERVER_ONLY = frozenset({b"ack", b"receipt"})
+_MAX_KNOWN_CONNECTIONS = 10_000
 
 
 @dataclass
@@ -305,6 +306,10 @@ class Receiver:
         recv = self._sock.recv
         frames: list[bytes] = []
         if rid not in self._rid_names:
+            if len(self._rid_names) >= _MAX_KNOWN_CONNECTIONS:
+                # Every reconnection gets a new routing id; forget old ones now and then (a
+                # live connection re-learns its key name from its next message's metadata).
+                self._rid_names.clear()
             if not frame.more:
                 return frames
             frame = recv(copy=False)

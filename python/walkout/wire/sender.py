@@ -317,35 +317,47 @@ class Sender:
         last_save = time.monotonic()
         try:
             while not self._stop:
-                state = self._pump()
-                with self._lock:
-                    # send() wakes the thread only when it waits for data; a full window or
-                    # a socket that cannot take more wakes it through the poller instead (an
-                    # ack, or the socket becoming writable), so producers never ping-pong it.
-                    idle = state == "idle" and self._next_send > self.spool.last_seq
-                    self._sleeping = idle
-                waiting = idle or state != "idle"
-                poller.modify(self._dealer,
-                              zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
-                events = dict(poller.poll(tick_ms if waiting else 0))
-                self._sleeping = False
-                if self._wake_rx in events:
-                    while self._wake_rx.poll(0):
-                        self._wake_rx.recv()
-                if self._monitor in events:
-                    self._on_monitor()
-                if events.get(self._dealer, 0) & zmq.POLLIN:
-                    self._on_acks()
-                now = time.monotonic()
-                self._check_timeout(now)
-                if now - last_save >= self.ack_save_s:
-                    self.spool.save_acked()
-                    last_save = now
+                try:
+                    last_save = self._step(poller, tick_ms, last_save)
+                except Exception:
+                    # A bug here must not silently stop delivery: everything is still in the
+                    # spool, so log it and carry on (the resend logic restores the stream).
+                    log.exception("sender '%s' IO step failed; continuing", self.src)
+                    self._rewind()
+                    time.sleep(tick_ms / 1000)
         finally:
             self._dealer.disable_monitor()
             self._monitor.close(0)
             self._dealer.close(0)
             self._wake_rx.close(0)
+
+    def _step(self, poller: zmq.Poller, tick_ms: int, last_save: float) -> float:
+        """One round of the IO loop: send, wait, handle events; returns when acks were saved."""
+        state = self._pump()
+        with self._lock:
+            # send() wakes the thread only when it waits for data; a full window or
+            # a socket that cannot take more wakes it through the poller instead (an
+            # ack, or the socket becoming writable), so producers never ping-pong it.
+            idle = state == "idle" and self._next_send > self.spool.last_seq
+            self._sleeping = idle
+        waiting = idle or state != "idle"
+        poller.modify(self._dealer,
+                      zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
+        events = dict(poller.poll(tick_ms if waiting else 0))
+        self._sleeping = False
+        if self._wake_rx in events:
+            while self._wake_rx.poll(0):
+                self._wake_rx.recv()
+        if self._monitor in events:
+            self._on_monitor()
+        if events.get(self._dealer, 0) & zmq.POLLIN:
+            self._on_acks()
+        now = time.monotonic()
+        self._check_timeout(now)
+        if now - last_save >= self.ack_save_s:
+            self.spool.save_acked()
+            last_save = now
+        return last_save
 
     def _pump(self) -> Literal["idle", "window", "again"]:
         """Send what the window allows. Returns why it stopped: nothing left to send, the
