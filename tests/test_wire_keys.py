@@ -99,3 +99,28 @@ def test_a_sender_refuses_a_message_of_another_source(tmp_path: Path) -> None:
             sender.send(p.Weight(src="box-2", t_ns=1, shelf="s", slot="s/a", delta_g=1.0,
                                  after_g=1.0))
         assert sender.stats().last_seq == 0
+
+
+def test_both_ends_open_from_the_example_configs(tmp_path: Path, repo_root: Path) -> None:
+    import shutil
+
+    from walkout import protocol as p
+    from walkout.config.loader import load_edge, load_server
+    from walkout.wire.from_config import receiver_for_server, sender_for_edge
+
+    configs = tmp_path / "configs"
+    shutil.copytree(repo_root / "configs", configs)
+    for name in ("server", "edge-a", "edge-b", "gate-entry", "shelf-gateway"):
+        generate_keys(name, configs / "keys")
+    edge, server = load_edge(configs / "edge-a.yaml"), load_server(configs / "server.yaml")
+    store = SqliteStore(tmp_path / "store.db")
+    with receiver_for_server(server, store, endpoint="tcp://127.0.0.1:*",
+                             poll_s=0.02).start() as receiver:
+        edge = type(edge)(config=edge.config.model_copy(update={"server": edge.config.server.model_copy(
+            update={"endpoint": receiver.last_endpoint})}), path=edge.path, store=edge.store)
+        with sender_for_edge(edge, spool_dir=tmp_path / "spool") as sender:
+            assert sender.spool.max_bytes == 512 * 1024 * 1024  # spool.max_mb of edge-a.yaml
+            sender.send(p.Tracks(src=edge.config.box, t_ns=1, tracks=[]))
+            assert sender.flush(10)
+    assert store.count(edge.config.box) == 1
+    store.close()

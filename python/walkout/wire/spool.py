@@ -212,7 +212,14 @@ class Spool:
 
     def append(self, topic: bytes, body: bytes) -> int:
         """Store one message; returns its seq. Raises :class:`SpoolFull` (nothing stored)."""
-        return self.append_many(((topic, body),))[0]
+        with self._lock:
+            seq = self.next_seq
+            blob = _encode_record(seq, topic, body)
+            self._make_room(len(blob))
+            self._write(blob, seq, seq)
+            self.next_seq = seq + 1
+            self._cache_add([(seq, topic, body)], len(blob))
+            return seq
 
     def append_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[int]:
         """Store several messages with one write; all are stored or none (:class:`SpoolFull`)."""
