@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,6 @@ def test_paths_go_around_shelves() -> None:
             path = planner.path(a.stand_point, b)
             assert path and np.allclose(path[-1], b)
             points = [a.stand_point, *path]
-            for p, q in zip(points[:-1], points[1:]):
+            for p, q in itertools.pairwise(points):
                 samples = p + np.linspace(0, 1, 50)[:, None] * (q - p)
                 assert WORLD.shelf_distance(samples).min() >= CLEARANCE_M - 0.05

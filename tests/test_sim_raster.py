@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins.sim import draw_capsules, label_boxes
 
+from twins.sim import draw_capsules, label_boxes
 from walkout import _core
 
 H, W = 24, 32

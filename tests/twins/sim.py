@@ -14,7 +14,7 @@ def draw_capsules(image: np.ndarray, depth: np.ndarray, labels: np.ndarray | Non
     """In place, like ``walkout._core.sim_draw_capsules``: one capsule at a time, vectorised
     over the pixels of its bounding box."""
     height, width = depth.shape
-    for row, colour, ident in zip(np.asarray(capsules, np.float64), colours, ids):
+    for row, colour, ident in zip(np.asarray(capsules, np.float64), colours, ids, strict=False):
         u0, v0, z0, r0, w0, u1, v1, z1, r1, w1 = row
         if not (r0 > 0 and r1 > 0 and z0 > 0 and z1 > 0):
             continue

@@ -105,7 +105,7 @@ class Timeline:
         return state
 
     def present_at(self, t: float) -> np.ndarray:
-        i = int(round(min(max(t / STEP_S, 0), len(self.times) - 1)))
+        i = round(min(max(t / STEP_S, 0), len(self.times) - 1))
         return np.nonzero(self.present[i])[0]
 
     def __post_init__(self) -> None:
@@ -410,7 +410,7 @@ def simulate_crowd(world: World, scenario: Scenario, rng: np.random.Generator,
                    progress: Callable[[int, int], None] | None = None) -> Timeline:
     """Step the crowd through the scenario; ``progress(done_steps, total_steps)``."""
     crowd = Crowd(world, scenario, rng)
-    n_steps = int(math.ceil(scenario.duration_s / STEP_S)) + 1
+    n_steps = math.ceil(scenario.duration_s / STEP_S) + 1
     people = [a.person for a in crowd.agents]
     P = len(people)
     pos = np.zeros((n_steps, P, 2))

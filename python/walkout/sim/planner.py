@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from walkout.sim.world import World
@@ -23,15 +23,15 @@ _STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 class Planner:
     def __init__(self, world: World) -> None:
         self.world = world
-        self.nx = int(math.ceil(world.width / CELL_M))
-        self.ny = int(math.ceil(world.depth / CELL_M))
+        self.nx = math.ceil(world.width / CELL_M)
+        self.ny = math.ceil(world.depth / CELL_M)
         ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny), indexing="ij")
         centres = np.stack([(ix + 0.5) * CELL_M, (iy + 0.5) * CELL_M], -1).reshape(-1, 2)
         self.free = world.is_free(centres).reshape(self.nx, self.ny)
         self._graph = self._build_graph()
         self._fields: dict[tuple[int, int], np.ndarray] = {}
 
-    def _build_graph(self):  # noqa: ANN202 - scipy sparse matrix
+    def _build_graph(self) -> csr_matrix:
         rows, cols, weights = [], [], []
         index = np.arange(self.nx * self.ny).reshape(self.nx, self.ny)
         for dx, dy in _STEPS:

@@ -12,6 +12,7 @@ centres at integer coordinates; keypoints are the 17 COCO keypoints in COCO orde
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ class Run:
         index, t_ns = self.timestamps(camera)
         capture = cv2.VideoCapture(str(self.video_path(camera)))
         try:
-            for i, t in zip(index, t_ns):
+            for i, t in zip(index, t_ns, strict=False):
                 ok, image = capture.read()
                 if not ok:
                     raise ValueError(f"{self.video_path(camera)}: frame {i} is missing")
@@ -147,7 +148,7 @@ class Run:
         t = self.truth(camera)
         bounds = np.searchsorted(t["rec_frame"], np.arange(len(t["frame_index"]) + 1))
         out = []
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
             out.append(FrameTruth(int(t["frame_index"][i]), int(t["t_ns"][i]), t["person"][a:b],
                                   t["box"][a:b], t["box_full"][a:b], t["keypoints"][a:b],
                                   t["visible_px"][a:b]))

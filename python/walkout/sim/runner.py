@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -24,8 +25,8 @@ from walkout.sim.crowd import Timeline, simulate_crowd
 from walkout.sim.oracle import CameraTruth, analytic_truth, detect, static_depth_coarse
 from walkout.sim.run import FORMAT, FORMAT_VERSION, LAYOUT, Run
 from walkout.sim.scenario import Scenario
-from walkout.sim.truth import as_dicts, moves, receipts, true_reaches
-from walkout.sim.weights import gateway_events, simulate_sensors
+from walkout.sim.truth import Move, TrueReach, as_dicts, moves, receipts, true_reaches
+from walkout.sim.weights import SensorTrace, gateway_events, simulate_sensors
 from walkout.sim.world import World, build_world
 
 _AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -60,6 +61,8 @@ class _Shared:
     scenario: Scenario
     seed: int
     out: Path
+    oracle: bool
+    frames_done: Any  # multiprocessing.Value("q"): frames rendered so far, all workers
 
 
 _SHARED: _Shared | None = None
@@ -71,13 +74,13 @@ def _camera_job(camera_index: int) -> tuple[str, int, float]:
     camera = s.world.cameras[camera_index]
     started = time.perf_counter()
     frame_t = capture_times(s.scenario, camera.id, stream(s.seed, f"capture/{camera.id}"))
-    truth = _render_camera(s, camera_index, frame_t) if s.out is not None and _MODE == "render" \
-        else analytic_truth(s.timeline, camera, static_depth_coarse(s.world, camera), frame_t)
+    if s.oracle:
+        truth = analytic_truth(s.timeline, camera, static_depth_coarse(s.world, camera), frame_t)
+    else:
+        truth = _render_camera(s, camera_index, frame_t)
     _write_truth(s, camera.id, truth)
     return camera.id, len(frame_t), time.perf_counter() - started
 
-
-_MODE = "render"
 
 
 def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> CameraTruth:
@@ -104,6 +107,9 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
             image, truth = renderer.render(float(t), i)
             writer.write(image)
             ts.write(f"{i},{t_ns[i]}\n")
+            if i % 20 == 19:
+                with s.frames_done.get_lock():
+                    s.frames_done.value += 20
             recs["rec_frame"].append(np.full(len(truth.person), i, np.int32))
             recs["person"].append(truth.person)
             recs["box"].append(truth.box)
@@ -138,7 +144,7 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     ``workers``: processes rendering cameras in parallel (default: the usable cores).
     ``progress(stage, done, total)``: called as the run advances.
     """
-    global _SHARED, _MODE
+    global _SHARED
     scenario, store_path = load_scenario(scenario_path)
     seed = scenario.seed if seed is None else int(seed)
     if seed < 0:
@@ -158,25 +164,32 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     traces = simulate_sensors(world, timeline.reaches, scenario.weights, scenario.duration_s,
                               stream(seed, "sensors"))
 
-    _SHARED = _Shared(world, timeline, scenario, seed, out)
-    _MODE = "oracle" if oracle else "render"
+    context = multiprocessing.get_context("fork")
+    _SHARED = _Shared(world, timeline, scenario, seed, out, oracle, context.Value("q", 0))
     n = len(world.cameras)
     jobs = workers if workers is not None else len(os.sched_getaffinity(0))
     jobs = max(1, min(jobs, n))
-    done = 0
-    report("cameras", 0, n)
-    if jobs == 1:
-        for k in range(n):
-            _camera_job(k)
-            done += 1
-            report("cameras", done, n)
-    else:
-        # fork: workers inherit the world and the timeline instead of pickling them.
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for _ in pool.imap_unordered(_camera_job, range(n)):
-                done += 1
-                report("cameras", done, n)
-    _SHARED = None
+    stage = "cameras" if oracle else "frames"
+    total = n if oracle else sum(
+        len(capture_times(scenario, c.id, stream(seed, f"capture/{c.id}"))) for c in world.cameras)
+    report(stage, 0, total)
+    try:
+        if jobs == 1:
+            for k in range(n):
+                _camera_job(k)
+                report(stage, k + 1 if oracle else _SHARED.frames_done.value, total)
+        else:
+            # fork: workers inherit the world and the timeline instead of pickling them.
+            with context.Pool(jobs) as pool:
+                pending = pool.map_async(_camera_job, range(n))
+                while not pending.ready():
+                    pending.wait(0.5)
+                    if not oracle:
+                        report(stage, min(_SHARED.frames_done.value, total - 1), total)
+                pending.get()  # re-raises a worker's exception here
+        report(stage, total, total)
+    finally:
+        _SHARED = None
 
     _write_store(world, out)
     _write_messages(world, scenario, timeline, traces, seed, out)
@@ -196,7 +209,7 @@ def _write_store(world: World, out: Path) -> None:
     (out / "store" / "store.yaml").write_text(text)
 
 
-def _write_messages(world: World, scenario: Scenario, timeline: Timeline, traces, seed: int,  # noqa: ANN001
+def _write_messages(world: World, scenario: Scenario, timeline: Timeline, traces: list[SensorTrace], seed: int,
                     out: Path) -> None:
     rng = stream(seed, "profiles")
     entry = next(g.id for g in world.store.gates if g.kind == "entry")
@@ -226,7 +239,7 @@ def _write_messages(world: World, scenario: Scenario, timeline: Timeline, traces
             f.write(encoder.encode(msg) + b"\n")
 
 
-def _write_events(world: World, scenario: Scenario, timeline: Timeline, reaches, all_moves,  # noqa: ANN001
+def _write_events(world: World, scenario: Scenario, timeline: Timeline, reaches: list[TrueReach], all_moves: list[Move],
                   out: Path) -> None:
     reach_rows = []
     for r in as_dicts(reaches):
@@ -246,7 +259,7 @@ def _write_events(world: World, scenario: Scenario, timeline: Timeline, reaches,
                         present=timeline.present)
 
 
-def _write_sensors(world: World, scenario: Scenario, traces, out: Path) -> None:  # noqa: ANN001
+def _write_sensors(world: World, scenario: Scenario, traces: list[SensorTrace], out: Path) -> None:
     if not traces:
         return
     np.savez_compressed(out / "sensors" / "readings.npz", t_ns=to_ns(scenario, traces[0].times),

@@ -126,7 +126,7 @@ class Scenario(StrictModel):
         return self
 
     def start_ns(self) -> int:
-        return int(round(self.start_time.timestamp())) * 1_000_000_000
+        return round(self.start_time.timestamp()) * 1_000_000_000
 
     def arrival_window(self) -> float:
         return self.arrival_window_s if self.arrival_window_s is not None else 0.6 * self.duration_s

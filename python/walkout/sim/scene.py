@@ -7,10 +7,12 @@ are then drawn into with a per-pixel depth test.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from walkout.config import Shelf
 from walkout.sim.world import SimCamera, World
 
 CEILING_M = 3.2  # store ceiling height; only matters for pixels that look above the walls
@@ -100,7 +102,8 @@ def render_static(world: World, camera: SimCamera) -> tuple[np.ndarray, np.ndarr
     return np.clip(image + 0.5, 0, 255).astype(np.uint8), np.minimum(depth, 1e6).astype(np.float32)
 
 
-def _shelf(world: World, shelf, origin, d, take, n) -> None:  # noqa: ANN001
+def _shelf(world: World, shelf: Shelf, origin: np.ndarray, d: np.ndarray,
+           take: Callable[[np.ndarray, np.ndarray, np.ndarray], None], n: int) -> None:
     along, front = shelf.axes()
     A = np.array([[along[0], along[1], 0.0], [front[0], front[1], 0.0], [0.0, 0.0, 1.0]])
     o = A @ (origin - np.array([shelf.center[0], shelf.center[1], 0.0]))

@@ -102,5 +102,5 @@ def receipts(world: World, timeline: Timeline, all_moves: list[Move]) -> list[di
     return out
 
 
-def as_dicts(items: list) -> list[dict]:  # noqa: ANN001 - dataclass instances
+def as_dicts(items: list[TrueReach] | list[Move]) -> list[dict]:
     return [asdict(item) for item in items]

@@ -86,7 +86,7 @@ def simulate_sensors(world: World, reaches: list[Reach], settings: Weights, dura
 def gateway_events(trace: SensorTrace, settings: Weights) -> list[WeightChange]:
     """The changes a shelf gateway reports from one sensor's readings."""
     r = trace.readings_g
-    k = max(2, int(round(settings.settle_s * settings.rate_hz)))
+    k = max(2, round(settings.settle_s * settings.rate_hz))
     if len(r) < k:
         return []
     # Rolling mean and spread over the last k readings, from cumulative sums.

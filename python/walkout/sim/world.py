@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from walkout.config import CameraCalibration, LoadedStore, Shelf, Slot, load_store
+from walkout.config import CameraCalibration, LoadedStore, Shelf, Slot, Store, load_store
 
 # A shopper's body on the floor is a disc of this radius (shoulders seen from above).
 BODY_RADIUS_M = 0.22
@@ -115,7 +115,7 @@ class World:
     _free_map: np.ndarray | None = None
 
     @property
-    def store(self):  # noqa: ANN201 - the Store model
+    def store(self) -> Store:
         return self.loaded.config
 
     def slot_by_id(self, slot_id: str) -> SlotInfo:
@@ -128,7 +128,7 @@ class World:
         """(N, 2) floor points -> (N,) distance to the nearest shelf footprint (0 inside)."""
         p = np.asarray(points, np.float64).reshape(-1, 2)
         best = np.full(len(p), np.inf)
-        for centre, axes, half in zip(self.shelf_centres, self.shelf_axes, self.shelf_half):
+        for centre, axes, half in zip(self.shelf_centres, self.shelf_axes, self.shelf_half, strict=False):
             dx, dy = p[:, 0] - centre[0], p[:, 1] - centre[1]
             ex = np.maximum(np.abs(dx * axes[0, 0] + dy * axes[0, 1]) - half[0], 0.0)
             ey = np.maximum(np.abs(dx * axes[1, 0] + dy * axes[1, 1]) - half[1], 0.0)
