@@ -168,6 +168,11 @@ def test_three_files_go_on_while_the_stream_stalls_and_reconnects(shared_data, t
         assert max(present) - min(present) <= PERIOD_NS  # each within half a period of ref
     assert health[0].dropped_at_capture == 0 and health[0].reconnects == 0
 
+    # The sync's books balance for every camera, the lost one included.
+    for c in sync.counters():
+        assert c.received == c.used + c.dropped_late + c.dropped_overflow + c.buffered
+        assert c.buffered <= sync.capacity
+
     # What the edge's health message will carry: plain, JSON-ready data.
     doc = json.loads(json.dumps([dataclasses.asdict(r) for r in report]))
     assert [r["camera_id"] for r in doc] == ["file0", "file1", "file2", "stream"]

@@ -28,6 +28,7 @@ def scenarios(draw):
     capacity = draw(st.integers(1, 6))
     budget = int(period * draw(st.floats(0.0, 4.0)))
     origin = draw(st.one_of(st.none(), st.integers(-(2**40), 2**40)))
+    min_gap = int(period * draw(st.sampled_from([0.0, 0.0, 0.3, 0.5, 0.9, 1.5])))
     seed = draw(st.integers(0, 2**32 - 1))
     frames_per_cam = draw(st.integers(1, 50))
     consume_p = draw(st.floats(0.05, 1.0))  # low: a slow consumer, buffers overflow
@@ -64,6 +65,7 @@ def scenarios(draw):
         capacity=capacity,
         budget=budget,
         origin=origin,
+        min_gap=min_gap,
         events=events,
         consume=consume,
         toggles=toggles,
@@ -98,8 +100,9 @@ def test_frame_sync_matches_twin_and_keeps_invariants(sc) -> None:
         capacity=capacity,
         latency_budget_ns=sc["budget"],
         grid_origin_ns=sc["origin"],
+        min_frame_interval_ns=sc["min_gap"],
     )
-    twin = FrameSyncTwin(n, sc["period"], tol, capacity, sc["budget"], sc["origin"])
+    twin = FrameSyncTwin(n, sc["period"], tol, capacity, sc["budget"], sc["origin"], sc["min_gap"])
     camera_of: dict[int, int] = {}
     released = []
 

@@ -314,3 +314,24 @@ def test_wants_follows_the_grid_origin_before_the_first_frame() -> None:
     sync = FrameSync(1, period_ns=100, tolerance_ns=10, grid_origin_ns=5)
     assert sync.wants(0, 1005) and sync.wants(0, 995) and sync.wants(0, 1015)
     assert not sync.wants(0, 1050)
+
+
+def test_min_frame_interval_releases_without_waiting_for_the_next_frame() -> None:
+    # The grid origin pins the reference time at 0; camera 1's frame is 5 ms before it.
+    # Without the promise, camera 1 must wait for its next frame (or the budget).
+    sync = FrameSync(2, period_ns=100 * MS, grid_origin_ns=0)
+    sync.push(0, 0, _frame(), arrival_ns=0)
+    sync.push(1, -5 * MS, _frame(), arrival_ns=0)
+    assert sync.poll(0) is None
+    # With it (frames >= 60 ms apart), the next can only land beyond +50 ms: final now.
+    sync = FrameSync(2, period_ns=100 * MS, grid_origin_ns=0, min_frame_interval_ns=60 * MS)
+    sync.push(0, 0, _frame(), arrival_ns=0)
+    sync.push(1, -5 * MS, _frame(), arrival_ns=0)
+    fs = sync.poll(0)
+    assert fs is not None and fs.complete and fs.t_ns == [0, -5 * MS]
+    sync = FrameSync(2, period_ns=100 * MS, grid_origin_ns=0, min_frame_interval_ns=60 * MS)
+    sync.push(0, 0, _frame(), arrival_ns=0)
+    sync.push(1, -45 * MS, _frame(), arrival_ns=0)  # its next frame may still come at +15 ms
+    assert sync.poll(0) is None
+    with pytest.raises(ValueError, match="min_frame_interval_ns"):
+        FrameSync(2, period_ns=10, min_frame_interval_ns=-1)

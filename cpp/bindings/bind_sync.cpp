@@ -158,7 +158,8 @@ void bind_sync(py::module_& m) {
                ", dropped_late=" + std::to_string(c.dropped_late) +
                ", dropped_overflow=" + std::to_string(c.dropped_overflow) +
                ", missing=" + std::to_string(c.missing) +
-               ", buffered=" + std::to_string(c.buffered) + ", live=" + (c.live ? "True" : "False") +
+               ", buffered=" + std::to_string(c.buffered) +
+               ", live=" + (c.live ? "True" : "False") +
                ")";
       });
 
@@ -178,8 +179,10 @@ void bind_sync(py::module_& m) {
                           "Pairs frames of unsynchronised cameras by capture time (C++ core).")
       .def(py::init([](int num_cameras, std::int64_t period_ns, std::int64_t tolerance_ns,
                        std::size_t capacity, std::int64_t latency_budget_ns,
-                       std::optional<std::int64_t> grid_origin_ns) {
+                       std::optional<std::int64_t> grid_origin_ns,
+                       std::int64_t min_frame_interval_ns) {
              FrameSyncOptions o;
+             o.min_frame_interval_ns = min_frame_interval_ns;
              o.has_grid_origin = grid_origin_ns.has_value();
              o.grid_origin_ns = grid_origin_ns.value_or(0);
              o.num_cameras = num_cameras;
@@ -191,13 +194,15 @@ void bind_sync(py::module_& m) {
            }),
            py::arg("num_cameras"), py::arg("period_ns"), py::arg("tolerance_ns"),
            py::arg("capacity"), py::arg("latency_budget_ns"),
-           py::arg("grid_origin_ns") = py::none())
+           py::arg("grid_origin_ns") = py::none(), py::arg("min_frame_interval_ns") = 0)
       .def("push", &PyFrameSync::push, py::arg("camera"), py::arg("t_ns"), py::arg("frame"),
            py::arg("arrival_ns") = py::none())
       .def("pull", &PyFrameSync::pull, py::arg("timeout_s") = py::none())
       .def("poll", &PyFrameSync::poll, py::arg("now_ns") = py::none())
       .def("wants",
-           [](PyFrameSync& s, int camera, std::int64_t t_ns) { return s.core().wants(camera, t_ns); },
+           [](PyFrameSync& s, int camera, std::int64_t t_ns) {
+             return s.core().wants(camera, t_ns);
+           },
            py::arg("camera"), py::arg("t_ns"))
       .def("set_live",
            [](PyFrameSync& s, int camera, bool live) { s.core().set_live(camera, live); },
@@ -210,12 +215,17 @@ void bind_sync(py::module_& m) {
                              [](PyFrameSync& s) { return s.core().partial_framesets(); })
       .def_property_readonly("num_cameras",
                              [](PyFrameSync& s) { return s.core().options().num_cameras; })
-      .def_property_readonly("period_ns", [](PyFrameSync& s) { return s.core().options().period_ns; })
+      .def_property_readonly("period_ns",
+                             [](PyFrameSync& s) { return s.core().options().period_ns; })
       .def_property_readonly("tolerance_ns",
                              [](PyFrameSync& s) { return s.core().options().tolerance_ns; })
       .def_property_readonly("capacity", [](PyFrameSync& s) { return s.core().options().capacity; })
       .def_property_readonly("latency_budget_ns",
                              [](PyFrameSync& s) { return s.core().options().latency_budget_ns; })
+      .def_property_readonly("min_frame_interval_ns",
+                             [](PyFrameSync& s) {
+                               return s.core().options().min_frame_interval_ns;
+                             })
       .def_property_readonly("grid_origin_ns",
                              [](PyFrameSync& s) -> std::optional<std::int64_t> {
                                const auto& o = s.core().options();

@@ -156,6 +156,7 @@ class FrameSync:
     def __init__(
         self, num_cameras: int, period_ns: int, tolerance_ns: int, capacity: int,
         latency_budget_ns: int, grid_origin_ns: int | None = None,
+        min_frame_interval_ns: int = 0,
     ) -> None: ...
     def push(
         self, camera: int, t_ns: int, frame: _npt.NDArray[_np.uint8], arrival_ns: int | None = None
@@ -184,6 +185,8 @@ class FrameSync:
     def latency_budget_ns(self) -> int: ...
     @property
     def grid_origin_ns(self) -> int | None: ...
+    @property
+    def min_frame_interval_ns(self) -> int: ...
     @staticmethod
     def now_ns() -> int: ...
 

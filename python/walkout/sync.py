@@ -74,6 +74,12 @@ class FrameSync(_core.FrameSync):
             the period since the Unix epoch), so every edge box pairs frames at the same
             instants and the server fuses boxes without interpolating. None (default): the
             first frame sets the grid's phase, which follows a lone box's cameras.
+        min_frame_interval_ns: a promise that one camera's frames are at least this far apart
+            (default 0: no promise). A camera's choice is then final as soon as its next frame
+            could only land beyond the tolerance, instead of when that frame arrives: up to a
+            period less latency. It helps only above the tolerance; the camera period minus its
+            jitter (say 0.9 periods, cameras at the frameset rate) fits. Above the real spacing
+            it may pick a frame that is not the nearest (still within the tolerance).
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class FrameSync(_core.FrameSync):
         capacity: int = 4,
         latency_budget_ns: int | None = None,
         grid_origin_ns: int | None = None,
+        min_frame_interval_ns: int = 0,
     ) -> None:
         if (fps is None) == (period_ns is None):
             raise ValueError("fps / period_ns: expected exactly one of them")
@@ -102,6 +109,7 @@ class FrameSync(_core.FrameSync):
             capacity=capacity,
             latency_budget_ns=2 * period_ns if latency_budget_ns is None else latency_budget_ns,
             grid_origin_ns=grid_origin_ns,
+            min_frame_interval_ns=min_frame_interval_ns,
         )
 
     def stats(self) -> SyncStats:

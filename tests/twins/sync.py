@@ -52,8 +52,10 @@ class FrameSyncTwin:
         capacity: int,
         latency_budget_ns: int,
         grid_origin_ns: int | None = None,
+        min_frame_interval_ns: int = 0,
     ) -> None:
         self.origin = grid_origin_ns
+        self.min_gap = min_frame_interval_ns
         self.period = period_ns
         self.tol = tolerance_ns
         self.capacity = capacity
@@ -125,6 +127,9 @@ class FrameSyncTwin:
                 if past:
                     opened = min(opened, past[0])
                 decided = bool(past) or not cam.counters.live or self.closed
+                # The promised spacing puts the next frame beyond the window: already final.
+                if self.min_gap > 0 and cam.times and cam.times[-1] + self.min_gap > ref + self.tol:
+                    decided = True
                 all_decided = all_decided and decided
             expired = opened != NEVER and now_ns >= opened + self.budget
             if not (all_decided or expired):

@@ -51,6 +51,10 @@ void FrameSyncOptions::check() const {
     throw std::invalid_argument("grid_origin_ns: expected integer ns within ±2**62, got " +
                                 std::to_string(grid_origin_ns));
   }
+  if (min_frame_interval_ns < 0 || min_frame_interval_ns > (std::int64_t{1} << 50)) {
+    throw std::invalid_argument("min_frame_interval_ns: expected nanoseconds in [0, 2**50], got " +
+                                std::to_string(min_frame_interval_ns));
+  }
   if (latency_budget_ns < 0 || latency_budget_ns > (std::int64_t{1} << 60)) {
     throw std::invalid_argument("latency_budget_ns: expected nanoseconds in [0, 2**60], got " +
                                 std::to_string(latency_budget_ns));
@@ -91,12 +95,26 @@ void FrameSync::drop_older_than(Camera& cam, std::int64_t t_ns, std::vector<Fram
   }
 }
 
+bool FrameSync::decided(const Camera& cam, std::int64_t ref, std::int64_t* opened_ns) const {
+  for (const Buffered& f : cam.frames) {
+    if (f.t_ns >= ref) {
+      *opened_ns = std::min(*opened_ns, f.arrival_ns);
+      return true;
+    }
+  }
+  if (!cam.counters.live || closed_) return true;
+  // The promised spacing puts the next frame beyond the window: the choice is already final.
+  const std::int64_t gap = options_.min_frame_interval_ns;
+  return gap > 0 && !cam.frames.empty() &&
+         cam.frames.back().t_ns + gap > ref + options_.tolerance_ns;
+}
+
 bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
   const std::int64_t period = options_.period_ns;
   // The same steps as release_locked, reading only: frames below `usable` are about to be
   // dropped as late, so they neither anchor nor decide anything.
-  const std::int64_t usable =
-      has_last_ ? last_ref_ns_ + period - options_.tolerance_ns : std::numeric_limits<std::int64_t>::min();
+  const std::int64_t usable = has_last_ ? last_ref_ns_ + period - options_.tolerance_ns
+                                         : std::numeric_limits<std::int64_t>::min();
   std::int64_t earliest = kNever;
   for (const Camera& cam : cameras_) {
     for (const Buffered& f : cam.frames) {
@@ -111,15 +129,7 @@ bool FrameSync::worth_waking_locked(std::int64_t now_ns) const {
   bool all_decided = true;
   std::int64_t opened_ns = kNever;
   for (const Camera& cam : cameras_) {
-    bool decided = !cam.counters.live || closed_;
-    for (const Buffered& f : cam.frames) {
-      if (f.t_ns >= ref) {
-        decided = true;
-        opened_ns = std::min(opened_ns, f.arrival_ns);
-        break;
-      }
-    }
-    all_decided = all_decided && decided;
+    all_decided = decided(cam, ref, &opened_ns) && all_decided;
   }
   if (all_decided) return true;
   if (opened_ns == kNever) return false;
@@ -184,15 +194,7 @@ std::optional<FrameSet> FrameSync::release_locked(std::int64_t now_ns,
     bool all_decided = true;
     std::int64_t opened_ns = kNever;
     for (const Camera& cam : cameras_) {
-      bool decided = !cam.counters.live || closed_;
-      for (const Buffered& f : cam.frames) {
-        if (f.t_ns >= ref) {
-          decided = true;
-          opened_ns = std::min(opened_ns, f.arrival_ns);
-          break;
-        }
-      }
-      all_decided = all_decided && decided;
+      all_decided = decided(cam, ref, &opened_ns) && all_decided;
     }
     const std::int64_t expires_ns =
         opened_ns == kNever ? kNever
