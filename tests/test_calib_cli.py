@@ -118,9 +118,9 @@ def test_failures_are_clear_and_leave_the_file_untouched(boards: Path, configs: 
     path = configs / "calib" / "cam3.yaml"
     before = path.read_bytes()
     # A pattern that is never found.
-    assert main(["calibrate", "intrinsics", "--images", str(boards / "*.png"), "--pattern", "11x8",
+    assert main(["calibrate", "intrinsics", "--images", str(boards / "b[12].png"), "--pattern", "11x8",
                  "--square", "0.025", "--out", str(path), "--no-progress"]) == 1
-    assert "was not found in any of the 8 photos" in capsys.readouterr().err
+    assert "was not found in any of the 2 photos" in capsys.readouterr().err
     # Too few photos.
     assert main(["calibrate", "intrinsics", "--images", str(boards / "b1.png"), str(boards / "b2.png"),
                  "--pattern", "9x6", "--square", "0.025", "--out", str(path), "--no-progress"]) == 1

@@ -16,11 +16,15 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // rotations (converges quadratically; 4x4 needs a handful of sweeps).
 void smallest_eigenvector4(double A[16], double out[4]) {
   double V[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+  double scale = 0.0;
+  for (int i = 0; i < 16; ++i) scale += A[i] * A[i];
   for (int sweep = 0; sweep < 30; ++sweep) {
     double off = 0.0;
     for (int p = 0; p < 4; ++p)
       for (int q = p + 1; q < 4; ++q) off += A[4 * p + q] * A[4 * p + q];
-    if (off < 1e-30) break;
+    // Relative to the matrix: an absolute threshold is never met by rounding-level
+    // off-diagonals of a large matrix and would run every sweep.
+    if (off <= 1e-30 * scale) break;
     for (int p = 0; p < 4; ++p) {
       for (int q = p + 1; q < 4; ++q) {
         const double apq = A[4 * p + q];
