@@ -12,7 +12,10 @@ from collections.abc import Sequence
 import walkout
 
 # Modules under walkout.cli that each add one subcommand (or a group of them).
-_COMMAND_MODULES: tuple[str, ...] = ("config",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "config",
+    "calibrate",
+)
 
 
 def _version_text() -> str:
