@@ -1,0 +1,94 @@
+// FloorTracker: multi-person tracking on the store floor (metres), the tracker the edge box
+// runs on fused floor observations (fusion.hpp).
+//
+// Inputs per frame: points (x, y) in metres, optionally a 2x2 covariance per point (m^2, from
+// the camera geometry: far from a camera means less precise) and a score per point, and the
+// frame time t in seconds. Output: every live track with its ID, position, velocity, state
+// and the input row that updated it (-1 if none).
+//
+// Per frame, after predicting every track to t (constant-velocity Kalman, white-noise
+// acceleration), with cost = squared Mahalanobis distance + ln|S| (the negative
+// log-likelihood up to a constant, so a vague track does not win every contest) and a gate
+// at the chi-square quantile of gate_probability for 2 degrees of freedom:
+//  1. confirmed + lost tracks vs high-score points;
+//  2. (ByteTrack) confirmed tracks still unmatched vs low-score points, tighter gate;
+//  3. tentative tracks vs high-score points left;
+//  4. high-score points left above new_track_score start tentative tracks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "walkout/track/kalman.hpp"
+#include "walkout/track/lifecycle.hpp"
+
+namespace walkout::track {
+
+struct FloorTrackerParams {
+  // Frame rate assumed when update() gets no t.
+  double fps = 15.0;
+  // Points at or above enter the first association and may start tracks (see BoxTracker).
+  double high_score = 0.5;
+  // Points below are dropped; between low_score and high_score they only extend confirmed
+  // tracks. Lowering it keeps people through partial occlusion and risks ghost extensions.
+  double low_score = 0.1;
+  // An unmatched point starts a track only above this score.
+  double new_track_score = 0.6;
+  // Probability mass of a track's predicted measurement inside the gate (first and third
+  // passes). Raising it tolerates bigger surprises (sudden stops, bad calibration) and lets
+  // neighbours compete for each other's points; lowering it splits tracks more readily.
+  double gate_probability = 0.999;
+  // Gate for low-score points (second pass); tighter since they are less trustworthy.
+  double low_gate_probability = 0.99;
+  // Consecutive hits that confirm a tentative track.
+  int min_hits = 2;
+  // Seconds a lost track waits to be found again. Longer bridges longer occlusions (a
+  // shopper behind a shelf end) at the risk of handing an old ID to a newcomer nearby.
+  double lost_buffer_s = 1.5;
+  FloorNoise noise;
+
+  void check() const;
+};
+
+struct FloorTracks {
+  std::vector<std::int64_t> ids;
+  std::vector<double> points;      // N x 2
+  std::vector<double> velocities;  // N x 2, m/s
+  std::vector<double> covariances; // N x 2 x 2, position covariance
+  std::vector<std::int8_t> states;
+  std::vector<std::int64_t> det_index;
+  std::vector<float> scores;
+};
+
+class FloorTracker {
+ public:
+  explicit FloorTracker(const FloorTrackerParams& params);
+  // points: n x 2; covs: n x 2 x 2 or null (default noise); scores: n or null (all 1).
+  const FloorTracks& update(const double* points, const double* covs, const float* scores,
+                            std::size_t n, bool has_t, double t);
+  void reset();
+  const FloorTracks& tracks() const { return out_; }
+  const FloorTrackerParams& params() const { return p_; }
+
+ private:
+  static constexpr int M = 2, D = 4;
+  void start_track(const double* z, const double* R, float score, double t, bool confirmed, int det);
+  void remove_dead(double now);
+  void fill_output();
+
+  FloorTrackerParams p_;
+  FrameClock clock_;
+  IdCounter id_counter_;
+  double gate_, low_gate_;
+  std::vector<double> mean_, cov_;  // N x 4, N x 4 x 4
+  std::vector<std::int64_t> ids_;
+  std::vector<TrackState> state_;
+  std::vector<int> hits_, misses_;
+  std::vector<double> last_seen_;
+  std::vector<std::int64_t> det_of_;
+  std::vector<float> score_of_;
+  std::vector<double> scratch_;
+  FloorTracks out_;
+};
+
+}  // namespace walkout::track

@@ -1,0 +1,291 @@
+"""Tracking: linear assignment, batched Kalman filters, multi-view fusion and the trackers.
+
+The Python face of the track room; the work happens in C++ (``walkout._core``, sources in
+``cpp/src/track/``). Everything here validates nothing itself: the compiled functions check
+shapes and values and raise ``ValueError`` naming the argument and the expected shape.
+
+Units: image boxes in pixels (xyxy), floor points in metres (store frame), covariances in
+m^2, times ``t`` in float seconds on any monotonic epoch (``None`` = one period of the
+tracker's ``fps`` after the previous frame).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from walkout import _core
+
+__all__ = [
+    "BoxTracker",
+    "FloorTracker",
+    "FloorTracks",
+    "FusedViews",
+    "TrackState",
+    "Tracks",
+    "chi2_gate",
+    "fuse_views",
+    "linear_assignment",
+]
+
+ArrayLike = npt.ArrayLike
+
+
+class TrackState(enum.IntEnum):
+    """Lifecycle state of a track, as reported in ``Tracks.states``."""
+
+    TENTATIVE = 0  # seen, not yet confirmed (min_hits consecutive hits)
+    CONFIRMED = 1  # matched this frame (or confirmed and not yet missed)
+    LOST = 2  # confirmed, currently unmatched; kept for lost_buffer_s
+
+
+def linear_assignment(
+    cost: ArrayLike, cost_limit: float | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Minimum-cost assignment of rows to columns of a (rows, cols) cost matrix.
+
+    Returns ``(rows, cols)`` with rows ascending, like ``scipy.optimize.linear_sum_assignment``.
+    ``+inf`` marks a forbidden pair. Without ``cost_limit`` every row (or every column, if
+    fewer) is matched and an impossible problem raises ``ValueError``. With ``cost_limit``,
+    pairs costing more are never matched, and leaving a row and a column unmatched is worth
+    exactly ``cost_limit`` (``lap.lapjv``'s convention): a pair below it can still be left
+    out if that lets two other pairs in more cheaply.
+    """
+    return _core.track_linear_assignment(cost, cost_limit)
+
+
+def chi2_gate(probability: float, dof: int) -> float:
+    """Squared-Mahalanobis gate holding ``probability`` of a ``dof``-dimensional measurement."""
+    return _core.track_chi2_quantile(probability, dof)
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """One frame of BoxTracker output, rows sorted by ID.
+
+    ids: (N,) int64, unique, never reused by the tracker instance.
+    boxes: (N, 4) float32 xyxy pixels, the Kalman estimate (a prediction for lost tracks).
+    states: (N,) int8 TrackState values.
+    det_index: (N,) int64, the input row that updated the track this frame, -1 if none.
+    scores: (N,) float32, the score of the detection that last updated the track.
+    """
+
+    ids: npt.NDArray[np.int64]
+    boxes: npt.NDArray[np.float32]
+    states: npt.NDArray[np.int8]
+    det_index: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def confirmed(self) -> Tracks:
+        """Only the tracks confirmed and matched this frame (what one would draw or report)."""
+        keep = (self.states == TrackState.CONFIRMED) & (self.det_index >= 0)
+        return Tracks(self.ids[keep], self.boxes[keep], self.states[keep], self.det_index[keep],
+                      self.scores[keep])
+
+
+@dataclass(frozen=True)
+class FloorTracks:
+    """One frame of FloorTracker output, rows sorted by ID.
+
+    ids, states, det_index, scores: as in :class:`Tracks`.
+    points: (N, 2) float64 metres; velocities: (N, 2) m/s; covariances: (N, 2, 2) m^2.
+    """
+
+    ids: npt.NDArray[np.int64]
+    points: npt.NDArray[np.float64]
+    states: npt.NDArray[np.int8]
+    det_index: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+    velocities: npt.NDArray[np.float64]
+    covariances: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class BoxTracker:
+    """Multi-person tracker for one camera's image plane (motion only).
+
+    ByteTrack's two-pass association (high-score detections first, then low-score ones for
+    confirmed tracks), OC-SORT's velocity-direction consistency, observation-centric
+    recovery and re-update, a tentative/confirmed/lost lifecycle with a lost buffer in
+    seconds, and a constant-velocity Kalman filter on (cx, cy, w, h) stepped by real time.
+    IDs belong to this instance.
+
+    Parameters (each: what raising it trades):
+        fps: frame rate used when ``update`` gets no ``t``; only the default time step.
+        high_score: detections at or above go to the first pass and may start tracks; raising
+            keeps doubtful detections out (fewer false tracks, more fragmentation).
+        low_score: detections below are ignored; between low and high they only extend
+            confirmed tracks. Lowering recovers more occluded people, risks background.
+        new_track_score: an unmatched detection starts a track only above this; raising cuts
+            false tracks and delays newcomers.
+        match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
+            raising swaps fewer identities between people passing close.
+        low_match_iou: second-pass minimum IoU for low-score detections (kept high: they are
+            often partial views).
+        tentative_match_iou: minimum IoU for a tentative track's second hit.
+        recovery_iou: minimum IoU between a lost track's last observed box and a detection.
+        direction_weight: OC-SORT direction-consistency weight; raising prefers detections
+            that continue a track's heading (helps crossings, hurts people who turn).
+        direction_span_s: seconds over which the heading is measured; longer is steadier
+            under jitter but slower to see a turn.
+        fuse_score: multiply IoU by detection score in the first pass (ByteTrack).
+        min_hits: consecutive hits confirming a track; raising suppresses flicker, delays
+            and drops newcomers' first frames.
+        lost_buffer_s: seconds a lost track may be found again; longer bridges longer
+            occlusions, risks giving an old ID to a newcomer.
+        observation_reupdate: re-filter along a straight virtual path after a gap (OC-SORT).
+        position_noise: position random walk (fraction of box side per sqrt(s)); raising
+            follows detections more, smooths less.
+        velocity_noise: velocity random walk (box sides per s per sqrt(s)); raising follows
+            accelerations sooner, coasts less straight through occlusion.
+        measurement_noise: detection noise as a fraction of box side; raising trusts the
+            motion model more than each detection.
+        initial_position_std, initial_velocity_std: a new track's uncertainty (fractions of
+            its box side, and per second for the velocity).
+    """
+
+    def __init__(
+        self,
+        *,
+        fps: float = 30.0,
+        high_score: float = 0.6,
+        low_score: float = 0.1,
+        new_track_score: float = 0.7,
+        match_iou: float = 0.2,
+        low_match_iou: float = 0.5,
+        tentative_match_iou: float = 0.3,
+        recovery_iou: float = 0.3,
+        direction_weight: float = 0.2,
+        direction_span_s: float = 0.1,
+        fuse_score: bool = True,
+        min_hits: int = 2,
+        lost_buffer_s: float = 1.0,
+        observation_reupdate: bool = True,
+        position_noise: float = 0.27,
+        velocity_noise: float = 1.0,
+        measurement_noise: float = 0.05,
+        initial_position_std: float = 0.1,
+        initial_velocity_std: float = 1.0,
+    ) -> None:
+        self._impl = _core.TrackBoxTracker(
+            fps=fps, high_score=high_score, low_score=low_score,
+            new_track_score=new_track_score, match_iou=match_iou, low_match_iou=low_match_iou,
+            tentative_match_iou=tentative_match_iou, recovery_iou=recovery_iou,
+            direction_weight=direction_weight, direction_span_s=direction_span_s,
+            fuse_score=fuse_score, min_hits=min_hits, lost_buffer_s=lost_buffer_s,
+            observation_reupdate=observation_reupdate, position_noise=position_noise,
+            velocity_noise=velocity_noise, measurement_noise=measurement_noise,
+            initial_position_std=initial_position_std, initial_velocity_std=initial_velocity_std,
+        )
+
+    def update(self, boxes_xyxy: ArrayLike, scores: ArrayLike, t: float | None = None) -> Tracks:
+        """Advance to time ``t`` with this frame's (N, 4) xyxy boxes and (N,) scores."""
+        return Tracks(*self._impl.update(boxes_xyxy, scores, t))
+
+    def reset(self) -> None:
+        """Forget every track and the clock; IDs start again at 1 (a new sequence)."""
+        self._impl.reset()
+
+    def __len__(self) -> int:
+        return len(self._impl)
+
+
+class FloorTracker:
+    """Multi-person tracker on the store floor (metres): the tracker the edge box runs.
+
+    Constant-velocity Kalman filter on (x, y, vx, vy) with white-noise acceleration, stepped
+    by real time; measurement noise per point (from the camera geometry); association cost
+    = squared Mahalanobis distance + ln|S|, gated at a chi-square quantile; ByteTrack's
+    second pass for low-score points; tentative/confirmed/lost lifecycle.
+
+    Parameters (each: what raising it trades):
+        fps: frame rate used when ``update`` gets no ``t``.
+        high_score, low_score, new_track_score: as in :class:`BoxTracker`.
+        gate_probability: share of a track's predicted measurements inside its gate; raising
+            tolerates bigger surprises (sudden stops, calibration error) and lets neighbours
+            compete for each other's points.
+        low_gate_probability: the gate for low-score points (tighter: less trustworthy).
+        min_hits: consecutive hits confirming a track.
+        lost_buffer_s: seconds a lost track waits to be found again; longer bridges a shopper
+            hidden behind a shelf end, risks handing an old ID to a newcomer.
+        acceleration_std: m/s^2; raising follows turns and stops sooner but gates wider (more
+            swaps in crowds); lowering coasts straighter.
+        measurement_std: metres, the point noise when ``covariances`` is not given.
+        initial_velocity_std: m/s, a new track's velocity uncertainty (walking is ~1.4 m/s).
+    """
+
+    def __init__(
+        self,
+        *,
+        fps: float = 15.0,
+        high_score: float = 0.5,
+        low_score: float = 0.1,
+        new_track_score: float = 0.6,
+        gate_probability: float = 0.999,
+        low_gate_probability: float = 0.99,
+        min_hits: int = 2,
+        lost_buffer_s: float = 1.5,
+        acceleration_std: float = 0.5,
+        measurement_std: float = 0.15,
+        initial_velocity_std: float = 1.5,
+    ) -> None:
+        self._impl = _core.TrackFloorTracker(
+            fps=fps, high_score=high_score, low_score=low_score,
+            new_track_score=new_track_score, gate_probability=gate_probability,
+            low_gate_probability=low_gate_probability, min_hits=min_hits,
+            lost_buffer_s=lost_buffer_s, acceleration_std=acceleration_std,
+            measurement_std=measurement_std, initial_velocity_std=initial_velocity_std,
+        )
+
+    def update(
+        self,
+        points_xy: ArrayLike,
+        covariances: ArrayLike | None = None,
+        scores: ArrayLike | None = None,
+        t: float | None = None,
+    ) -> FloorTracks:
+        """Advance to ``t`` with (N, 2) points, optional (N, 2, 2) covariances and (N,) scores."""
+        return FloorTracks(*self._impl.update(points_xy, covariances, scores, t))
+
+    def reset(self) -> None:
+        """Forget every track and the clock; IDs start again at 1."""
+        self._impl.reset()
+
+
+@dataclass(frozen=True)
+class FusedViews:
+    """Per-person floor observations fused from several cameras.
+
+    points: (K, 2) metres; covariances: (K, 2, 2) m^2; members: (K, C) int64, the detection
+    row of camera c that went into fused point k, or -1 where camera c did not see it.
+    """
+
+    points: npt.NDArray[np.float64]
+    covariances: npt.NDArray[np.float64]
+    members: npt.NDArray[np.int64]
+
+
+def fuse_views(
+    points_per_camera: Sequence[ArrayLike],
+    covs_per_camera: Sequence[ArrayLike],
+    gate_probability: float = 0.99,
+) -> FusedViews:
+    """Group one frameset's per-camera floor points into one observation per person.
+
+    Cameras are folded in one at a time by min-cost assignment on the Mahalanobis distance
+    (gated at the chi-square quantile of ``gate_probability``, 2 dof); matched points are
+    fused by information weighting; a camera gives at most one point per person. Raising
+    ``gate_probability`` merges points further apart (tolerates calibration error, may
+    merge two people standing close); lowering it splits one person under poor calibration.
+    """
+    return FusedViews(*_core.track_fuse_views(list(points_per_camera), list(covs_per_camera),
+                                              gate_probability))
