@@ -10,6 +10,7 @@ void bind_track(py::module_& m);
 void bind_geometry(py::module_& m);
 void bind_sync(py::module_& m);
 void bind_interact(py::module_& m);
+void bind_sim(py::module_& m);
 }  // namespace walkout::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -38,4 +39,5 @@ PYBIND11_MODULE(_core, m) {
   bind_geometry(m);
   bind_sync(m);
   bind_interact(m);
+  bind_sim(m);
 }

@@ -82,8 +82,7 @@ def intersect_rays_oriented_box(
 # interact (cpp/bindings/bind_interact.cpp)
 # ---------------------------------------------------------------------------------------------
 
-import numpy as np  # noqa: E402  (this room's section; the header is shared)
-import numpy.typing as npt  # noqa: E402
+import numpy.typing as npt  # noqa: E402  (kept in this room's section)
 
 class InteractShelves:
     def __init__(
@@ -180,3 +179,26 @@ class InteractEngine:
     def open_reaches(self) -> int: ...
     @property
     def track_count(self) -> int: ...
+
+# ---------------------------------------------------------------------------------------------
+# sim (cpp/bindings/bind_sim.cpp)
+# ---------------------------------------------------------------------------------------------
+
+import numpy as _np  # noqa: E402 - kept in this room's section to avoid merge conflicts
+import numpy.typing as _npt  # noqa: E402
+
+def sim_draw_capsules(
+    image: _npt.NDArray[_np.uint8],
+    depth: _npt.NDArray[_np.float32],
+    labels: _npt.NDArray[_np.int32] | None,
+    capsules: _npt.ArrayLike,
+    colours: _npt.ArrayLike,
+    ids: _npt.ArrayLike,
+) -> None:
+    """Draw projected capsules (N, 10) = u0 v0 z0 rpx0 rw0 u1 v1 z1 rpx1 rw1 with colours
+    (N, 3) uint8 and ids (N,) int32 into image (H, W, 3) uint8, depth (H, W) float32 and
+    labels (H, W) int32 or None, in place, with a per-pixel depth test."""
+
+def sim_label_boxes(labels: _npt.NDArray[_np.int32], n: int) -> _npt.NDArray[_np.int32]:
+    """Per label 0..n-1: (n, 5) int32 x_min, y_min, x_max, y_max (inclusive), pixel count;
+    (-1, -1, -1, -1, 0) where unseen."""

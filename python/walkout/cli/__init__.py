@@ -15,6 +15,7 @@ import walkout
 _COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "calibrate",
+    "sim",
 )
 
 

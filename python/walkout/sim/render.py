@@ -1,0 +1,126 @@
+"""Rendering one camera: the precomputed static scene, then every person in view as shaded
+capsules drawn by the compiled rasteriser with a per-pixel depth test (so shelves hide legs
+and people hide each other), sensor noise, and the ground truth of that same frame.
+
+Keypoint visibility follows COCO: 2 = in the image and seen, 1 = in the image but hidden
+(by a shelf, another person or the person's own body), 0 = outside the image. A keypoint is
+seen when the depth drawn at its pixel is no nearer than the body surface in front of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from walkout import _core
+from walkout.sim.crowd import Timeline
+from walkout.sim.pose import CAPSULES, KEYPOINT_RADIUS, capsule_colours, joints
+from walkout.sim.scene import render_static
+from walkout.sim.world import SimCamera, World
+
+# A keypoint counts as seen if nothing is nearer than its surface by more than this (metres).
+VISIBILITY_TOLERANCE_M = 0.06
+# Capsules nearer than this to the camera plane are not drawn (behind or in the lens).
+NEAR_M = 0.1
+_CAP_A = np.array([a for a, _, _, _ in CAPSULES])
+_CAP_B = np.array([b for _, b, _, _ in CAPSULES])
+_CAP_R = np.array([r for _, _, r, _ in CAPSULES])
+
+
+@dataclass
+class FrameTruth:
+    """Ground truth of one frame: one row per person drawn with at least one pixel."""
+
+    person: np.ndarray  # (M,) int32 person ids
+    box: np.ndarray  # (M, 4) float32 x1 y1 x2 y2 of the visible pixels (inclusive edges + 1)
+    box_full: np.ndarray  # (M, 4) float32 box of the whole projected body, occluded parts too
+    keypoints: np.ndarray  # (M, 17, 3) float32 u, v, visibility (0, 1, 2)
+    visible_px: np.ndarray  # (M,) int32 pixels of this person in the frame
+
+
+def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, N_JOINTS, 3) -> capsules (P*C, 10), keypoint pixels (P, 17, 2), keypoint depth
+    (P, 17), amodal boxes (P, 4)."""
+    P, NJ, _ = J.shape
+    uv, z = camera.project(J.reshape(-1, 3))
+    uv = uv.reshape(P, NJ, 2)
+    z = z.reshape(P, NJ)
+    f = camera.K[0, 0]
+    r_world = _CAP_R[None, :] * heights[:, None]  # (P, C)
+    za, zb = z[:, _CAP_A], z[:, _CAP_B]
+    ra = f * r_world / np.maximum(za, NEAR_M)
+    rb = f * r_world / np.maximum(zb, NEAR_M)
+    caps = np.stack([uv[:, _CAP_A, 0], uv[:, _CAP_A, 1], za, ra, r_world,
+                     uv[:, _CAP_B, 0], uv[:, _CAP_B, 1], zb, rb, r_world], -1)
+    near = (za < NEAR_M) | (zb < NEAR_M)
+    caps[near] = 0.0  # zero radius: the rasteriser skips it
+    lo = np.minimum(uv[:, _CAP_A] - ra[..., None], uv[:, _CAP_B] - rb[..., None]).min(1)
+    hi = np.maximum(uv[:, _CAP_A] + ra[..., None], uv[:, _CAP_B] + rb[..., None]).max(1)
+    return caps.reshape(-1, 10), uv[:, :17], z[:, :17], np.concatenate([lo, hi], 1)
+
+
+class CameraRenderer:
+    def __init__(self, world: World, timeline: Timeline, camera: SimCamera,
+                 noise_sigma: float, rng: np.random.Generator) -> None:
+        self.world, self.timeline, self.camera = world, timeline, camera
+        # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
+        rgb, self.static_depth = render_static(world, camera)
+        self.background = np.ascontiguousarray(rgb[..., ::-1])
+        self.colours = [np.ascontiguousarray(capsule_colours(p)[:, ::-1]) for p in timeline.people]
+        # Sensor noise: a few precomputed noise fields cycled per frame (drawing fresh
+        # Gaussian noise for every pixel of every frame would cost more than the rendering).
+        shape = (4, camera.height, camera.width, 3)
+        noise = np.clip(np.round(rng.normal(0.0, noise_sigma, shape)), -64, 64).astype(np.int16)
+        self._noise_plus = np.clip(noise, 0, 255).astype(np.uint8)
+        self._noise_minus = np.clip(-noise, 0, 255).astype(np.uint8)
+        self.labels = np.empty((camera.height, camera.width), np.int32)
+
+    def render(self, t: float, index: int, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
+        """BGR image (H, W, 3) uint8 at time t (seconds from start) and its ground truth."""
+        import cv2
+
+        image = self.background.copy()
+        depth = self.static_depth.copy()
+        self.labels.fill(-1)
+        persons = self.timeline.present_at(t)
+        if len(persons):
+            state = self.timeline.body_state(t, persons)
+            J = joints(state)
+            caps, kp_uv, kp_z, full = project_bodies(self.camera, J, state.height)
+            colours = np.concatenate([self.colours[p] for p in persons])
+            ids = np.repeat(np.arange(len(persons), dtype=np.int32), len(CAPSULES))
+            _core.sim_draw_capsules(image, depth, self.labels, caps, colours, ids)
+            truth = self._truth(persons, state.height, kp_uv, kp_z, full, depth)
+        else:
+            truth = _empty_truth()
+        if with_noise:
+            k = index % len(self._noise_plus)
+            cv2.add(image, self._noise_plus[k], dst=image)
+            cv2.subtract(image, self._noise_minus[k], dst=image)
+        return image, truth
+
+    def _truth(self, persons: np.ndarray, heights: np.ndarray, kp_uv: np.ndarray,
+               kp_z: np.ndarray, full: np.ndarray, depth: np.ndarray) -> FrameTruth:
+        W, H = self.camera.width, self.camera.height
+        boxes = _core.sim_label_boxes(self.labels, len(persons))
+        seen = boxes[:, 4] > 0
+        u = np.round(kp_uv[..., 0]).astype(int)
+        v = np.round(kp_uv[..., 1]).astype(int)
+        inside = (u >= 0) & (u < W) & (v >= 0) & (v < H) & (kp_z > NEAR_M)
+        drawn = depth[np.clip(v, 0, H - 1), np.clip(u, 0, W - 1)]
+        surface = kp_z - KEYPOINT_RADIUS[None, :] * heights[:, None] - VISIBILITY_TOLERANCE_M
+        vis = np.where(inside, np.where(drawn >= surface, 2, 1), 0)
+        kps = np.concatenate([kp_uv, vis[..., None]], -1).astype(np.float32)
+        box = boxes[:, :4].astype(np.float32)
+        box[:, 2:] += 1.0  # inclusive pixel bounds -> x2, y2 edges
+        return FrameTruth(person=persons[seen].astype(np.int32), box=box[seen],
+                          box_full=full[seen].astype(np.float32), keypoints=kps[seen],
+                          visible_px=boxes[seen, 4].astype(np.int32))
+
+
+def _empty_truth() -> FrameTruth:
+    return FrameTruth(np.zeros(0, np.int32), np.zeros((0, 4), np.float32),
+                      np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32),
+                      np.zeros(0, np.int32))

@@ -1,0 +1,135 @@
+"""``kind: scenario``: one simulator run (walkout.sim), as a YAML file in configs/scenarios/.
+
+Everything a run does follows from this file and its seed: the same file and seed give the
+same shoppers, frames, sensor readings and ground truth, byte for byte.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from walkout.config import register_kind
+from walkout.config.base import (
+    Identifier,
+    NonNegativeFloat,
+    PositiveFloat,
+    Probability,
+    StrictModel,
+)
+
+
+class Shopping(StrictModel):
+    """What shoppers do once inside."""
+
+    stops_min: int = Field(1, ge=0, description="fewest shelf stops per shopper")
+    stops_max: int = Field(4, ge=0, description="most shelf stops per shopper; more stops = "
+                           "longer visits and more interactions per person")
+    max_items: int = Field(3, ge=1, le=9, description="most items taken at one stop (1..k)")
+    browse_rate: Probability = Field(0.25, description="share of stops where the shopper "
+                                     "looks (and half the time touches) but takes nothing")
+    put_back_rate: Probability = Field(0.15, description="share of buying stops that end "
+                                       "with one item put back")
+    wrong_slot_rate: Probability = Field(0.3, description="share of put-backs that go into a "
+                                         "neighbouring slot instead of the one taken from")
+    walk_speed: PositiveFloat = Field(1.1, description="mean walking speed, m/s (persons vary "
+                                      "by ±20 %)")
+
+
+class Render(StrictModel):
+    """How cameras deliver frames."""
+
+    width: int = Field(640, ge=64, le=3840, description="rendered image width, pixels")
+    height: int = Field(360, ge=36, le=2160, description="rendered image height, pixels (same "
+                        "aspect ratio as the calibration)")
+    fps: PositiveFloat = Field(10.0, le=60, description="frames per second per camera; higher "
+                               "gives smoother tracks and costs rendering time linearly")
+    codec: Literal["MJPG", "mp4v"] = Field("MJPG", description="video codec: MJPG in .avi "
+                                           "(always readable by OpenCV) or mp4v in .mp4")
+    jitter_ms: NonNegativeFloat = Field(3.0, description="std of capture-time jitter per frame")
+    drop_rate: Probability = Field(0.005, description="chance a frame is dropped (no frame, no "
+                                   "timestamp row)")
+    noise_sigma: NonNegativeFloat = Field(3.0, description="sensor noise std in grey levels")
+
+
+class CameraFailure(StrictModel):
+    """A camera that delivers nothing for a while (cable pulled, stream down)."""
+
+    camera: Identifier = Field(description="camera id from the store file")
+    start_s: NonNegativeFloat = Field(description="seconds after the run start when it fails")
+    duration_s: PositiveFloat = Field(description="how long it stays down")
+
+
+class Weights(StrictModel):
+    """Load cells under each slot and the shelf gateway that turns readings into events."""
+
+    rate_hz: PositiveFloat = Field(10.0, description="readings per second per sensor")
+    noise_g: NonNegativeFloat = Field(2.0, description="std of reading noise, grams")
+    drift_g_per_min: NonNegativeFloat = Field(0.5, description="std of the slow random-walk "
+                                              "drift per minute, grams")
+    settle_s: PositiveFloat = Field(0.6, description="the reading must be steady this long "
+                                    "before a change is reported; longer merges quick picks")
+    threshold_g: PositiveFloat = Field(20.0, description="smallest change reported, grams; "
+                                       "lower catches light items but reports noise")
+    stock: int = Field(20, ge=1, description="items in each slot at the start")
+
+
+class Oracle(StrictModel):
+    """Noise of oracle detections (made from ground truth instead of a model): at least as
+    hard as a good real detector at 640x360."""
+
+    miss_rate: Probability = Field(0.06, description="chance a fully visible person is missed")
+    miss_per_occlusion: NonNegativeFloat = Field(0.6, description="added miss chance per unit "
+                                                 "of occluded fraction")
+    box_jitter: NonNegativeFloat = Field(0.04, description="std of each box edge as a share "
+                                         "of the box width (x) or height (y)")
+    keypoint_px: NonNegativeFloat = Field(3.5, description="std of keypoint noise in pixels at "
+                                          "640 px width (scaled with the render width)")
+    false_positives_per_frame: NonNegativeFloat = Field(0.5, description="mean false "
+                                                        "detections per camera per frame")
+
+
+class Scenario(StrictModel):
+    kind: Literal["scenario"]
+    name: str = Field("scenario", min_length=1)
+    store: Path = Field(description="store file (kind: store), relative to this file")
+    seed: int = Field(0, ge=0, description="default seed; `walkout sim --seed` overrides it")
+    start_time: datetime = Field(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc),
+                                 description="wall-clock start of the run (UTC); every *_ns "
+                                 "time is nanoseconds since the Unix epoch from here")
+    duration_s: PositiveFloat = Field(description="length of the run, seconds")
+    shoppers: int = Field(ge=0, description="number of check-ins (a group counts once)")
+    arrival_window_s: PositiveFloat | None = Field(
+        None, description="arrivals spread over this many seconds from the start (Poisson "
+        "process); default: the first 60 % of the run, so most shoppers leave before the end")
+    group_rate: Probability = Field(0.2, description="share of check-ins that bring a "
+                                    "companion (parent and child, friends) on the same cart")
+    crowding: Probability = Field(0.3, description="chance a shopper picks the shelf where "
+                                  "another is already standing: the close encounters where "
+                                  "real systems fail")
+    cameras: list[Identifier] | None = Field(None, description="cameras to render; default all")
+    shopping: Shopping = Field(default_factory=Shopping)
+    render: Render = Field(default_factory=Render)
+    camera_failure: CameraFailure | None = None
+    weights: Weights = Field(default_factory=Weights)
+    oracle: Oracle = Field(default_factory=Oracle)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.shopping.stops_min > self.shopping.stops_max:
+            raise ValueError("shopping.stops_min must be <= shopping.stops_max")
+        if self.start_time.tzinfo is None:
+            raise ValueError("start_time must carry a time zone, e.g. 2026-03-02T09:00:00Z")
+        return self
+
+    def start_ns(self) -> int:
+        return round(self.start_time.timestamp()) * 1_000_000_000
+
+    def arrival_window(self) -> float:
+        return self.arrival_window_s if self.arrival_window_s is not None else 0.6 * self.duration_s
+
+
+register_kind("scenario", Scenario)
