@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins.interact import EngineTwin, ShelfModelTwin
 
+from twins.interact import EngineTwin, ShelfModelTwin
 from walkout import _core
 from walkout.config import load_store
 from walkout.interact import Dwell, Hands, InteractionEngine, Reach, Shelves
@@ -22,7 +22,10 @@ STORE = load_store(configs_dir() / "store.yaml").config
 
 def example_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     boxes = np.array(
-        [[s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height] for s in STORE.shelves]
+        [
+            [s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height]
+            for s in STORE.shelves
+        ]
     )
     grid = np.array([[s.rows, s.cols] for s in STORE.shelves], np.int32)
     faces = np.array([["front" in s.faces, "back" in s.faces] for s in STORE.shelves], bool)
@@ -38,8 +41,14 @@ def with_zones(model, shelves=STORE.shelves):
 
 def default_params(**overrides: float) -> dict[str, float]:
     params = dict(
-        enter_depth=0.05, exit_depth=0.02, min_inside_s=0.10, min_outside_s=0.20,
-        hand_lost_s=0.50, lost_confidence=0.5, slot_prob_min=0.02, dwell_exit_s=1.0,
+        enter_depth=0.05,
+        exit_depth=0.02,
+        min_inside_s=0.10,
+        min_outside_s=0.20,
+        hand_lost_s=0.50,
+        lost_confidence=0.5,
+        slot_prob_min=0.02,
+        dwell_exit_s=1.0,
         min_dwell_s=1.0,
     )
     params.update(overrides)
@@ -74,10 +83,16 @@ def scenarios(draw: st.DrawFn) -> list[tuple]:
     people = []
     for pid in range(n_people):
         face = twin.faces[rng.integers(len(twin.faces))]
-        people.append(dict(
-            id=pid + 1, face=face, u=rng.uniform(0, face.length, 2), v=rng.uniform(0, face.z1 - face.z0, 2),
-            depth=rng.uniform(-0.3, 0.1, 2), sigma=rng.uniform(0, 0.06, 2),
-        ))
+        people.append(
+            dict(
+                id=pid + 1,
+                face=face,
+                u=rng.uniform(0, face.length, 2),
+                v=rng.uniform(0, face.z1 - face.z0, 2),
+                depth=rng.uniform(-0.3, 0.1, 2),
+                sigma=rng.uniform(0, 0.06, 2),
+            )
+        )
     frames, t = [], rng.uniform(0, 100)
     for _ in range(n_frames):
         t += float(rng.choice([rng.uniform(0.005, 0.07), rng.uniform(0.07, 0.7)], p=[0.9, 0.1]))
@@ -97,26 +112,55 @@ def scenarios(draw: st.DrawFn) -> list[tuple]:
             for side in (0, 1):
                 if rng.random() < 0.15:
                     continue
-                pos = np.r_[f.origin + f.along * p["u"][side] - f.normal * p["depth"][side], f.z0 + p["v"][side]]
-                ht.append(p["id"]); hs.append(side); hx.append(pos); sg.append(p["sigma"][side])
-        frames.append((
-            t, np.array(ids, np.int64), np.array(xy, float).reshape(-1, 2), np.array(ht, np.int64),
-            np.array(hs, np.int32), np.array(hx, float).reshape(-1, 3), np.array(sg, float),
-        ))
+                pos = np.r_[
+                    f.origin + f.along * p["u"][side] - f.normal * p["depth"][side],
+                    f.z0 + p["v"][side],
+                ]
+                ht.append(p["id"])
+                hs.append(side)
+                hx.append(pos)
+                sg.append(p["sigma"][side])
+        frames.append(
+            (
+                t,
+                np.array(ids, np.int64),
+                np.array(xy, float).reshape(-1, 2),
+                np.array(ht, np.int64),
+                np.array(hs, np.int32),
+                np.array(hx, float).reshape(-1, 3),
+                np.array(sg, float),
+            )
+        )
     return frames
 
 
 def assert_same_events(core_events, twin_events) -> None:
     (reaches, dwells), (reaches_t, dwells_t) = core_events, twin_events
     assert len(reaches) == len(reaches_t)
-    for r, q in zip(reaches, reaches_t):
-        assert (r.track, r.hand, r.shelf, r.face, r.slot, r.lost) == (q.track, q.hand, q.shelf, q.face, q.slot, q.lost)
-        np.testing.assert_allclose([r.start, r.end, r.max_depth, r.confidence],
-                                   [q.start, q.end, q.max_depth, q.confidence], atol=1e-9)
+    for r, q in zip(reaches, reaches_t, strict=False):
+        assert (r.track, r.hand, r.shelf, r.face, r.slot, r.lost) == (
+            q.track,
+            q.hand,
+            q.shelf,
+            q.face,
+            q.slot,
+            q.lost,
+        )
+        np.testing.assert_allclose(
+            [r.start, r.end, r.max_depth, r.confidence],
+            [q.start, q.end, q.max_depth, q.confidence],
+            atol=1e-9,
+        )
         assert [s for s, _ in r.slot_probs] == [s for s, _ in q.slot_probs]
-        np.testing.assert_allclose([p for _, p in r.slot_probs], [p for _, p in q.slot_probs], atol=1e-9)
-    assert [(d.track, d.shelf, d.zone) for d in dwells] == [(d.track, d.shelf, d.zone) for d in dwells_t]
-    np.testing.assert_allclose([(d.enter, d.leave) for d in dwells], [(d.enter, d.leave) for d in dwells_t])
+        np.testing.assert_allclose(
+            [p for _, p in r.slot_probs], [p for _, p in q.slot_probs], atol=1e-9
+        )
+    assert [(d.track, d.shelf, d.zone) for d in dwells] == [
+        (d.track, d.shelf, d.zone) for d in dwells_t
+    ]
+    np.testing.assert_allclose(
+        [(d.enter, d.leave) for d in dwells], [(d.enter, d.leave) for d in dwells_t]
+    )
 
 
 @given(frames=scenarios(), p=params())
@@ -134,14 +178,20 @@ def test_engine_matches_the_twin_event_for_event(frames, p) -> None:
 
 @pytest.fixture()
 def engine() -> _core.InteractEngine:
-    return _core.InteractEngine(with_zones(_core.InteractShelves(*example_arrays(), 0.05)), **default_params())
+    return _core.InteractEngine(
+        with_zones(_core.InteractShelves(*example_arrays(), 0.05)), **default_params()
+    )
 
 
 def frame(**overrides):
     args = dict(
-        t=1.0, track_ids=np.array([1, 2], np.int64), track_xy=np.zeros((2, 2)),
-        hand_track=np.array([1], np.int64), hand_side=np.array([0], np.int32),
-        hand_xyz=np.zeros((1, 3)), hand_sigma=np.array([0.02]),
+        t=1.0,
+        track_ids=np.array([1, 2], np.int64),
+        track_xy=np.zeros((2, 2)),
+        hand_track=np.array([1], np.int64),
+        hand_side=np.array([0], np.int32),
+        hand_xyz=np.zeros((1, 3)),
+        hand_sigma=np.array([0.02]),
     )
     args.update(overrides)
     return args
@@ -153,19 +203,28 @@ def frame(**overrides):
         ({"t": math.nan}, "t: expected a finite time"),
         ({"track_xy": np.zeros((3, 2))}, r"track_xy: expected shape \(2, 2\)"),
         ({"hand_xyz": np.zeros((1, 2))}, r"hand_xyz: expected shape \(1, 3\)"),
-        ({"hand_side": np.array([2], np.int32)}, "hand_side: expected 0 \\(left\\) or 1 \\(right\\)"),
+        (
+            {"hand_side": np.array([2], np.int32)},
+            "hand_side: expected 0 \\(left\\) or 1 \\(right\\)",
+        ),
         ({"hand_track": np.array([9], np.int64)}, "hand_track: track 9 is not in track_ids"),
         ({"hand_sigma": np.array([-1.0])}, "hand_sigma: expected finite values >= 0"),
         ({"hand_xyz": np.full((1, 3), np.inf)}, "hand_xyz: expected finite positions"),
         ({"track_ids": np.array([1, 1], np.int64)}, "track_ids: expected unique ids"),
         (
-            {"hand_track": np.array([1, 1], np.int64), "hand_side": np.array([0, 0], np.int32),
-             "hand_xyz": np.zeros((2, 3)), "hand_sigma": np.zeros(2)},
+            {
+                "hand_track": np.array([1, 1], np.int64),
+                "hand_side": np.array([0, 0], np.int32),
+                "hand_xyz": np.zeros((2, 3)),
+                "hand_sigma": np.zeros(2),
+            },
             r"the same \(track, side\) appears twice",
         ),
     ],
 )
-def test_bad_frames_raise_naming_the_argument_and_change_nothing(engine, overrides, message) -> None:
+def test_bad_frames_raise_naming_the_argument_and_change_nothing(
+    engine, overrides, message
+) -> None:
     with pytest.raises(ValueError, match=message):
         engine.update(**frame(**overrides))
     assert engine.track_count == 0
@@ -190,7 +249,9 @@ def test_time_must_not_run_backwards(engine) -> None:
 )
 def test_bad_parameters_name_the_parameter(overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
-        _core.InteractEngine(_core.InteractShelves(*example_arrays(), 0.05), **default_params(**overrides))
+        _core.InteractEngine(
+            _core.InteractShelves(*example_arrays(), 0.05), **default_params(**overrides)
+        )
 
 
 # --- the Python face ----------------------------------------------------------------------------
@@ -209,7 +270,14 @@ def test_python_face_reports_config_ids_and_hand_names() -> None:
     dwells = [e for e in events if isinstance(e, Dwell)]
     assert len(reaches) == 1
     r = reaches[0]
-    assert (r.track, r.hand, r.shelf, r.face, r.slot, r.lost) == (7, "right", "S5", "front", "S5/front/r1c0", False)
+    assert (r.track, r.hand, r.shelf, r.face, r.slot, r.lost) == (
+        7,
+        "right",
+        "S5",
+        "front",
+        "S5/front/r1c0",
+        False,
+    )
     # The hand is 5 cm behind the face when sin(pi (t - 1)) = 0.7 going in and 2 cm (exit)
     # when it is 0.64 coming out; start and end are the first and last frames in between.
     t_in, t_out = 1 + math.asin(0.7) / math.pi, 2 - math.asin(0.64) / math.pi

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from twins.interact import ShelfModelTwin
 
+from twins.interact import ShelfModelTwin
 from walkout.config import load_store
 from walkout.interact import Hands, InteractionEngine, Reach, Shelves
 from walkout.resources import configs_dir
@@ -27,8 +27,12 @@ SHELVES = Shelves(STORE)
 ENTER, EXIT, MIN_INSIDE, MIN_OUTSIDE, MARGIN = 0.05, 0.02, 0.10, 0.20, 0.05
 # The geometry the paths are built in (the twin's faces: origin, axes, sizes), read-only.
 GEOMETRY = ShelfModelTwin(
-    np.array([[s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height]
-              for s in STORE.shelves]),
+    np.array(
+        [
+            [s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height]
+            for s in STORE.shelves
+        ]
+    ),
     np.array([[s.rows, s.cols] for s in STORE.shelves], np.int32),
     np.array([["front" in s.faces, "back" in s.faces] for s in STORE.shelves], bool),
     MARGIN,
@@ -68,8 +72,13 @@ class Path:
 
 def run(paths: dict[int, Path], fps: float, phase: float, end: float) -> list[Reach]:
     """Feed the hands (side -> path) to a fresh engine at ``fps`` and return every reach."""
-    engine = InteractionEngine(SHELVES, enter_depth=ENTER, exit_depth=EXIT,
-                               min_inside_s=MIN_INSIDE, min_outside_s=MIN_OUTSIDE)
+    engine = InteractionEngine(
+        SHELVES,
+        enter_depth=ENTER,
+        exit_depth=EXIT,
+        min_inside_s=MIN_INSIDE,
+        min_outside_s=MIN_OUTSIDE,
+    )
     times = np.arange(phase, end + 1.0, 1.0 / fps)
     positions = {side: path.at(times) for side, path in paths.items()}
     face = GEOMETRY.faces[next(iter(paths.values())).face]
@@ -77,7 +86,9 @@ def run(paths: dict[int, Path], fps: float, phase: float, end: float) -> list[Re
     events = []
     sides = sorted(paths)
     for k, t in enumerate(times):
-        hands = Hands.of([TRACK] * len(sides), sides, [positions[s][k] for s in sides], [0.01] * len(sides))
+        hands = Hands.of(
+            [TRACK] * len(sides), sides, [positions[s][k] for s in sides], [0.01] * len(sides)
+        )
         events += engine.update(float(t), tracks, hands)
     events += engine.close_all()
     return [e for e in events if isinstance(e, Reach)]
@@ -97,8 +108,9 @@ inner = st.floats(0.3, 0.7)  # where in its cell the hand goes (away from the bo
 
 
 @st.composite
-def reach_paths(draw: st.DrawFn, face: int | None = None, count: int | None = None,
-                jitter: bool = False) -> tuple[Path, list[str], list[tuple[float, float]]]:
+def reach_paths(
+    draw: st.DrawFn, face: int | None = None, count: int | None = None, jitter: bool = False
+) -> tuple[Path, list[str], list[tuple[float, float]]]:
     """A hand that reaches into ``count`` slots of one face in turn: straight in, a hold (with
     downward jitter of up to 1 cm if asked), straight out, then across to the next slot."""
     face = draw(faces) if face is None else face
@@ -107,29 +119,45 @@ def reach_paths(draw: st.DrawFn, face: int | None = None, count: int | None = No
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     t = draw(st.floats(0.2, 1.0))
     times, uvd, slots, intervals = [0.0], [], [], []
-    u, v, slot = slot_cell(face, draw(st.integers(0, f.rows - 1)), draw(st.integers(0, f.cols - 1)),
-                           draw(inner), draw(inner))
+    u, v, slot = slot_cell(
+        face,
+        draw(st.integers(0, f.rows - 1)),
+        draw(st.integers(0, f.cols - 1)),
+        draw(inner),
+        draw(inner),
+    )
     uvd.append((u, v, AWAY))
     for i in range(count):
         if i:
-            u, v, slot = slot_cell(face, draw(st.integers(0, f.rows - 1)),
-                                   draw(st.integers(0, f.cols - 1)), draw(inner), draw(inner))
+            u, v, slot = slot_cell(
+                face,
+                draw(st.integers(0, f.rows - 1)),
+                draw(st.integers(0, f.cols - 1)),
+                draw(inner),
+                draw(inner),
+            )
             t += draw(st.floats(0.5, 1.0))  # move across in front of the face
-        times.append(t); uvd.append((u, v, AWAY))
+        times.append(t)
+        uvd.append((u, v, AWAY))
         deep = draw(st.floats(0.1, 0.25))
         t_in = t + draw(st.floats(0.1, 0.5))
         hold = draw(st.floats(0.3, 1.5))
-        times.append(t_in); uvd.append((u, v, deep))
+        times.append(t_in)
+        uvd.append((u, v, deep))
         if jitter:  # only ever shallower than `deep`, so the ramps bound the crossings
             for s in np.sort(rng.uniform(t_in, t_in + hold, 6)):
-                times.append(float(s)); uvd.append((u, v, deep - rng.uniform(0, 0.01)))
+                times.append(float(s))
+                uvd.append((u, v, deep - rng.uniform(0, 0.01)))
         t = t_in + hold
-        times.append(t); uvd.append((u, v, deep))
+        times.append(t)
+        uvd.append((u, v, deep))
         t += draw(st.floats(0.1, 0.5))
-        times.append(t); uvd.append((u, v, AWAY))
+        times.append(t)
+        uvd.append((u, v, AWAY))
         slots.append(slot)
     t += 0.5
-    times.append(t); uvd.append((u, v, AWAY))
+    times.append(t)
+    uvd.append((u, v, AWAY))
     path = Path(face, times, uvd)
     through = path.crossings(0.0)
     intervals = [(through[2 * i], through[2 * i + 1]) for i in range(count)]
@@ -141,17 +169,23 @@ def test_a_path_that_never_crosses_a_face_emits_nothing(face, fps, phase, data) 
     f = GEOMETRY.faces[face]
     n = data.draw(st.integers(2, 12))
     beside = data.draw(st.booleans())
-    times = np.cumsum([0.0] + data.draw(st.lists(st.floats(0.05, 1.0), min_size=n - 1, max_size=n - 1)))
+    times = np.cumsum(
+        [0.0, *data.draw(st.lists(st.floats(0.05, 1.0), min_size=n - 1, max_size=n - 1))]
+    )
     if beside:  # any depth, but past the face's side (beyond the margin) the whole time
         end_side = data.draw(st.sampled_from([-1, 1]))
-        u = [(-MARGIN - data.draw(st.floats(0.01, 0.4))) if end_side < 0
-             else f.length + MARGIN + data.draw(st.floats(0.01, 0.4)) for _ in range(n)]
+        u = [
+            (-MARGIN - data.draw(st.floats(0.01, 0.4)))
+            if end_side < 0
+            else f.length + MARGIN + data.draw(st.floats(0.01, 0.4))
+            for _ in range(n)
+        ]
         d = [data.draw(st.floats(-0.5, 0.25)) for _ in range(n)]
     else:  # anywhere along the face, never as deep as enter_depth
         u = [data.draw(st.floats(-0.3, f.length + 0.3)) for _ in range(n)]
         d = [data.draw(st.floats(-0.5, ENTER - 1e-3)) for _ in range(n)]
     v = [data.draw(st.floats(0.0, f.z1 - f.z0)) for _ in range(n)]
-    path = Path(face, list(times), list(zip(u, v, d)))
+    path = Path(face, list(times), list(zip(u, v, d, strict=False)))
     sampled = path.at(np.arange(phase, times[-1] + 1.0, 1.0 / fps))
     _, coords = GEOMETRY.nearest_face(sampled)
     assume((coords[:, 1] < ENTER).all())  # no other shelf in the way either
@@ -174,7 +208,9 @@ def test_jitter_at_the_face_below_the_hysteresis_emits_nothing(face, fps, phase,
     period = data.draw(st.floats(0.02, 1.0))
     u, v, _ = slot_cell(face, 0, 0, data.draw(inner), data.draw(inner))
     times = np.arange(0.0, 4.0, period / 2)
-    noise = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).uniform(0.5, 1.0, len(times))
+    noise = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).uniform(
+        0.5, 1.0, len(times)
+    )
     depth = amplitude * noise * np.where(np.arange(len(times)) % 2 == 0, 1.0, -1.0)
     path = Path(face, list(times), [(u, v, float(d)) for d in depth])
     assert run({0: path}, fps, phase, float(times[-1])) == []
@@ -213,7 +249,8 @@ def test_two_hands_of_one_person_in_two_slots_emit_two_reaches(face, fps, phase,
         path.uvd = [(u, v, d) for _, _, d in path.uvd]
     end = max(left.times[-1], right.times[-1])
     for path in (left, right):
-        path.times.append(end + 0.01); path.uvd.append(path.uvd[-1])
+        path.times.append(end + 0.01)
+        path.uvd.append(path.uvd[-1])
     reaches = run({0: left, 1: right}, fps, phase, end)
     assert sorted((r.hand, r.slot) for r in reaches) == [
         ("left", slot_cell(face, *first, 0.5, 0.5)[2]),
@@ -222,14 +259,16 @@ def test_two_hands_of_one_person_in_two_slots_emit_two_reaches(face, fps, phase,
     assert left_slots and right_slots
 
 
-@given(spec=reach_paths(), rates=st.tuples(fps_values, fps_values), phases=st.tuples(phases, phases))
+@given(
+    spec=reach_paths(), rates=st.tuples(fps_values, fps_values), phases=st.tuples(phases, phases)
+)
 def test_events_do_not_depend_on_the_frame_rate(spec, rates, phases) -> None:
     path, slots, intervals = spec
     a = run({1: path}, rates[0], phases[0], path.times[-1])
     b = run({1: path}, rates[1], phases[1], path.times[-1])
     assert [r.slot for r in a] == [r.slot for r in b] == slots
     tolerance = 1.0 / min(rates)  # linear interpolation between frames is exact on the ramps
-    for ra, rb, (t_in, t_out) in zip(a, b, intervals):
+    for ra, rb, (t_in, t_out) in zip(a, b, intervals, strict=False):
         assert abs(ra.start - rb.start) <= tolerance
         assert abs(ra.end - rb.end) <= tolerance
         assert t_in <= ra.start and rb.end <= t_out

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from twins.interact import ShelfModelTwin
 
+from twins.interact import ShelfModelTwin
 from walkout import _core
 from walkout.config import load_store
 from walkout.interact import Shelves
@@ -32,8 +32,8 @@ def test_example_store_faces_and_slot_ids(example: Shelves) -> None:
     # Every configured slot keeps its config id and sits at its row and column.
     for shelf, slot in store.slots():
         index = example.slot_index(shelf.slot_id(slot))
-        face = [i for i, f in enumerate(faces) if example.shelf_ids[f[0]] == shelf.id][0]
-        _shelf, _side, rows, cols, first = faces[face]
+        face = next(i for i, f in enumerate(faces) if example.shelf_ids[f[0]] == shelf.id)
+        _shelf, _side, _rows, cols, first = faces[face]
         assert index == first + slot.row * cols + slot.col
     assert example.core.zone_count == sum(len(s.engagement_polygons()) for s in store.shelves)
 
@@ -146,11 +146,17 @@ def shelf_sets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
     for i in range(n):
         height = draw(st.floats(0.8, 2.2))
         boxes[i] = [
-            draw(st.floats(0, 12)), draw(st.floats(0, 9)), draw(st.floats(-math.pi, math.pi)),
-            draw(st.floats(0.5, 5)), draw(st.floats(0.3, 1.2)), height,
+            draw(st.floats(0, 12)),
+            draw(st.floats(0, 9)),
+            draw(st.floats(-math.pi, math.pi)),
+            draw(st.floats(0.5, 5)),
+            draw(st.floats(0.3, 1.2)),
+            height,
             draw(st.floats(0, height * 0.5)),
         ]
-    grid = np.array([[draw(st.integers(1, 6)), draw(st.integers(1, 12))] for _ in range(n)], np.int32)
+    grid = np.array(
+        [[draw(st.integers(1, 6)), draw(st.integers(1, 12))] for _ in range(n)], np.int32
+    )
     faces = np.array([draw(st.sampled_from([(1, 0), (0, 1), (1, 1)])) for _ in range(n)], bool)
     return boxes, grid, faces, draw(st.floats(0, 0.2))
 
@@ -159,7 +165,9 @@ def build(spec: tuple[np.ndarray, np.ndarray, np.ndarray, float]):
     return _core.InteractShelves(*spec), ShelfModelTwin(*spec)
 
 
-@given(spec=shelf_sets(), points=hnp.arrays(np.float64, (20, 3), elements=st.floats(-1, 13, **finite)))
+@given(
+    spec=shelf_sets(), points=hnp.arrays(np.float64, (20, 3), elements=st.floats(-1, 13, **finite))
+)
 def test_nearest_face_and_coords_match_the_twin(spec, points: np.ndarray) -> None:
     core, twin = build(spec)
     face, coords = core.nearest_face(points)
@@ -167,7 +175,9 @@ def test_nearest_face_and_coords_match_the_twin(spec, points: np.ndarray) -> Non
     np.testing.assert_array_equal(face, face_t)
     np.testing.assert_allclose(coords, coords_t, rtol=0, atol=1e-12)
     for f in range(len(twin.faces)):
-        np.testing.assert_allclose(core.face_coords(f, points), twin.face_coords(f, points), atol=1e-12)
+        np.testing.assert_allclose(
+            core.face_coords(f, points), twin.face_coords(f, points), atol=1e-12
+        )
 
 
 @given(
@@ -180,17 +190,26 @@ def test_slots_and_slot_probabilities_match_the_twin(spec, uv, sigma: float) -> 
     for f in range(len(twin.faces)):
         assert int(core.slot_of(f, np.array([uv]))[0]) == twin.slot_of(f, *uv)
         probs = core.slot_probabilities(f, uv[0], uv[1], sigma)
-        np.testing.assert_allclose(probs, twin.slot_probabilities(f, uv[0], uv[1], sigma), atol=1e-12)
+        np.testing.assert_allclose(
+            probs, twin.slot_probabilities(f, uv[0], uv[1], sigma), atol=1e-12
+        )
         assert probs.sum() == pytest.approx(1.0)
         assert (probs >= 0).all()
 
 
 @given(
-    polygon=hnp.arrays(np.float64, st.tuples(st.integers(3, 8), st.just(2)), elements=st.floats(0, 10, **finite)),
+    polygon=hnp.arrays(
+        np.float64, st.tuples(st.integers(3, 8), st.just(2)), elements=st.floats(0, 10, **finite)
+    ),
     points=hnp.arrays(np.float64, (30, 2), elements=st.floats(-1, 11, **finite)),
 )
 def test_zone_contains_matches_the_twin(polygon: np.ndarray, points: np.ndarray) -> None:
-    spec = (np.array([[5, 5, 0, 1, 0.5, 1.8, 0.1]]), np.array([[1, 1]], np.int32), np.ones((1, 2), bool), 0.0)
+    spec = (
+        np.array([[5, 5, 0, 1, 0.5, 1.8, 0.1]]),
+        np.array([[1, 1]], np.int32),
+        np.ones((1, 2), bool),
+        0.0,
+    )
     core, twin = build(spec)
     core.add_zone(0, polygon)
     twin.add_zone(0, polygon)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -85,7 +85,7 @@ class Dwell:
     leave: float
 
 
-Event = Union[Reach, Dwell]
+Event = Reach | Dwell
 
 
 class TrackLike(Protocol):
@@ -111,9 +111,7 @@ class Hands:
 
     @staticmethod
     def empty() -> Hands:
-        return Hands(
-            np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0)
-        )
+        return Hands(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0))
 
     @staticmethod
     def of(

@@ -54,8 +54,20 @@ class ShelfModelTwin:
                 origin = np.array([cx, cy]) - 0.5 * length * along + 0.5 * depth * normal
                 rows, cols = (int(v) for v in grid[i])
                 self.faces.append(
-                    FaceTwin(i, side, origin, along, normal, length, base, height, depth / 2,
-                             rows, cols, slot)
+                    FaceTwin(
+                        i,
+                        side,
+                        origin,
+                        along,
+                        normal,
+                        length,
+                        base,
+                        height,
+                        depth / 2,
+                        rows,
+                        cols,
+                        slot,
+                    )
                 )
                 slot += rows * cols
         self.slot_count = slot
@@ -87,13 +99,26 @@ class ShelfModelTwin:
         v = p[:, 2:3] - self._z0[None]
         m = self.margin
         inside = np.minimum(
-            np.minimum(u + m, self._length + m - u), np.minimum(v + m, (self._z1 - self._z0) + m - v)
+            np.minimum(u + m, self._length + m - u),
+            np.minimum(v + m, (self._z1 - self._z0) + m - v),
         )
         effective = np.minimum(np.minimum(depth, 2.0 * self._half - depth), inside)
         return np.stack([depth, effective, u, v], axis=-1)
 
     def face_coords(self, face: int, points: np.ndarray) -> np.ndarray:
-        return self.all_face_coords(points)[:, face, :]
+        """(N, 3) points -> (N, 4) relative to one face (as all_face_coords, one column)."""
+        f = self.faces[face]
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        d = p[:, :2] - f.origin
+        depth = -(d[:, 0] * f.normal[0] + d[:, 1] * f.normal[1])
+        u = d[:, 0] * f.along[0] + d[:, 1] * f.along[1]
+        v = p[:, 2] - f.z0
+        m = self.margin
+        inside = np.minimum(
+            np.minimum(u + m, f.length + m - u), np.minimum(v + m, (f.z1 - f.z0) + m - v)
+        )
+        effective = np.minimum(np.minimum(depth, 2.0 * f.half_depth - depth), inside)
+        return np.stack([depth, effective, u, v], axis=-1)
 
     def nearest_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per shelf the open face whose plane is nearer, then the largest effective depth."""
@@ -132,7 +157,9 @@ class ShelfModelTwin:
             lower = np.concatenate([[0.0], upper[:-1]])
             return np.maximum(0.0, upper - lower)
 
-        return np.outer(masses(v, (f.z1 - f.z0) / f.rows, f.rows), masses(u, f.length / f.cols, f.cols))
+        return np.outer(
+            masses(v, (f.z1 - f.z0) / f.rows, f.rows), masses(u, f.length / f.cols, f.cols)
+        )
 
     def zone_contains(self, zone: int, xy: np.ndarray) -> np.ndarray:
         """Crossing number, half-open in y (a vertex on the ray counts once)."""
@@ -245,13 +272,16 @@ class EngineTwin:
         return self.s.face_coords(face, p[None])[0]
 
     def _accumulate(self, h: _Hand, c: np.ndarray, weight_s: float, sigma: float) -> None:
-        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(c[1], MIN_WEIGHT_DEPTH)
+        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
+            c[1], MIN_WEIGHT_DEPTH
+        )
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
         if c[0] > h.max_depth:
             h.max_depth, h.sigma_at_max = c[0], sigma
 
-    def _start_if_deep(self, h: _Hand, t: float, p: np.ndarray, sigma: float,
-                       nearest: tuple[int, np.ndarray]) -> None:
+    def _start_if_deep(
+        self, h: _Hand, t: float, p: np.ndarray, sigma: float, nearest: tuple[int, np.ndarray]
+    ) -> None:
         face, c = nearest
         if face < 0 or c[1] < self.enter:
             return
@@ -269,20 +299,42 @@ class EngineTwin:
         if t - start >= self.min_inside:
             h.phase = INSIDE
 
-    def _emit(self, track: int, side: int, h: _Hand, end: float, lost: bool,
-              out: list[ReachTwin]) -> None:
+    def _emit(
+        self, track: int, side: int, h: _Hand, end: float, lost: bool, out: list[ReachTwin]
+    ) -> None:
         f = self.s.faces[h.face]
         total = float(h.weight.sum())
         best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
         probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]
-        keep = [(f.first_slot + i, float(p)) for i, p in enumerate(probs) if p >= self.prob_min and p > 0]
+        keep = [
+            (f.first_slot + i, float(p))
+            for i, p in enumerate(probs)
+            if p >= self.prob_min and p > 0
+        ]
         keep.sort(key=lambda sp: (-sp[1], sp[0]))
         c_depth = normal_cdf(h.max_depth / max(h.sigma_at_max, MIN_SIGMA))
         with np.errstate(over="ignore"):  # a tiny min_inside_s gives inf, as in C++
-            c_time = min(1.0, np.float64(end - h.start) / (2 * self.min_inside)) if self.min_inside > 0 else 1.0
+            c_time = (
+                min(1.0, np.float64(end - h.start) / (2 * self.min_inside))
+                if self.min_inside > 0
+                else 1.0
+            )
         conf = min(max(c_depth * c_time * (self.lost_conf if lost else 1.0), 0.0), 1.0)
-        out.append(ReachTwin(track, side, f.shelf, h.face, f.first_slot + best, h.first_in, h.last_in,
-                             h.max_depth, conf, lost, keep))
+        out.append(
+            ReachTwin(
+                track,
+                side,
+                f.shelf,
+                h.face,
+                f.first_slot + best,
+                h.first_in,
+                h.last_in,
+                h.max_depth,
+                conf,
+                lost,
+                keep,
+            )
+        )
         h.phase, h.face = OUTSIDE, -1
 
     def _expire(self, track: int, side: int, h: _Hand, t: float, out: list[ReachTwin]) -> None:
@@ -298,8 +350,17 @@ class EngineTwin:
         else:
             h.phase, h.face = OUTSIDE, -1
 
-    def _step(self, track: int, side: int, h: _Hand, t: float, p: np.ndarray, sigma: float,
-              nearest: tuple[int, np.ndarray], out: list[ReachTwin]) -> None:
+    def _step(
+        self,
+        track: int,
+        side: int,
+        h: _Hand,
+        t: float,
+        p: np.ndarray,
+        sigma: float,
+        nearest: tuple[int, np.ndarray],
+        out: list[ReachTwin],
+    ) -> None:
         if h.prev_t is not None and t - h.prev_t > self.hand_lost:
             self._expire(track, side, h, t, out)
             h.prev_t = None
@@ -338,8 +399,14 @@ class EngineTwin:
                 self._start_if_deep(h, t, p, sigma, nearest)
         h.prev_t, h.prev_p = t, np.array(p, dtype=np.float64)
 
-    def _close_track(self, track: int, hands: list[_Hand], zones: list[_Zone],
-                     reaches: list[ReachTwin], dwells: list[DwellTwin]) -> None:
+    def _close_track(
+        self,
+        track: int,
+        hands: list[_Hand],
+        zones: list[_Zone],
+        reaches: list[ReachTwin],
+        dwells: list[DwellTwin],
+    ) -> None:
         for side, h in enumerate(hands):
             if h.phase == INSIDE:
                 self._emit(track, side, h, h.prev_t, True, reaches)
@@ -351,9 +418,16 @@ class EngineTwin:
                 dwells.append(DwellTwin(track, self.s.zone_shelf[z], z, d.enter, d.last_in))
             d.active = False
 
-    def update(self, t: float, track_ids: np.ndarray, track_xy: np.ndarray, hand_track: np.ndarray,
-               hand_side: np.ndarray, hand_xyz: np.ndarray, hand_sigma: np.ndarray
-               ) -> tuple[list[ReachTwin], list[DwellTwin]]:
+    def update(
+        self,
+        t: float,
+        track_ids: np.ndarray,
+        track_xy: np.ndarray,
+        hand_track: np.ndarray,
+        hand_side: np.ndarray,
+        hand_xyz: np.ndarray,
+        hand_sigma: np.ndarray,
+    ) -> tuple[list[ReachTwin], list[DwellTwin]]:
         if not math.isfinite(t) or (self.last_t is not None and t < self.last_t):
             raise ValueError("t: expected non-decreasing finite times")
         ids = [int(i) for i in track_ids]
@@ -368,7 +442,8 @@ class EngineTwin:
             self._close_track(track, *self.tracks.pop(track), reaches, dwells)
         xy = np.asarray(track_xy, dtype=np.float64).reshape(-1, 2)
         inside = np.array([self.s.zone_contains(z, xy) for z in range(len(self.s.zones))]).reshape(
-            len(self.s.zones), len(ids))
+            len(self.s.zones), len(ids)
+        )
         for i, track in enumerate(ids):
             if track not in self.tracks:
                 self.tracks[track] = ([_Hand(), _Hand()], [_Zone() for _ in self.s.zones])
@@ -387,8 +462,16 @@ class EngineTwin:
         for k in range(len(hand_track)):
             track, side = int(hand_track[k]), int(hand_side[k])
             sampled.add((track, side))
-            self._step(track, side, self.tracks[track][0][side], t, xyz[k], float(hand_sigma[k]),
-                       (int(faces[k]), coords[k]), reaches)
+            self._step(
+                track,
+                side,
+                self.tracks[track][0][side],
+                t,
+                xyz[k],
+                float(hand_sigma[k]),
+                (int(faces[k]), coords[k]),
+                reaches,
+            )
         for track in sorted(self.tracks):
             for side in (0, 1):
                 if (track, side) not in sampled:
@@ -404,8 +487,9 @@ class EngineTwin:
         return self._sorted(reaches, dwells)
 
     @staticmethod
-    def _sorted(reaches: list[ReachTwin], dwells: list[DwellTwin]
-                ) -> tuple[list[ReachTwin], list[DwellTwin]]:
+    def _sorted(
+        reaches: list[ReachTwin], dwells: list[DwellTwin]
+    ) -> tuple[list[ReachTwin], list[DwellTwin]]:
         reaches.sort(key=lambda r: (r.track, r.hand, r.start))
         dwells.sort(key=lambda d: (d.track, d.zone, d.enter))
         return reaches, dwells

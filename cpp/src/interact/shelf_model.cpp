@@ -82,6 +82,14 @@ void ShelfModel::add_zone(int shelf, std::vector<double> polygon_xy) {
     throw std::invalid_argument("zone polygon: expected shape (k, 2) with k >= 3");
   for (double x : polygon_xy)
     if (!std::isfinite(x)) throw std::invalid_argument("zone polygon: expected finite vertices");
+  double x0 = polygon_xy[0], y0 = polygon_xy[1], x1 = x0, y1 = y0;
+  for (std::size_t i = 0; i < polygon_xy.size(); i += 2) {
+    x0 = std::min(x0, polygon_xy[i]);
+    x1 = std::max(x1, polygon_xy[i]);
+    y0 = std::min(y0, polygon_xy[i + 1]);
+    y1 = std::max(y1, polygon_xy[i + 1]);
+  }
+  zone_boxes_.insert(zone_boxes_.end(), {x0, y0, x1, y1});
   zones_.push_back(std::move(polygon_xy));
   zone_shelf_.push_back(shelf);
 }
@@ -157,6 +165,8 @@ void ShelfModel::slot_probabilities(int face, double u, double v, double sigma,
 bool ShelfModel::zone_contains(std::size_t zone, double x, double y) const {
   // Crossing number: count polygon edges a ray towards +x crosses; half-open in y so a
   // vertex on the ray is counted once.
+  const double* box = &zone_boxes_[4 * zone];
+  if (x < box[0] || x > box[2] || y < box[1] || y > box[3]) return false;
   const std::vector<double>& poly = zones_[zone];
   const std::size_t k = poly.size() / 2;
   bool in = false;

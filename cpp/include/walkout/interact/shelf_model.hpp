@@ -92,6 +92,7 @@ class ShelfModel {
   std::vector<Face> faces_;
   std::vector<int> shelf_first_face_, shelf_face_count_;
   std::vector<std::vector<double>> zones_;
+  std::vector<double> zone_boxes_;  // per zone x0, y0, x1, y1: a cheap reject before the polygon
   std::vector<int> zone_shelf_;
   std::size_t shelves_ = 0;
   int slot_count_ = 0;
