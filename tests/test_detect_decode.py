@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import detect as twin
 
+from twins import detect as twin
 from walkout import detect
 
 K = 17
@@ -29,9 +29,14 @@ def scene(seed: int, src_h: int, src_w: int, count: int, num_classes: int):
     boxes = np.array(boxes, np.float64).reshape(-1, 4)
     classes = rng.integers(0, num_classes, count)
     scores = np.sort(rng.uniform(0.5, 0.99, count))[::-1].astype(np.float32)
-    kps = np.stack([rng.uniform(boxes[:, 0:1], boxes[:, 2:3], (count, K)),
-                    rng.uniform(boxes[:, 1:2], boxes[:, 3:4], (count, K)),
-                    rng.uniform(0, 1, (count, K))], axis=-1)
+    kps = np.stack(
+        [
+            rng.uniform(boxes[:, 0:1], boxes[:, 2:3], (count, K)),
+            rng.uniform(boxes[:, 1:2], boxes[:, 3:4], (count, K)),
+            rng.uniform(0, 1, (count, K)),
+        ],
+        axis=-1,
+    )
     return boxes, classes, scores, kps
 
 
@@ -49,22 +54,26 @@ def encode_yolov8(boxes, classes, scores, kps, t, num_classes, anchors, with_kps
     c = 4 + num_classes + (3 * K if with_kps else 0)
     out = np.zeros((c, anchors), np.float32)
     out[:4] = rng.uniform(0, 640, (4, anchors))
-    out[4:4 + num_classes] = rng.uniform(0, 0.2, (num_classes, anchors))  # background
+    out[4 : 4 + num_classes] = rng.uniform(0, 0.2, (num_classes, anchors))  # background
     slots = rng.choice(anchors, len(boxes), replace=False)
     corners = to_model_xy(t, boxes.reshape(-1, 2)).reshape(-1, 4)
     for j, a in enumerate(slots):
         x1, y1, x2, y2 = corners[j]
         out[:4, a] = [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
-        out[4:4 + num_classes, a] = 0.05
+        out[4 : 4 + num_classes, a] = 0.05
         out[4 + classes[j], a] = scores[j]
         if with_kps:
             m = to_model_xy(t, kps[j, :, :2])
-            out[4 + num_classes:, a] = np.concatenate([m, kps[j, :, 2:]], axis=1).ravel()
+            out[4 + num_classes :, a] = np.concatenate([m, kps[j, :, 2:]], axis=1).ravel()
     return out[None]
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 6),
-       st.sampled_from([(480, 640), (1080, 1920), (500, 333)]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 30),
+    st.integers(1, 6),
+    st.sampled_from([(480, 640), (1080, 1920), (500, 333)]),
+)
 def test_yolov8_encode_then_decode_recovers_the_boxes(seed, count, num_classes, src):
     boxes, classes, scores, _ = scene(seed, *src, count, num_classes)
     t = transform_for(*src, 640)
@@ -141,20 +150,35 @@ def random_raw(seed, layout, anchors, num_classes):
     wh = rng.uniform(20, 120, (anchors, 2))
     cls = rng.uniform(0, 1, (anchors, num_classes)) ** 4
     if layout in ("yolov8", "yolov8-pose"):
-        kp = rng.uniform(0, 640, (anchors, 3 * K)) if layout == "yolov8-pose" else np.zeros((anchors, 0))
+        kp = (
+            rng.uniform(0, 640, (anchors, 3 * K))
+            if layout == "yolov8-pose"
+            else np.zeros((anchors, 0))
+        )
         return np.concatenate([cxcy, wh, cls, kp], axis=1).T.astype(np.float32)
     if layout == "end2end":
-        return np.concatenate([cxcy - wh / 2, cxcy + wh / 2, cls[:, :1], rng.integers(0, num_classes, (anchors, 1))],
-                              axis=1).astype(np.float32)
+        return np.concatenate(
+            [cxcy - wh / 2, cxcy + wh / 2, cls[:, :1], rng.integers(0, num_classes, (anchors, 1))],
+            axis=1,
+        ).astype(np.float32)
     raw = rng.normal(0, 1, (anchors, 4))
     obj = rng.uniform(0, 1, (anchors, 1))
     return np.concatenate([raw, obj, cls], axis=1).astype(np.float32)
 
 
-@given(st.integers(0, 2**32 - 1), st.sampled_from(["yolov8", "yolov8-pose", "end2end", "yolox"]),
-       st.floats(0.05, 0.9), st.floats(0.1, 0.9), st.integers(1, 5),
-       st.one_of(st.none(), st.just([0]), st.just([1, 3])), st.integers(1, 300), st.booleans())
-def test_matches_twin_on_random_outputs(seed, layout, conf, iou, num_classes, classes, max_det, agnostic):
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["yolov8", "yolov8-pose", "end2end", "yolox"]),
+    st.floats(0.05, 0.9),
+    st.floats(0.1, 0.9),
+    st.integers(1, 5),
+    st.one_of(st.none(), st.just([0]), st.just([1, 3])),
+    st.integers(1, 300),
+    st.booleans(),
+)
+def test_matches_twin_on_random_outputs(
+    seed, layout, conf, iou, num_classes, classes, max_det, agnostic
+):
     if layout == "yolov8-pose":
         num_classes = 1
     model = 256
@@ -164,12 +188,15 @@ def test_matches_twin_on_random_outputs(seed, layout, conf, iou, num_classes, cl
     (d,) = detect.decode(raw[None], layout, t, conf, iou, classes, max_det, agnostic=agnostic)
     row = t.array[0]
     if layout == "yolox":
-        b, s, c, k = twin.decode_yolox(raw, row, model, model, conf, iou, classes, max_det, agnostic)
+        b, s, c, k = twin.decode_yolox(
+            raw, row, model, model, conf, iou, classes, max_det, agnostic
+        )
     elif layout == "end2end":
         b, s, c, k = twin.decode_end2end(raw, row, conf, classes, max_det)
     else:
-        b, s, c, k = twin.decode_yolov8(raw, row, conf, iou, classes, max_det, agnostic,
-                                        K if layout == "yolov8-pose" else 0)
+        b, s, c, k = twin.decode_yolov8(
+            raw, row, conf, iou, classes, max_det, agnostic, K if layout == "yolov8-pose" else 0
+        )
     np.testing.assert_array_equal(d.class_ids, c)
     np.testing.assert_array_equal(d.scores, s)
     np.testing.assert_allclose(d.boxes, b, atol=1e-3)
@@ -188,6 +215,7 @@ def test_batches_decode_each_image_with_its_own_transform():
         b, s, c, _ = twin.decode_yolov8(raw[i], t.array[i])
         np.testing.assert_allclose(got[i].boxes, b, atol=1e-3)
         np.testing.assert_array_equal(got[i].scores, s)
+        np.testing.assert_array_equal(got[i].class_ids, c)
 
 
 def test_boxes_are_clipped_to_the_frame():
@@ -210,14 +238,24 @@ def test_transforms_as_a_bare_array():
     ("output", "layout", "kwargs", "message"),
     [
         (np.zeros((1, 4, 10), np.float32), "yolov8", {}, r"output: expected \(B, 4 \+ nc, N\)"),
-        (np.zeros((1, 20, 10), np.float32), "yolov8-pose", {}, r"output: expected \(B, 4 \+ nc \+ 3\*17, N\)"),
+        (
+            np.zeros((1, 20, 10), np.float32),
+            "yolov8-pose",
+            {},
+            r"output: expected \(B, 4 \+ nc \+ 3\*17, N\)",
+        ),
         (np.zeros((1, 300, 7), np.float32), "end2end", {}, r"output: expected \(B, N, 6 \+ 3K\)"),
         (np.zeros((1, 100, 85), np.float32), "yolox", {}, r"output: expected \(B, 3549, 5 \+ nc\)"),
         (np.zeros((1, 84), np.float32), "yolov8", {}, r"output: expected a 3-d \(B, C, N\)"),
         (np.zeros((1, 84, 10), np.float32), "yolov9", {}, "layout: expected one of"),
         (np.zeros((2, 84, 10), np.float32), "yolov8", {}, r"transforms: expected shape \(2, 6\)"),
         (np.zeros((1, 84, 10), np.float32), "yolov8", {"iou_threshold": 2.0}, "iou_threshold"),
-        (np.zeros((1, 84, 10), np.float32), "yolov8", {"classes": [0.5]}, "classes: expected whole-number"),
+        (
+            np.zeros((1, 84, 10), np.float32),
+            "yolov8",
+            {"classes": [0.5]},
+            "classes: expected whole-number",
+        ),
         (np.zeros((1, 84, 10), np.float32), "yolov8", {"max_det": -1}, "max_det"),
         (np.zeros((1, 84, 10), np.complex64), "yolov8", {}, "output: expected a real-valued array"),
     ],

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import detect as twin
 
+from twins import detect as twin
 from walkout import detect
 
 conventions = st.sampled_from(["ultralytics", "yolox"])
@@ -20,8 +20,13 @@ def random_frame(seed: int, h: int, w: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-@given(st.integers(0, 2**32 - 1), st.lists(st.tuples(sides, sides), min_size=1, max_size=3),
-       st.tuples(st.integers(8, 256), st.integers(8, 256)), conventions, st.sampled_from([1, 2]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.lists(st.tuples(sides, sides), min_size=1, max_size=3),
+    st.tuples(st.integers(8, 256), st.integers(8, 256)),
+    conventions,
+    st.sampled_from([1, 2]),
+)
 def test_matches_twin_exactly(seed, frame_sizes, size, convention, threads):
     frames = [random_frame(seed + i, h, w) for i, (h, w) in enumerate(frame_sizes)]
     tensor, transforms = detect.letterbox(frames, size, convention, threads=threads)
@@ -48,17 +53,25 @@ def opencv_ultralytics_pipeline(frame: np.ndarray, side: int) -> np.ndarray:
     r = min(side / h, side / w)
     new_w, new_h = round(w * r), round(h * r)
     dw, dh = (side - new_w) / 2, (side - new_h) / 2
-    img = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (w, h) != (new_w, new_h) else frame
+    img = (
+        cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if (w, h) != (new_w, new_h)
+        else frame
+    )
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
-    img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(114, 114, 114))
+    img = cv2.copyMakeBorder(
+        img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(114, 114, 114)
+    )
     return img[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / np.float32(255)
 
 
-@pytest.mark.parametrize(("h", "w"), [(1080, 1920), (720, 1280), (480, 640), (333, 500), (1000, 17)])
+@pytest.mark.parametrize(
+    ("h", "w"), [(1080, 1920), (720, 1280), (480, 640), (333, 500), (1000, 17)]
+)
 def test_ultralytics_convention_against_the_opencv_pipeline(h, w):
     frame = random_frame(h * w, h, w)
-    tensor, transforms = detect.letterbox(frame, 640)
+    tensor, _ = detect.letterbox(frame, 640)
     want = opencv_ultralytics_pipeline(frame, 640)
     assert tensor.shape[1:] == want.shape
     assert np.abs(tensor[0] - want).max() <= 1 / 255 + 1e-7
@@ -74,11 +87,17 @@ def test_every_grey_level_scales_exactly():
         np.testing.assert_array_equal(tensor, want)
     flat = np.tile(np.arange(256, dtype=np.uint8)[:, None, None], (1, 3, 3))  # 256 x 3 rows
     tensor, _ = detect.letterbox(np.ascontiguousarray(flat.reshape(256, 9, 1).repeat(3, 2)), 256)
-    np.testing.assert_array_equal(np.unique(tensor), np.arange(256, dtype=np.float32) / np.float32(255))
+    np.testing.assert_array_equal(
+        np.unique(tensor), np.arange(256, dtype=np.float32) / np.float32(255)
+    )
 
 
-@given(st.integers(1, 500), st.integers(1, 500), st.integers(8, 640), st.integers(8, 640), conventions)
-def test_each_model_pixel_is_sampled_within_half_a_pixel_of_where_to_source_says(h, w, dh, dw, convention):
+@given(
+    st.integers(1, 500), st.integers(1, 500), st.integers(8, 640), st.integers(8, 640), conventions
+)
+def test_each_model_pixel_is_sampled_within_half_a_pixel_of_where_to_source_says(
+    h, w, dh, dw, convention
+):
     new_w, new_h, pad_x, pad_y = detect.letterbox_geometry((h, w), (dh, dw), convention)
     _, transforms = detect.letterbox(np.zeros((h, w, 3), np.uint8), (dh, dw), convention)
     x0, _, _, ax = twin.resize_taps(w, new_w, clamp_weights=True)
@@ -90,7 +109,9 @@ def test_each_model_pixel_is_sampled_within_half_a_pixel_of_where_to_source_says
     row_above = (y0 == 0) & (y1 == 0) & (by > 0)
     sampled_x = x0 + 0.5 + ax / 2048
     sampled_y = np.clip(np.where(row_above, -1, y0) + 0.5 + by / 2048, 0.5, h - 0.5)
-    centres = np.stack(np.meshgrid(np.arange(new_w) + pad_x + 0.5, np.arange(new_h) + pad_y + 0.5), -1)
+    centres = np.stack(
+        np.meshgrid(np.arange(new_w) + pad_x + 0.5, np.arange(new_h) + pad_y + 0.5), -1
+    )
     mapped = transforms.to_source(centres)
     assert np.abs(mapped[..., 0] - sampled_x[None, :]).max() <= 0.5 + 1e-6
     assert np.abs(np.clip(mapped[..., 1], 0.5, h - 0.5) - sampled_y[:, None]).max() <= 0.5 + 1e-6
@@ -144,9 +165,16 @@ def test_out_is_filled_in_place_and_batches_accept_4d_arrays():
         (np.zeros((10, 10, 3), np.uint8), {"size": 0}, "size: expected positive sides"),
         (np.zeros((10, 10, 3), np.uint8), {"size": "big"}, "size: expected an int"),
         (np.zeros((10, 10, 3), np.uint8), {"convention": "yolov5"}, "convention: expected"),
-        (np.zeros((10, 10, 3), np.uint8), {"out": np.zeros((1, 3, 32, 31), np.float32)},
-         r"out: expected shape \(1, 3, 32, 32\)"),
-        (np.zeros((10, 10, 3), np.uint8), {"out": np.zeros((1, 3, 32, 32))}, "out: expected a C-contiguous float32"),
+        (
+            np.zeros((10, 10, 3), np.uint8),
+            {"out": np.zeros((1, 3, 32, 31), np.float32)},
+            r"out: expected shape \(1, 3, 32, 32\)",
+        ),
+        (
+            np.zeros((10, 10, 3), np.uint8),
+            {"out": np.zeros((1, 3, 32, 32))},
+            "out: expected a C-contiguous float32",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(frames, kwargs, message):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import detect as twin
 
+from twins import detect as twin
 from walkout import detect
 
 
@@ -35,8 +35,13 @@ cluster_params = st.tuples(
 thresholds = st.floats(0.0, 1.0, allow_nan=False)
 
 
-@given(cluster_params, thresholds, st.booleans(), st.one_of(st.none(), st.integers(1, 50)),
-       st.one_of(st.none(), st.floats(0, 1)))
+@given(
+    cluster_params,
+    thresholds,
+    st.booleans(),
+    st.one_of(st.none(), st.integers(1, 50)),
+    st.one_of(st.none(), st.floats(0, 1)),
+)
 def test_same_kept_set_as_twin(params, iou, use_classes, max_det, score_threshold):
     boxes, scores, classes = clustered_boxes(*params)
     cls = classes if use_classes else None
@@ -74,9 +79,15 @@ def test_every_dropped_box_is_suppressed_by_a_stronger_kept_box(params, iou, use
 
 # Small integer boxes: exact ties in score and IoU exactly at the threshold.
 int_boxes = st.lists(
-    st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 6), st.integers(0, 6),
-              st.sampled_from([0.0, -0.0, 0.25, 0.5, 0.5, 1.0])),
-    min_size=0, max_size=30,
+    st.tuples(
+        st.integers(0, 6),
+        st.integers(0, 6),
+        st.integers(0, 6),
+        st.integers(0, 6),
+        st.sampled_from([0.0, -0.0, 0.25, 0.5, 0.5, 1.0]),
+    ),
+    min_size=0,
+    max_size=30,
 )
 
 
@@ -118,14 +129,16 @@ def test_nan_scores_are_never_kept():
 def test_class_ids_far_apart_use_the_hash_path():
     boxes, scores, classes = clustered_boxes(7, 300, 5, 3.0, 3)
     spread = np.array([-(2**62), 0, 2**62], np.int64)[classes]
-    np.testing.assert_array_equal(detect.nms(boxes, scores, 0.5, spread),
-                                  twin.nms(boxes, scores, 0.5, spread))
+    np.testing.assert_array_equal(
+        detect.nms(boxes, scores, 0.5, spread), twin.nms(boxes, scores, 0.5, spread)
+    )
 
 
 def test_huge_input_matches_twin():
     boxes, scores, classes = clustered_boxes(11, 8_000, 200, 6.0, 3)
-    np.testing.assert_array_equal(detect.nms(boxes, scores, 0.45, classes),
-                                  twin.nms(boxes, scores, 0.45, classes))
+    np.testing.assert_array_equal(
+        detect.nms(boxes, scores, 0.45, classes), twin.nms(boxes, scores, 0.45, classes)
+    )
 
 
 def test_million_boxes_is_a_valid_suppression():
@@ -140,8 +153,10 @@ def test_million_boxes_is_a_valid_suppression():
 
 def test_float32_contiguous_input_is_not_copied_and_float64_is_accepted():
     boxes, scores, _ = clustered_boxes(3, 50, 5, 3.0, 1)
-    np.testing.assert_array_equal(detect.nms(boxes.astype(np.float64), scores.astype(np.float64), 0.5),
-                                  detect.nms(boxes, scores, 0.5))
+    np.testing.assert_array_equal(
+        detect.nms(boxes.astype(np.float64), scores.astype(np.float64), 0.5),
+        detect.nms(boxes, scores, 0.5),
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,8 +174,11 @@ def test_float32_contiguous_input_is_not_copied_and_float64_is_accepted():
     ],
 )
 def test_bad_input_names_the_argument(kwargs, message):
-    args = {"boxes": np.zeros((3, 4), np.float32), "scores": np.zeros(3, np.float32),
-            "iou_threshold": 0.5} | kwargs
+    args = {
+        "boxes": np.zeros((3, 4), np.float32),
+        "scores": np.zeros(3, np.float32),
+        "iou_threshold": 0.5,
+    } | kwargs
     with pytest.raises(ValueError, match=message):
         detect.nms(**args)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from twins import detect as twin
 
+from twins import detect as twin
 from walkout import detect
 
 pytestmark = pytest.mark.realdata
@@ -17,8 +17,14 @@ pytestmark = pytest.mark.realdata
 # From ../shared/data/README.md: people found by an independent decode (INTER_LINEAR resize to
 # fit 416, top-left padding, person score >= 0.3, NMS IoU 0.45).
 EXPECTED_PEOPLE = {
-    "000000000139": 2, "000000000872": 2, "000000001000": 12, "000000002299": 13,
-    "000000004134": 15, "000000005001": 14, "000000006471": 9, "000000009400": 10,
+    "000000000139": 2,
+    "000000000872": 2,
+    "000000001000": 12,
+    "000000002299": 13,
+    "000000004134": 15,
+    "000000005001": 14,
+    "000000006471": 9,
+    "000000009400": 10,
 }
 PERSON = 0
 
@@ -46,8 +52,9 @@ def test_finds_the_people_in_every_photo(session, photos):
     for name, image in photos.items():
         tensor, transforms = detect.letterbox(image, 416, "yolox")
         output = session.run(None, {"images": tensor})[0]
-        (found,) = detect.decode(output, "yolox", transforms, conf_threshold=0.3,
-                                 iou_threshold=0.45, classes=[PERSON])
+        (found,) = detect.decode(
+            output, "yolox", transforms, conf_threshold=0.3, iou_threshold=0.45, classes=[PERSON]
+        )
         assert len(found) == EXPECTED_PEOPLE[name], name
         assert np.all(found.class_ids == PERSON)
 
@@ -55,8 +62,9 @@ def test_finds_the_people_in_every_photo(session, photos):
         twin_tensor, twin_transforms = twin.letterbox([image], 416, "yolox")
         np.testing.assert_array_equal(tensor, twin_tensor)
         twin_output = session.run(None, {"images": twin_tensor})[0]
-        boxes, scores, _, _ = twin.decode_yolox(twin_output[0], twin_transforms[0], 416, 416,
-                                                0.3, 0.45, [PERSON])
+        boxes, scores, _, _ = twin.decode_yolox(
+            twin_output[0], twin_transforms[0], 416, 416, 0.3, 0.45, [PERSON]
+        )
         assert np.abs(found.boxes - boxes).max() <= 1.0, name
         np.testing.assert_allclose(found.scores, scores, atol=1e-6)
         h, w = image.shape[:2]
@@ -74,6 +82,6 @@ def test_a_batch_gives_the_same_people_as_single_frames(session, photos):
     names = list(photos)[:3]
     tensor, transforms = detect.letterbox([photos[n] for n in names], 416, "yolox", threads=2)
     # The model takes one image at a time; run each slice, decode the stacked outputs at once.
-    output = np.concatenate([session.run(None, {"images": tensor[i:i + 1]})[0] for i in range(3)])
+    output = np.concatenate([session.run(None, {"images": tensor[i : i + 1]})[0] for i in range(3)])
     found = detect.decode(output, "yolox", transforms, conf_threshold=0.3, classes=[PERSON])
     assert [len(f) for f in found] == [EXPECTED_PEOPLE[n] for n in names]

@@ -219,7 +219,14 @@ template <void (*Convert)(const float*, std::size_t, float*)>
 py::array_t<float> convert_binding(const py::array& boxes) {
   auto b = box_array(boxes, "boxes");
   py::array_t<float> out({b.shape(0), py::ssize_t{4}});
-  Convert(b.data(), static_cast<std::size_t>(b.shape(0)), out.mutable_data());
+  const float* in = b.data();
+  float* dst = out.mutable_data();
+  const auto n = static_cast<std::size_t>(b.shape(0));
+  {
+    // Safe: plain pointers into arrays held by this frame.
+    py::gil_scoped_release release;
+    Convert(in, n, dst);
+  }
   return out;
 }
 

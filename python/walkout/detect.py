@@ -57,8 +57,9 @@ def _float32(name: str, value: object, ndim: int, shape_text: str) -> FloatArray
     """
     array = np.asarray(value)
     if array.dtype.kind not in "fiub":
-        raise ValueError(f"{name}: expected a real-valued array of shape {shape_text}, "
-                         f"got dtype {array.dtype}")
+        raise ValueError(
+            f"{name}: expected a real-valued array of shape {shape_text}, got dtype {array.dtype}"
+        )
     if array.ndim != ndim:
         raise ValueError(f"{name}: expected shape {shape_text}, got {array.shape}")
     return np.ascontiguousarray(array, dtype=np.float32)
@@ -229,17 +230,22 @@ def _frame_list(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[np.ndar
             return [frames]
         if frames.ndim == 4:
             return list(frames)
-        raise ValueError(f"frames: expected (H, W, 3), (B, H, W, 3) or a list of (H, W, 3) "
-                         f"uint8 arrays, got shape {frames.shape}")
+        raise ValueError(
+            f"frames: expected (H, W, 3), (B, H, W, 3) or a list of (H, W, 3) "
+            f"uint8 arrays, got shape {frames.shape}"
+        )
     if isinstance(frames, Sequence) and not isinstance(frames, (str, bytes)):
         out = []
         for i, f in enumerate(frames):
             if not isinstance(f, np.ndarray):
-                raise ValueError(f"frames[{i}]: expected a numpy uint8 array (H, W, 3), "
-                                 f"got {type(f).__name__}")
+                raise ValueError(
+                    f"frames[{i}]: expected a numpy uint8 array (H, W, 3), got {type(f).__name__}"
+                )
             out.append(f)
         return out
-    raise ValueError(f"frames: expected a uint8 array or a list of them, got {type(frames).__name__}")
+    raise ValueError(
+        f"frames: expected a uint8 array or a list of them, got {type(frames).__name__}"
+    )
 
 
 def letterbox(
@@ -283,7 +289,9 @@ def letterbox(
 
 
 def letterbox_geometry(
-    source_size: tuple[int, int], size: int | tuple[int, int], convention: Convention = "ultralytics"
+    source_size: tuple[int, int],
+    size: int | tuple[int, int],
+    convention: Convention = "ultralytics",
 ) -> tuple[int, int, int, int]:
     """(resized_w, resized_h, pad_x, pad_y) for a frame of ``source_size`` (height, width)."""
     h, w = _size(size)
@@ -360,7 +368,9 @@ def decode(
     else:
         out = _float32("output", output, 3, "(B, C, N) or (B, N, C)")
     if out.ndim != 3:
-        raise ValueError(f"output: expected a 3-d (B, C, N) or (B, N, C) array, got shape {out.shape}")
+        raise ValueError(
+            f"output: expected a 3-d (B, C, N) or (B, N, C) array, got shape {out.shape}"
+        )
     if isinstance(transforms, LetterboxTransforms):
         t = transforms.array
         size = transforms.input_size if input_size is None else input_size
@@ -373,11 +383,24 @@ def decode(
         raise ValueError(f"transforms: expected shape ({out.shape[0]}, 6), got {t.shape}")
     if size is None:
         if layout == "yolox":
-            raise ValueError("input_size: the yolox layout needs the model input (height, width); "
-                             "pass the transforms from letterbox() or input_size=")
+            raise ValueError(
+                "input_size: the yolox layout needs the model input (height, width); "
+                "pass the transforms from letterbox() or input_size="
+            )
         size = (0, 0)
     c = None if classes is None else _class_ids("classes", classes, None)
-    raw = _core.detect_decode(out, layout, t, int(size[1]), int(size[0]), float(conf_threshold),
-                              float(iou_threshold), c, _max_det(max_det), bool(agnostic),
-                              int(num_keypoints), int(threads))
+    raw = _core.detect_decode(
+        out,
+        layout,
+        t,
+        int(size[1]),
+        int(size[0]),
+        float(conf_threshold),
+        float(iou_threshold),
+        c,
+        _max_det(max_det),
+        bool(agnostic),
+        int(num_keypoints),
+        int(threads),
+    )
     return [Detections(b, s, k, kp) for b, s, k, kp in raw]

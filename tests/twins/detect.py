@@ -157,7 +157,7 @@ def letterbox(frames, size, convention="ultralytics"):
         h, w = frame.shape[:2]
         new_w, new_h, pad_x, pad_y = letterbox_geometry(w, h, dst_w, dst_h, convention)
         canvas = np.full((dst_h, dst_w, 3), 114, np.uint8)
-        canvas[pad_y:pad_y + new_h, pad_x:pad_x + new_w] = resize_linear(frame, new_w, new_h)
+        canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resize_linear(frame, new_w, new_h)
         if convention == "ultralytics":
             chw = canvas[:, :, ::-1].transpose(2, 0, 1).astype(F32) / F32(255)  # RGB, 0..1
         else:
@@ -178,8 +178,9 @@ def to_source(points, transform):
 # --------------------------------------------------------------------------------------------
 
 
-def _finish(boxes, scores, class_ids, keypoints, transform, iou_threshold, max_det, agnostic,
-            run_nms=True):
+def _finish(
+    boxes, scores, class_ids, keypoints, transform, iou_threshold, max_det, agnostic, run_nms=True
+):
     """NMS, max_det, inverse letterbox: the common tail of every decoder."""
     if run_nms:
         keep = nms(boxes, scores, iou_threshold, None if agnostic else class_ids, max_det)
@@ -202,17 +203,25 @@ def _class_mask(class_ids, classes):
     return np.ones(len(class_ids), bool) if classes is None else np.isin(class_ids, classes)
 
 
-def decode_yolov8(output, transform, conf=0.25, iou=0.45, classes=None, max_det=300,
-                  agnostic=False, num_keypoints=0):
+def decode_yolov8(
+    output,
+    transform,
+    conf=0.25,
+    iou=0.45,
+    classes=None,
+    max_det=300,
+    agnostic=False,
+    num_keypoints=0,
+):
     """One image of Ultralytics (4 + nc [+ 3K], N): argmax class, filter, NMS, map back."""
     pred = np.asarray(output, F32).T  # (N, channels)
     nc = pred.shape[1] - 4 - 3 * num_keypoints
-    class_scores = pred[:, 4:4 + nc]
+    class_scores = pred[:, 4 : 4 + nc]
     class_ids = class_scores.argmax(1)
     scores = class_scores[np.arange(len(pred)), class_ids]
     keep = (scores > F32(conf)) & _class_mask(class_ids, classes)
     boxes = cxcywh_to_xyxy(pred[keep, :4])
-    kps = pred[keep, 4 + nc:].reshape(-1, num_keypoints, 3) if num_keypoints else None
+    kps = pred[keep, 4 + nc :].reshape(-1, num_keypoints, 3) if num_keypoints else None
     return _finish(boxes, scores[keep], class_ids[keep], kps, transform, iou, max_det, agnostic)
 
 
@@ -223,8 +232,17 @@ def decode_end2end(output, transform, conf=0.25, classes=None, max_det=300):
     class_ids = np.rint(pred[:, 5]).astype(np.int64)
     keep = (pred[:, 4] > F32(conf)) & _class_mask(class_ids, classes)
     kps = pred[keep, 6:].reshape(-1, k, 3) if k else None
-    return _finish(pred[keep, :4], pred[keep, 4], class_ids[keep], kps, transform, 1.0, max_det,
-                   False, run_nms=False)
+    return _finish(
+        pred[keep, :4],
+        pred[keep, 4],
+        class_ids[keep],
+        kps,
+        transform,
+        1.0,
+        max_det,
+        False,
+        run_nms=False,
+    )
 
 
 def yolox_grid(model_w, model_h, strides=(8, 16, 32)):
@@ -236,8 +254,17 @@ def yolox_grid(model_w, model_h, strides=(8, 16, 32)):
     return np.concatenate(rows)
 
 
-def decode_yolox(output, transform, model_w, model_h, conf=0.25, iou=0.45, classes=None,
-                 max_det=300, agnostic=False):
+def decode_yolox(
+    output,
+    transform,
+    model_w,
+    model_h,
+    conf=0.25,
+    iou=0.45,
+    classes=None,
+    max_det=300,
+    agnostic=False,
+):
     """One image of YOLOX (N, 5 + nc): grid decode, obj * class score, filter, NMS, map back."""
     pred = np.asarray(output, F32)
     grid = yolox_grid(model_w, model_h).astype(F32)

@@ -138,8 +138,13 @@ __attribute__((target("avx2,fma"))) void vertical_row_avx2(const std::int32_t* t
 
 // The AVX2 kernels also use FMA (divide_by_255); every AVX2 CPU so far has both. Setting
 // WALKOUT_PORTABLE_KERNELS in the environment forces the portable ones (tests compare both).
-const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      std::getenv("WALKOUT_PORTABLE_KERNELS") == nullptr;
+// __builtin_cpu_init first: this runs as a static initialiser of the module, possibly before
+// libgcc's own CPU detection has run.
+const bool kHasAvx2 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         std::getenv("WALKOUT_PORTABLE_KERNELS") == nullptr;
+}();
 #endif
 
 // Portable version (auto-vectorised for the SSE2 baseline): contiguous int32 in, float32 out.
