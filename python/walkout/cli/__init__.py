@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "server",
     "replay",
     "report",
+    "edge",
 )
 
 
