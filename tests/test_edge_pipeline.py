@@ -9,10 +9,10 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
-from edge_scoring import score_reaches, score_tracks
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_scoring import score_reaches, score_tracks
 from walkout import protocol
 from walkout.config.loader import load_store
 from walkout.detect import Detections
@@ -37,11 +37,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_replay(tiny_run: Path):  # noqa: ANN201 - ReplayResult
+def tiny_replay(tiny_run: Path):
     return replay_run(tiny_run)
 
 
-def test_tracks_follow_the_true_people(tiny_run: Path, tiny_replay) -> None:  # noqa: ANN001
+def test_tracks_follow_the_true_people(tiny_run: Path, tiny_replay) -> None:
     from walkout.sim import Run
 
     run = Run(tiny_run)
@@ -56,7 +56,7 @@ def test_tracks_follow_the_true_people(tiny_run: Path, tiny_replay) -> None:  # 
     assert len(set(score.track_person.values())) == len(score.track_person)
 
 
-def test_reaches_match_the_true_reaches(tiny_run: Path, tiny_replay) -> None:  # noqa: ANN001
+def test_reaches_match_the_true_reaches(tiny_run: Path, tiny_replay) -> None:
     from walkout.sim import Run
 
     run = Run(tiny_run)
@@ -68,7 +68,7 @@ def test_reaches_match_the_true_reaches(tiny_run: Path, tiny_replay) -> None:  #
     assert reaches.slot_accuracy == 1.0, reaches
 
 
-def test_every_message_is_a_valid_wire_body(tiny_run: Path, tiny_replay) -> None:  # noqa: ANN001
+def test_every_message_is_a_valid_wire_body(tiny_run: Path, tiny_replay) -> None:
     from walkout.sim import Run
 
     run = Run(tiny_run)
@@ -195,7 +195,7 @@ def test_floor_point_recovers_where_the_person_stands(x: float, y: float,
         width = det.boxes[0, 2] - det.boxes[0, 0]
         det.boxes[0] = (foot[0] - width / 2, det.boxes[0, 1], foot[0] + width / 2, foot[1])
         det.keypoints[0, 15:17, 2] = 0.0  # type: ignore[index]
-    pixels, ankles = foot_pixels(det, params.ankle_confidence)
+    _pixels, ankles = foot_pixels(det, params.ankle_confidence)
     assert bool(ankles[0]) == from_ankles
     obs = floor_observations(det, cam, params, (12.0, 9.0))
     assert len(obs) == 1 and obs.rows.tolist() == [0]
