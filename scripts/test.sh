@@ -5,11 +5,9 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k nms`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet '.[cpu,test]'
+bash scripts/setup.sh test
 # trackeval's metadata asks for the GUI build of OpenCV, which would shadow the headless one:
 # install it alone; the parts of its dependencies it imports are in the test extra.
-.venv/bin/python -m pip install --quiet --no-deps 'trackeval>=1.3'
+.venv/bin/python -m pip install --quiet --no-deps 'trackeval>=1.3' 2> >(grep -v "is ignored" >&2)
 .venv/bin/walkout --version
 exec .venv/bin/python -m pytest "$@"

@@ -34,15 +34,28 @@ py::tuple linear_assignment_py(const carray<double>& cost, std::optional<double>
                                 actual_shape(cost));
   const auto r = static_cast<std::size_t>(cost.shape(0)), c = static_cast<std::size_t>(cost.shape(1));
   const double* data = cost.data();
-  AssignmentResult res;
-  {
-    // Safe: `cost` is a C-contiguous float64 array kept alive by this frame; no Python object
-    // is touched until the GIL is back.
+  const auto k = static_cast<py::ssize_t>(std::min(r, c));
+  py::array_t<std::int64_t> rows(k), cols(k);
+  std::int64_t* ro = rows.mutable_data();
+  std::int64_t* co = cols.mutable_data();
+  std::size_t n = 0;
+  if (r * c <= 4096) {
+    // Small problems (the per-frame tracking case) take about a microsecond: releasing and
+    // re-taking the GIL would cost a noticeable share of that and free nobody for long.
+    n = linear_assignment(data, r, c, cost_limit.has_value(), cost_limit.value_or(0.0), ro, co);
+  } else {
+    // Safe: `cost`, `rows` and `cols` are arrays owned by this frame; the solver only sees
+    // their raw buffers and touches no Python object until the GIL is back.
     py::gil_scoped_release release;
-    res = linear_assignment(data, r, c, cost_limit.has_value(), cost_limit.value_or(0.0));
+    n = linear_assignment(data, r, c, cost_limit.has_value(), cost_limit.value_or(0.0), ro, co);
   }
-  const auto k = static_cast<py::ssize_t>(res.rows.size());
-  return py::make_tuple(to_numpy(res.rows, {k}), to_numpy(res.cols, {k}));
+  if (static_cast<py::ssize_t>(n) == k) return py::make_tuple(rows, cols);
+  // Fewer pairs (a cost limit left some out): return exactly-sized arrays.
+  const auto m = static_cast<py::ssize_t>(n);
+  py::array_t<std::int64_t> rows_n(m), cols_n(m);
+  std::copy_n(ro, n, rows_n.mutable_data());
+  std::copy_n(co, n, cols_n.mutable_data());
+  return py::make_tuple(rows_n, cols_n);
 }
 
 // In-place batched Kalman arrays: exactly float64, C-contiguous, writeable, (N, D) and (N, D, D).
@@ -213,7 +226,11 @@ py::tuple fuse_views_py(const std::vector<py::object>& points, const std::vector
 
 void bind_track(py::module_& m) {
   m.def("track_linear_assignment", &linear_assignment_py, py::arg("cost"), py::arg("cost_limit") = py::none(),
-        "Min-cost rectangular assignment (Jonker-Volgenant). Returns (rows, cols), rows ascending.");
+        "Minimum-cost rectangular assignment (Jonker-Volgenant) of a (rows, cols) cost matrix.\n\n"
+        "Returns int64 (rows, cols), rows ascending, like scipy.optimize.linear_sum_assignment.\n"
+        "+inf forbids a pair. Without cost_limit every row (or column, if fewer) is matched and an\n"
+        "impossible problem raises ValueError. With cost_limit, pairs above it are never matched\n"
+        "and leaving a row and a column unmatched is worth exactly cost_limit (lap.lapjv's rule).");
   m.def("track_chi2_quantile", &chi2_quantile, py::arg("probability"), py::arg("dof"),
         "Chi-square quantile: the Mahalanobis gate for a measurement of `dof` dimensions.");
   m.def("track_box_kalman_predict", &box_predict_py, py::arg("means"), py::arg("covariances"), py::arg("dt"),

@@ -43,19 +43,19 @@ class TrackState(enum.IntEnum):
     LOST = 2  # confirmed, currently unmatched; kept for lost_buffer_s
 
 
-def linear_assignment(
-    cost: ArrayLike, cost_limit: float | None = None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Minimum-cost assignment of rows to columns of a (rows, cols) cost matrix.
-
-    Returns ``(rows, cols)`` with rows ascending, like ``scipy.optimize.linear_sum_assignment``.
-    ``+inf`` marks a forbidden pair. Without ``cost_limit`` every row (or every column, if
-    fewer) is matched and an impossible problem raises ``ValueError``. With ``cost_limit``,
-    pairs costing more are never matched, and leaving a row and a column unmatched is worth
-    exactly ``cost_limit`` (``lap.lapjv``'s convention): a pair below it can still be left
-    out if that lets two other pairs in more cheaply.
-    """
-    return _core.track_linear_assignment(cost, cost_limit)
+# The compiled function itself, not a Python wrapper around it: at tracking sizes (10x10)
+# a wrapper's call would add ~5 % to the whole solve. Its documentation:
+#
+# linear_assignment(cost, cost_limit=None) -> (rows, cols)
+#   Minimum-cost assignment of rows to columns of a (rows, cols) cost matrix (float64, or
+#   anything numpy converts). Returns int64 ``(rows, cols)`` with rows ascending, like
+#   ``scipy.optimize.linear_sum_assignment``. ``+inf`` marks a forbidden pair; NaN and -inf
+#   raise ValueError. Without ``cost_limit`` every row (or every column, if fewer) is
+#   matched and an impossible problem raises ValueError ("infeasible"). With
+#   ``cost_limit``, pairs costing more are never matched, and leaving a row and a column
+#   unmatched is worth exactly ``cost_limit`` (``lap.lapjv``'s convention): a pair below it
+#   can still be left out if that lets two other pairs in more cheaply.
+linear_assignment = _core.track_linear_assignment
 
 
 def chi2_gate(probability: float, dof: int) -> float:
@@ -233,8 +233,8 @@ class FloorTracker:
         gate_probability: float = 0.999,
         low_gate_probability: float = 0.99,
         min_hits: int = 2,
-        lost_buffer_s: float = 2.0,
-        acceleration_std: float = 1.5,
+        lost_buffer_s: float = 1.5,
+        acceleration_std: float = 0.5,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:

@@ -253,4 +253,4 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
                 members.append([-1] * n_cams)
                 members[-1][c] = j
     return (np.array(points).reshape(-1, 2), np.array(covs).reshape(-1, 2, 2),
-            np.array(members, dtype=np.int64).reshape(-1, n_cams))
+            np.array(members, dtype=np.int64).reshape(len(members), n_cams))

@@ -14,10 +14,13 @@ import walkout
 # Modules under walkout.cli that each add one subcommand (or a group of them).
 _COMMAND_MODULES: tuple[str, ...] = (
     "config",
+    "calibrate",
+    "keys",
+    "sim",
     "server",
     "replay",
     "report",
-    "sim",
+    "edge",
 )
 
 

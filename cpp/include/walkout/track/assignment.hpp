@@ -42,4 +42,11 @@ struct InfeasibleAssignment : std::invalid_argument {
 AssignmentResult linear_assignment(const double* cost, std::size_t rows, std::size_t cols,
                                    bool has_cost_limit = false, double cost_limit = 0.0);
 
+// The same, writing the pairs into caller buffers of min(rows, cols) entries each and
+// returning how many were written (min(rows, cols) without a cost limit). Thread-safe: the
+// solver's scratch space is per thread.
+std::size_t linear_assignment(const double* cost, std::size_t rows, std::size_t cols,
+                              bool has_cost_limit, double cost_limit, std::int64_t* rows_out,
+                              std::int64_t* cols_out);
+
 }  // namespace walkout::track

@@ -44,7 +44,7 @@ struct FloorTrackerParams {
   int min_hits = 2;
   // Seconds a lost track waits to be found again. Longer bridges longer occlusions (a
   // shopper behind a shelf end) at the risk of handing an old ID to a newcomer nearby.
-  double lost_buffer_s = 2.0;
+  double lost_buffer_s = 1.5;
   FloorNoise noise;
 
   void check() const;

@@ -1,0 +1,272 @@
+"""Train walkout-pose, the shipped person + 17-keypoint detector, on simulator renders.
+
+    pip install '.[train]'           # torch, CPU build is enough
+    python models/train_detector.py --out models/walkout-pose.onnx
+
+What it does, deterministically for a seed:
+1. renders training runs with ``walkout sim`` (scenario configs/scenarios/train.yaml, seeds
+   ``--train-seeds``) unless they exist already under ``--runs``;
+2. reads frames and ground truth (boxes, COCO keypoints with visibility) through the one
+   loader, ``walkout.sim.Run``;
+3. letterboxes each frame with the runtime's own ``walkout.detect.letterbox`` (Ultralytics
+   convention), so training sees exactly what the edge box feeds the model;
+4. trains ``detector_net.PoseNet`` with ``detector_loss.pose_loss`` (AdamW, cosine decay,
+   horizontal flips that swap left and right keypoints, brightness and contrast jitter);
+5. exports ONNX in the YOLOv8-pose layout with a dynamic batch and evaluates it through the
+   runtime path (onnxruntime + ``walkout.detect.decode``) on held-out seeds: person AP@0.5
+   (pycocotools) on people at least half visible, and the median wrist error in pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+# COCO keypoint order; a horizontal flip swaps each left/right pair.
+FLIP_PERMUTATION = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+LEFT_WRIST, RIGHT_WRIST = 9, 10
+
+
+@dataclass
+class Sample:
+    """One frame and its people, in the frame's pixels."""
+
+    image: np.ndarray  # (H, W, 3) uint8 BGR
+    boxes: np.ndarray  # (M, 4) float32 xyxy
+    keypoints: np.ndarray  # (M, 17, 3) float32 (x, y, visible 0/1); x < 0 = unlabelled
+    visible_fraction: np.ndarray  # (M,) float32, share of the body not occluded
+
+
+def iter_run_samples(run_dir: Path, every: int = 1) -> Iterator[Sample]:
+    """Frames and ground truth of one rendered simulator run, through ``walkout.sim.Run``.
+
+    Boxes are the visible pixels of each person (the truth's ``box``); a keypoint is labelled
+    when it lies in the image (visibility 1 hidden or 2 seen) and counts as visible when seen.
+    A person's visible fraction is the share of their in-image keypoints that are seen.
+    """
+    from walkout.sim import Run
+
+    run = Run(run_dir)
+    for camera in run.cameras:
+        truth = run.frame_truth(camera)
+        for k, ((_, _, image), frame) in enumerate(zip(run.frames(camera), truth, strict=True)):
+            if k % every:
+                continue
+            vis = frame.keypoints[:, :, 2]
+            kpts = frame.keypoints.astype(np.float32).copy()
+            kpts[:, :, 2] = (vis == 2).astype(np.float32)
+            kpts[vis == 0, 0:2] = -1.0
+            in_image = np.maximum((vis >= 1).sum(axis=1), 1)
+            yield Sample(
+                image=image,
+                boxes=frame.box.astype(np.float32).reshape(-1, 4),
+                keypoints=kpts.reshape(-1, 17, 3),
+                visible_fraction=((vis == 2).sum(axis=1) / in_image).astype(np.float32),
+            )
+
+
+def to_model_space(sample: Sample, input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Letterbox the frame like the runtime and map its labels into model pixels."""
+    from walkout.detect import letterbox
+
+    tensor, transforms = letterbox(sample.image, input_hw, "ultralytics", threads=1)
+    boxes = sample.boxes.copy()
+    if len(boxes):
+        corners = transforms.to_model(boxes.reshape(-1, 2), 0).reshape(-1, 4)
+        boxes = corners.astype(np.float32)
+    kpts = sample.keypoints.copy()
+    if len(kpts):
+        labelled = kpts[:, :, 0] >= 0
+        xy = transforms.to_model(kpts[:, :, :2].reshape(-1, 2), 0).reshape(kpts.shape[0], -1, 2)
+        kpts[:, :, :2] = np.where(labelled[..., None], xy, -1.0)
+    return tensor[0], boxes, kpts
+
+
+def augment(image: np.ndarray, boxes: np.ndarray, kpts: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flip (swapping left/right keypoints) and photometric jitter, on a CHW 0..1 tensor."""
+    _, _, width = image.shape
+    if rng.random() < 0.5:
+        image = image[:, :, ::-1].copy()
+        if len(boxes):
+            boxes = boxes.copy()
+            boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+            kpts = kpts[:, FLIP_PERMUTATION].copy()
+            labelled = kpts[:, :, 0] >= 0
+            kpts[:, :, 0] = np.where(labelled, width - kpts[:, :, 0], -1.0)
+    gain = rng.uniform(0.75, 1.25)
+    bias = rng.uniform(-0.08, 0.08)
+    image = np.clip(image * gain + bias, 0.0, 1.0).astype(np.float32)
+    return image, boxes, kpts
+
+
+def train(args: argparse.Namespace) -> Path:
+    import torch
+
+    from detector_loss import Target, pose_loss
+    from detector_net import ExportWrapper, PoseNet
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    torch.set_num_threads(args.threads)
+    input_hw = (args.height, args.width)
+
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for run_dir in ensure_runs(args, args.train_seeds, "train"):
+        for sample in iter_run_samples(run_dir, every=args.every):
+            data.append(to_model_space(sample, input_hw))
+    print(f"training on {len(data)} frames", file=sys.stderr)
+
+    net = PoseNet(args.width_mult)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
+    steps = args.epochs * math.ceil(len(data) / args.batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=steps,
+                                                   pct_start=0.1)
+    step = 0
+    start = time.time()
+    for epoch in range(args.epochs):
+        order = list(range(len(data)))
+        rng.shuffle(order)
+        net.train()
+        for i in range(0, len(order), args.batch):
+            images, targets = [], []
+            for j in order[i:i + args.batch]:
+                image, boxes, kpts = augment(*data[j], rng)
+                images.append(torch.from_numpy(image))
+                targets.append(Target(torch.from_numpy(boxes).reshape(-1, 4),
+                                      torch.from_numpy(kpts).reshape(-1, 17, 3)))
+            loss, parts = pose_loss(net(torch.stack(images)), targets)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            optimiser.step()
+            schedule.step()
+            step += 1
+            if step % 20 == 0:
+                print(f"epoch {epoch} step {step}/{steps} loss {float(loss):.3f} "
+                      + " ".join(f"{k} {v:.3f}" for k, v in parts.items())
+                      + f" ({time.time() - start:.0f} s)", file=sys.stderr)
+    net.eval()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 3, *input_hw)
+    torch.onnx.export(ExportWrapper(net), dummy, str(out), input_names=["images"],
+                      output_names=["output0"], opset_version=17, dynamo=False,
+                      dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}})
+    print(f"wrote {out}", file=sys.stderr)
+    return out
+
+
+def ensure_runs(args: argparse.Namespace, seeds: Sequence[int], split: str) -> list[Path]:
+    """Simulator runs for ``seeds``, rendered with `walkout sim` when not there yet."""
+    import subprocess
+
+    runs = []
+    for seed in seeds:
+        run_dir = Path(args.runs) / f"{split}-{seed}"
+        if not (run_dir / "run.json").is_file():
+            subprocess.run([sys.executable, "-m", "walkout", "sim", "--scenario", args.scenario,
+                            "--seed", str(seed), "--out", str(run_dir)], check=True)
+        runs.append(run_dir)
+    return runs
+
+
+def evaluate(model: Path, run_dirs: Sequence[Path], input_hw: tuple[int, int], every: int = 1,
+             min_visible: float = 0.5) -> dict[str, float]:
+    """Person AP@0.5 (pycocotools; people less than ``min_visible`` visible are ignored) and
+    the median error of visible wrists on matched detections, through the runtime path."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from walkout.config.edge import ModelSettings
+    from walkout.detect import box_iou
+    from walkout.edge.detector import Detector
+
+    settings = ModelSettings(path=model, layout="yolov8-pose", letterbox="ultralytics",
+                             input_size=(input_hw[1], input_hw[0]), conf_threshold=0.01,
+                             iou_threshold=0.5, max_det=100, classes=[0], provider="cpu")
+    detector = Detector(settings, model)
+    images, annotations, results, wrist_errors = [], [], [], []
+    for run_dir in run_dirs:
+        for sample in iter_run_samples(run_dir, every=every):
+            image_id = len(images) + 1
+            h, w = sample.image.shape[:2]
+            images.append({"id": image_id, "width": w, "height": h})
+            for box, vis in zip(sample.boxes, sample.visible_fraction, strict=True):
+                x1, y1, x2, y2 = (float(v) for v in box)
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                    "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                    "area": (x2 - x1) * (y2 - y1), "iscrowd": 0,
+                                    "ignore": int(vis < min_visible)})
+            dets = detector([sample.image])[0]
+            for box, score in zip(dets.boxes, dets.scores, strict=True):
+                x1, y1, x2, y2 = (float(v) for v in box)
+                results.append({"image_id": image_id, "category_id": 1,
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)})
+            confident = dets.scores > 0.35
+            if len(sample.boxes) and confident.any():
+                iou = box_iou(sample.boxes, dets.boxes[confident])
+                kp = dets.keypoints[confident]
+                for g in range(len(sample.boxes)):
+                    d = int(np.argmax(iou[g]))
+                    if iou[g, d] < 0.5 or sample.visible_fraction[g] < min_visible:
+                        continue
+                    for k in (LEFT_WRIST, RIGHT_WRIST):
+                        if sample.keypoints[g, k, 2] > 0:
+                            wrist_errors.append(float(np.hypot(*(kp[d, k, :2] - sample.keypoints[g, k, :2]))))
+    # pycocotools ignores annotations through iscrowd; mark the hidden people that way.
+    for a in annotations:
+        a["iscrowd"] = a.pop("ignore")
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": annotations,
+                    "categories": [{"id": 1, "name": "person"}]}
+    coco.createIndex()
+    detections = coco.loadRes(results) if results else COCO()
+    evaluator = COCOeval(coco, detections, "bbox")
+    evaluator.params.iouThrs = np.array([0.5])
+    evaluator.params.maxDets = [100, 100, 100]
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    return {"ap50": float(evaluator.stats[0]),
+            "median_wrist_error_px": float(np.median(wrist_errors)) if wrist_errors else float("nan"),
+            "wrists": float(len(wrist_errors)), "frames": float(len(images))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(HERE / "walkout-pose.onnx"))
+    parser.add_argument("--runs", default="runs/train", help="where simulator runs are kept")
+    parser.add_argument("--scenario", default="configs/scenarios/train.yaml")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105, 106])
+    parser.add_argument("--eval-seeds", type=int, nargs="+", default=[901, 902])
+    parser.add_argument("--every", type=int, default=2, help="use every n-th frame")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=384)
+    parser.add_argument("--width-mult", type=int, default=32, help="network width")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-only", action="store_true")
+    args = parser.parse_args(argv)
+    model = Path(args.out) if args.eval_only else train(args)
+    metrics = evaluate(model, ensure_runs(args, args.eval_seeds, "eval"), (args.height, args.width))
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
