@@ -96,3 +96,22 @@ def test_sim_run_through_a_server_process(sim_run: Path, tmp_path: Path) -> None
         server.stop()
     assert analytics["sessions"] == len(truth)
     assert sum(s["dwell_visits"] for s in analytics["shelves"].values()) > 0
+
+
+def test_sim_run_through_the_real_edge_pipeline_never_bills_wrong(sim_run: Path,
+                                                                  tmp_path: Path) -> None:
+    """The edge boxes' messages made by the real edge pipeline (walkout.edge) on the run's
+    oracle detections: its box tracks fragment and its reaches are noisy, so not every
+    receipt can be issued, but none that is issued may differ from the truth."""
+    messages = load_run(sim_run, edge="oracle")
+    assert {m.src for m in messages if m.type == "tracks"} == {"edge-a", "edge-b"}
+    assert any(m.type == "reach" for m in messages)
+    truth = true_receipts(sim_run)
+    _, db = drive_core(messages, tmp_path / "s.db", batch=25)
+    for r in db.receipts():
+        assert r.account in truth
+        if r.status == "issued":
+            assert receipt_items([r])[r.account] == truth[r.account], r
+        else:
+            assert r.reasons
+    assert any(r.status == "issued" for r in db.receipts())

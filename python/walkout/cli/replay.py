@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run folder with messages.jsonl")
     parser.add_argument("--server", required=True, metavar="ENDPOINT",
                         help="the server's ingest endpoint, e.g. tcp://127.0.0.1:5555")
+    parser.add_argument("--edge", choices=("truth", "oracle"), default="truth",
+                        help="simulator runs: the edge boxes' messages from the ground truth, "
+                        "or from the real edge pipeline on the run's oracle detections")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="times faster than recorded (durations in the messages are kept)")
     parser.add_argument("--keys", type=Path, default=Path("keys"), metavar="DIR",
@@ -56,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        messages = load_run(args.run_dir)
+        messages = load_run(args.run_dir, edge=args.edge)
         report = replay(
             messages, args.server, args.keys, args.server_key or args.keys / "server.key",
             args.spool or args.run_dir / "spool", speed=args.speed, tail_s=args.tail,

@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import zmq
@@ -88,15 +89,25 @@ def load_messages_file(path: Path) -> list[protocol.Message]:
     return out
 
 
-def load_run(run_dir: Path | str) -> list[protocol.Message]:
+def load_run(run_dir: Path | str,
+             edge: Literal["truth", "oracle"] = "truth") -> list[protocol.Message]:
     """The messages of a run folder, in time order: a simulator run (``run.json``; its gate
-    scans and weight changes, and tracks, reaches and dwells made from its ground truth, see
-    :mod:`walkout.replay.sim_truth`) or a folder with ``messages.jsonl``."""
+    scans and weight changes, and the edge boxes' tracks, reaches and dwells made from its
+    ground truth (``edge="truth"``, :mod:`walkout.replay.sim_truth`) or by the real edge
+    pipeline on its oracle detections (``edge="oracle"``, :mod:`walkout.replay.sim_edge`)),
+    or a folder with ``messages.jsonl``."""
     run_dir = Path(run_dir)
+    if edge not in ("truth", "oracle"):
+        raise ValueError(f"edge: expected 'truth' or 'oracle', got {edge!r}")
     if (run_dir / "run.json").is_file():
-        from walkout.replay.sim_truth import messages_from_truth
+        if edge == "oracle":
+            from walkout.replay.sim_edge import messages_through_edge
 
-        out = messages_from_truth(run_dir)
+            out = messages_through_edge(run_dir)
+        else:
+            from walkout.replay.sim_truth import messages_from_truth
+
+            out = messages_from_truth(run_dir)
     elif (run_dir / "messages.jsonl").is_file():
         out = load_messages_file(run_dir / "messages.jsonl")
     else:
