@@ -31,12 +31,13 @@ SIM_SOURCES = ("edge-a", "edge-b", "entry", *(f"gw-S{i}" for i in range(1, 9)))
 
 
 def drive_core(messages: list[protocol.Message], db_path: Path, settle_s: float = 3.0,
-               batch: int = 10) -> tuple[StoreCore, SqliteServerStore]:
+               batch: int = 10, settings: CoreSettings | None = None,
+               tail_s: float = 8.0) -> tuple[StoreCore, SqliteServerStore]:
     """Store ``messages`` in arrival order (numbering each source), stepping the core after
     every batch, then let the boxes report empty frames until every receipt is decided."""
     db = SqliteServerStore(db_path, synchronous="NORMAL")  # a crash test needs no power cut
     core = StoreCore(Planogram(load_store(STORE).config), db,
-                     CoreSettings(settle_window_s=settle_s), clock=lambda: 0)
+                     settings or CoreSettings(settle_window_s=settle_s), clock=lambda: 0)
     seqs: dict[str, int] = {}
 
     def put(chunk: list[protocol.Message]) -> None:
@@ -54,7 +55,7 @@ def drive_core(messages: list[protocol.Message], db_path: Path, settle_s: float 
     last = max(m.t_ns for m in messages)
     step = 100_000_000
     tail = [protocol.Tracks(src=b, t_ns=last + k * step, tracks=[])
-            for k in range(1, int((settle_s + 8) * 10)) for b in ("edge-a", "edge-b")]
+            for k in range(1, int((settle_s + tail_s) * 10)) for b in ("edge-a", "edge-b")]
     put(tail)
     return core, db
 

@@ -140,3 +140,29 @@ def test_crossing_shoppers_keep_their_items(tmp_path: Path) -> None:
     assert receipt_items(db.receipts()) == truth["receipts"]
     for s in core.sessions.values():
         assert len(s.members) == 1 and s.exit_ns is not None
+
+
+def test_shopper_lost_in_the_store_goes_to_review(tmp_path: Path) -> None:
+    """The boxes lose one shopper for good halfway (they come back only as a stranger): after
+    lost_session_s the session ends anyway and its receipt waits for a person, saying why."""
+    import msgspec
+
+    from walkout import protocol
+
+    truth = sc.generate(sc.takes_nothing(), STORE, tmp_path / "run")
+    messages = sc.load_messages(tmp_path / "run")
+    cut = sc.T0_NS + 6 * 1_000_000_000  # ned stands at S6 (4.75, 3.85) then
+    ned = {(m.src, x.id) for m in messages if isinstance(m, protocol.Tracks)
+           and cut <= m.t_ns <= cut + 500_000_000 for x in m.tracks
+           if abs(x.x - 4.75) < 0.5 and abs(x.y - 3.85) < 0.5}
+    assert ned
+    messages = [msgspec.structs.replace(m, tracks=[x for x in m.tracks
+                                                   if (m.src, x.id) not in ned])
+                if isinstance(m, protocol.Tracks) and m.t_ns > cut else m for m in messages]
+    _, db = drive_core(messages, tmp_path / "s.db", tail_s=30.0,
+                          settings=CoreSettings(settle_window_s=3.0, lost_session_s=10.0))
+    receipts = {r.account: r for r in db.receipts()}
+    assert set(receipts) == set(truth["receipts"])
+    ned, ola = receipts["acct-ned"], receipts["acct-ola"]
+    assert ned.status == "review" and any("exit not seen" in why for why in ned.reasons)
+    assert ola.status == "issued" and ola.lines == []

@@ -26,6 +26,7 @@ from walkout import protocol
 from walkout.server.cart import (
     Attribution,
     CartRules,
+    Note,
     ReachEvidence,
     WeightEvidence,
     attribute,
@@ -54,6 +55,10 @@ class CoreSettings:
     max_source_lag_s: float = 10.0
     """longest the tracker waits for a silent edge box; longer rides out longer outages
     without losing its tracks, delays receipts by as much while a box is away"""
+    lost_session_s: float = 120.0
+    """a session whose shoppers were all lost in the store (not seen leaving) for this long
+    ends, and its receipt goes to review; shorter bills sooner after a tracking loss, longer
+    waits out longer occlusions (a shopper behind a shelf end for minutes)"""
     transit_s: float = 0.25
     """how long a message of a live source may take to be stored; lower decides receipts
     sooner, too low decides one before the last weight change of a slow link is in"""
@@ -68,7 +73,7 @@ class CoreSettings:
     jitter, adds the same to every receipt"""
 
     def __post_init__(self) -> None:
-        for name in ("settle_window_s", "bind_window_s", "max_source_lag_s"):
+        for name in ("settle_window_s", "bind_window_s", "max_source_lag_s", "lost_session_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: expected seconds > 0, got {getattr(self, name)}")
         if self.reorder_s < 0:
@@ -88,6 +93,8 @@ class Session:
     members: list[int] = field(default_factory=list)
     exits: dict[int, int] = field(default_factory=dict)
     exit_ns: int | None = None
+    lost: list[int] = field(default_factory=list)
+    """members whose track was lost in the store instead of leaving through an exit"""
 
     def row(self) -> SessionRow:
         return SessionRow(self.id, self.account, self.gate, self.entry_ns, self.exit_ns,
@@ -199,6 +206,9 @@ class StoreCore:
             sid = self._by_root.get(root)
             if sid is not None:
                 self._maybe_end(self.sessions[sid])
+        for session in self.sessions.values():
+            if session.exit_ns is None and session.members:
+                self._maybe_end(session, done)
         decided: list[StoredReceipt] = []
         if not decide:
             return decided
@@ -273,14 +283,35 @@ class StoreCore:
             self._maybe_end(session)
             self.db.save_session(session.row())
 
-    def _maybe_end(self, session: Session) -> None:
-        """A session ends when every member left through an exit (the last one's time)."""
+    def _maybe_end(self, session: Session, done_ns: int | None = None) -> None:
+        """A session ends when every member left through an exit (the last one's time), or,
+        given ``done_ns``, when the others have been unseen for ``lost_session_s``: then its
+        receipt goes to review, saying the exit was not seen (better than never a receipt)."""
         if session.exit_ns is not None or not session.members:
             return
         exits = [self._exited.get(m) for m in session.members]
-        if any(t is None for t in exits):
+        if all(t is not None for t in exits):
+            session.exit_ns = max(t for t in exits if t is not None)
+            self.db.save_session(session.row())
             return
-        session.exit_ns = max(t for t in exits if t is not None)
+        if done_ns is None:
+            return
+        lost_ns = int(self.settings.lost_session_s * _NS)
+        ends = []
+        lost = []
+        for member, t in zip(session.members, exits, strict=True):
+            if t is not None:
+                ends.append(t)
+                continue
+            seen = self.shoppers.position(member)
+            if seen is None or seen[2] + lost_ns > done_ns:
+                return  # still about (or seen too recently to give up on)
+            ends.append(seen[2])
+            lost.append(member)
+        session.exit_ns = max(ends)
+        session.lost = lost
+        log.warning("session %s: %d shopper(s) lost in the store, unseen for %.0f s; its "
+                    "receipt goes to review", session.id, len(lost), self.settings.lost_session_s)
         self.db.save_session(session.row())
 
     # --- carts and receipts --------------------------------------------------------------------
@@ -329,6 +360,12 @@ class StoreCore:
         upto = session.exit_ns + int(self.settings.settle_window_s * _NS)
         att = self.attribution(session.entry_ns, upto)
         lines, notes = att.for_shopper(session.id)
+        for member in session.lost:
+            where = self.shoppers.position(member)
+            x, y = (where[0], where[1]) if where else (float("nan"), float("nan"))
+            notes.append(Note(session.id, 0.0, f"exit not seen: shopper {member} was lost at "
+                              f"({x:.1f}, {y:.1f}) m and unseen for "
+                              f"{self.settings.lost_session_s:.0f} s", session.exit_ns))
         draft = build_draft(lines, notes, self.planogram)
         review = draft.needs_review(self.settings.review_threshold)
         wall = self.clock()
