@@ -24,6 +24,7 @@ from harness import markdown_table, write_results  # noqa: E402
 from server_support import drive_core  # noqa: E402
 from walkout.replay import load_run  # noqa: E402
 from walkout.replay.sim_truth import true_receipts  # noqa: E402
+from walkout.server.core import CoreSettings  # noqa: E402
 
 
 def _doubt(reason: str) -> str:
@@ -34,7 +35,8 @@ def _doubt(reason: str) -> str:
                        ("whole number", "count does not fit the unit weight"),
                        ("put back than taken", "more put back than taken"),
                        ("fits neither", "unknown item put back"),
-                       ("with no weight change", "touched, no weight change")):
+                       ("with no weight change", "touched, no weight change"),
+                       ("exit not seen", "exit not seen (lost in the store)")):
         if key in reason:
             return label
     return "other"
@@ -88,7 +90,9 @@ def main() -> None:
     for edge in ("truth", "oracle"):
         messages = load_run(work / "run", edge=edge)
         t = time.perf_counter()
-        _, db = drive_core(messages, work / f"store-{edge}.db", settle_s=15.0, batch=50)
+        # The tail lets sessions lost in the store (unseen for lost_session_s) end too.
+        _, db = drive_core(messages, work / f"store-{edge}.db", settle_s=15.0, batch=50,
+                           tail_s=CoreSettings().lost_session_s + 10)
         speeds[edge] = (len(messages), len(messages) / (time.perf_counter() - t))
         columns[edge] = score(db, truth)
     names = sorted({k for c in columns.values() for k in c}, key=_order)
