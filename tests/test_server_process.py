@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -149,6 +151,16 @@ def test_review_queue_over_http_and_receipts_published(tmp_path: Path, keys: Pat
         assert code in (400, 409)
         code, body = server.post("/review/no-such-session/confirm", {})
         assert code == 404
+        code, body = server.post(f"/review/{gus}/correct", {"lines": "two apples"})
+        assert code in (400, 409)
+        code, body = server.post("/no/such/route", {})
+        assert code == 404 and "no route" in body["error"]
+        raw = urllib.request.Request(server.http + f"/review/{hal}/correct", data=b"{not json",
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            urllib.request.urlopen(raw, timeout=10)
+        assert bad.value.code == 400  # the body is read before anything else
+        bad.value.close()
         assert server.get("/review") == []
 
         published = {}
