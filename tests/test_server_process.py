@@ -229,3 +229,23 @@ def test_server_refuses_a_broken_config(tmp_path: Path) -> None:
                           env={"PYTHONPATH": str(REPO / "python"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2
     assert "FAIL" in done.stderr
+
+
+def test_unknown_source_is_refused(tmp_path: Path, keys: Path) -> None:
+    """A source whose key is not in keys.allowed never gets in (CURVE), so nothing it sends
+    is stored."""
+    from walkout.wire import Sender, generate_keys, load_key_pair, load_secret_key
+
+    generate_keys("edge-x", tmp_path / "other")
+    cfg = write_server_config(tmp_path, keys)
+    server = start_server(cfg)
+    sender = Sender(server.ingest, "edge-x", tmp_path / "spool",
+                    secret_key=load_secret_key(tmp_path / "other" / "edge-x.key_secret"),
+                    server_public_key=load_key_pair(keys / "server.key").public)
+    try:
+        sender.send(protocol.Health(src="edge-x", t_ns=time.time_ns()))
+        assert not sender.flush(2.0)
+        assert server.get("/status")["events"] == 0
+    finally:
+        sender.close()
+        server.stop()
