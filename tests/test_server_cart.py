@@ -94,6 +94,17 @@ def test_weight_change_with_no_reach() -> None:
     assert crowd.anomalies[0].kind == "unattributed_weight"
 
 
+def test_change_reached_only_by_an_unidentified_shopper() -> None:
+    """The reacher is a track bound to no session: the shopper standing at the shelf gets the
+    line at no-reach confidence (to review), never a silent omission."""
+    att = attribute([weight("w", COLA, 11.0, -350.0)], [reach("r", None, COLA, 10.0)], PLAN,
+                    shoppers_at_shelf=lambda shelf, t: ["a"])
+    assert cart_of(att, "a") == Counter({"COLA-330": 1})
+    assert att.lines[0].confidence == CartRules().no_reach_confidence
+    assert "unidentified" in (att.lines[0].reason or "")
+    assert att.anomalies[0].kind == "unidentified_reach"
+
+
 def test_reach_without_a_sensor_and_reach_without_change() -> None:
     att = attribute([], [reach("r1", "a", BATT, 1.0), reach("r2", "a", COLA, 5.0),
                          reach("r3", None, COLA, 9.0)], PLAN)

@@ -19,6 +19,8 @@ Rules (each a field of :class:`CartRules`):
 - A change with no reach: given to the only shopper standing at the shelf (at
   ``no_reach_confidence``) or, with nobody or several there, reported as unattributed (and
   each shopper there is flagged).
+- A change reached only by shoppers bound to no session (a broken-up track) is treated like a
+  change with no reach (an anomaly either way).
 - A reach into a sensored slot with no weight change lowers confidence a little (touched,
   maybe took something the scale missed).
 - A slot without a sensor counts each reach as one item, at ``reach_only_confidence``.
@@ -207,6 +209,12 @@ def attribute(
                 out.notes.append(Note(other, rules.shared_slot_confidence,
                                       f"reached {w.slot} with an unidentified shopper when its "
                                       f"weight changed by {w.delta_g:+.0f} g", w.t_ns))
+            if not others:
+                # Nobody identified reached: the reacher may be a shopper whose track broke up
+                # (a fragment bound to no session). Treat it as a change with no reach, so the
+                # shopper standing there is not billed silently without it.
+                _no_reach(w, slot, rules, shoppers_at_shelf, out, add_line,
+                          why="reached only by an unidentified shopper")
             continue
         evidence = (w.key, *(r.key for r in candidates))
         conf, reasons = rules.clean_confidence, []
@@ -296,10 +304,10 @@ def _pair(w: WeightEvidence, slot: SlotProduct, shopper: str, conf: float, reaso
 
 def _no_reach(w: WeightEvidence, slot: SlotProduct, rules: CartRules,
               shoppers_at_shelf: ShoppersAtShelf | None, out: Attribution,
-              add_line: Callable[[LineEvidence], None]) -> None:
+              add_line: Callable[[LineEvidence], None], why: str = "with no reach") -> None:
     near = sorted(set(shoppers_at_shelf(slot.shelf, w.t_ns))) if shoppers_at_shelf else []
     if len(near) == 1:
-        reasons = [f"weight change of {w.delta_g:+.0f} g at {w.slot} with no reach; given to "
+        reasons = [f"weight change of {w.delta_g:+.0f} g at {w.slot} {why}; given to "
                    "the only shopper at the shelf"]
         grams = abs(w.delta_g)
         k, fits = fit_units(grams, slot.unit_weight_g, rules.unit_tolerance)
@@ -310,9 +318,9 @@ def _no_reach(w: WeightEvidence, slot: SlotProduct, rules: CartRules,
         return
     out.anomalies.append(Anomaly(
         "unattributed_weight", w.key, w.slot, w.t_ns,
-        f"weight change of {w.delta_g:+.0f} g at {w.slot} with no reach and "
+        f"weight change of {w.delta_g:+.0f} g at {w.slot} {why} and "
         f"{len(near)} shoppers at the shelf"))
     for shopper in near:
         out.notes.append(Note(shopper, rules.no_reach_confidence,
                               f"stood at {slot.shelf} when {w.slot} changed by "
-                              f"{w.delta_g:+.0f} g with no reach", w.t_ns))
+                              f"{w.delta_g:+.0f} g {why}", w.t_ns))
