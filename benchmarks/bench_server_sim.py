@@ -36,7 +36,8 @@ def _doubt(reason: str) -> str:
                        ("put back than taken", "more put back than taken"),
                        ("fits neither", "unknown item put back"),
                        ("with no weight change", "touched, no weight change"),
-                       ("exit not seen", "exit not seen (lost in the store)")):
+                       ("exit not seen", "exit not seen (lost in the store)"),
+                       ("unidentified shopper", "reached only by an unidentified shopper")):
         if key in reason:
             return label
     return "other"
