@@ -65,6 +65,8 @@ def test_every_type_has_a_topic_and_the_union_covers_them() -> None:
         (lambda d: d.pop("t_ns"), r"missing required field `t_ns`"),
         (lambda d: d.update(type="nope"), r"\$\.type"),
         (lambda d: d.update(v=2), r"unsupported schema version v=2"),
+        (lambda d: d.update(v=[1]), r"\$\.v"),  # found by the fuzz test: was a TypeError
+        (lambda d: d.update(v="1"), r"\$\.v"),
         (lambda d: d.update(v=2, new_field=[1]), r"unsupported schema version v=2"),
     ],
 )

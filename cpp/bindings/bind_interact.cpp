@@ -1,14 +1,270 @@
-// Python bindings of the interact room (cpp/src/interact/). Registered by module.cpp into walkout._core.
+// Python bindings of the interact room (cpp/src/interact/). Registered by module.cpp into
+// walkout._core. Names carry an Interact / interact_ prefix: the module namespace is shared by
+// every room. The typed face is python/walkout/interact.py.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "ndarray.hpp"
+#include "walkout/interact/engine.hpp"
+#include "walkout/interact/shelf_model.hpp"
 
 namespace py = pybind11;
 
 namespace walkout::bindings {
+namespace {
+
+using namespace walkout::interact;
+
+ShelfModel make_shelves(const carray<double>& boxes, const carray<std::int32_t>& grid,
+                        const carray<bool>& open_faces, double face_margin) {
+  require_shape(boxes, "boxes", {-1, 7});
+  const py::ssize_t n = boxes.shape(0);
+  require_shape(grid, "grid", {n, 2});
+  require_shape(open_faces, "open_faces", {n, 2});
+  std::vector<ShelfBox> shelves(static_cast<std::size_t>(n));
+  auto b = boxes.unchecked<2>();
+  auto g = grid.unchecked<2>();
+  auto o = open_faces.unchecked<2>();
+  for (py::ssize_t i = 0; i < n; ++i) {
+    ShelfBox& s = shelves[static_cast<std::size_t>(i)];
+    s.cx = b(i, 0);
+    s.cy = b(i, 1);
+    s.yaw = b(i, 2);
+    s.length = b(i, 3);
+    s.depth = b(i, 4);
+    s.height = b(i, 5);
+    s.base_height = b(i, 6);
+    s.rows = g(i, 0);
+    s.cols = g(i, 1);
+    s.front = o(i, 0);
+    s.back = o(i, 1);
+  }
+  return ShelfModel(shelves, face_margin);
+}
+
+int face_index(const ShelfModel& m, int face) {
+  if (face < 0 || static_cast<std::size_t>(face) >= m.faces().size())
+    throw std::invalid_argument("face: expected an index in [0, " +
+                                std::to_string(m.faces().size()) + "), got " + std::to_string(face));
+  return face;
+}
+
+py::array_t<double> coords_array(const std::vector<FaceCoords>& cs) {
+  py::array_t<double> out({static_cast<py::ssize_t>(cs.size()), py::ssize_t{4}});
+  auto o = out.mutable_unchecked<2>();
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    const auto r = static_cast<py::ssize_t>(i);
+    o(r, 0) = cs[i].depth;
+    o(r, 1) = cs[i].effective;
+    o(r, 2) = cs[i].u;
+    o(r, 3) = cs[i].v;
+  }
+  return out;
+}
+
+py::tuple events_tuple(UpdateResult&& r) {
+  return py::make_tuple(py::cast(std::move(r.reaches)), py::cast(std::move(r.dwells)));
+}
+
+}  // namespace
 
 void bind_interact(py::module_& m) {
-  (void)m;  // The interact room registers its functions here as it lands.
+  py::class_<ShelfModel>(m, "InteractShelves",
+                         "Shelves as oriented boxes with open faces and slot grids (C++).")
+      .def(py::init(&make_shelves), py::arg("boxes"), py::arg("grid"), py::arg("open_faces"),
+           py::arg("face_margin"),
+           "boxes (S, 7): cx, cy, yaw, length, depth, height, base_height; grid (S, 2) int32: "
+           "rows, cols; open_faces (S, 2) bool: front, back; face_margin metres.")
+      .def(
+          "add_zone",
+          [](ShelfModel& self, int shelf, const carray<double>& polygon) {
+            require_shape(polygon, "polygon", {-1, 2});
+            if (polygon.shape(0) < 3)
+              throw std::invalid_argument("polygon: expected shape (k, 2) with k >= 3, got " +
+                                          actual_shape(polygon));
+            self.add_zone(shelf, std::vector<double>(polygon.data(), polygon.data() + polygon.size()));
+          },
+          py::arg("shelf"), py::arg("polygon"))
+      .def_property_readonly("shelf_count", &ShelfModel::shelf_count)
+      .def_property_readonly("slot_count", &ShelfModel::slot_count)
+      .def_property_readonly("zone_count", &ShelfModel::zone_count)
+      .def_property_readonly("face_margin", &ShelfModel::face_margin)
+      .def(
+          "zone_shelf",
+          [](const ShelfModel& self, int zone) {
+            if (zone < 0 || static_cast<std::size_t>(zone) >= self.zone_count())
+              throw std::invalid_argument("zone: expected an index in [0, zone_count)");
+            return self.zone_shelf(static_cast<std::size_t>(zone));
+          },
+          py::arg("zone"))
+      .def(
+          "faces",
+          [](const ShelfModel& self) {
+            const auto& fs = self.faces();
+            py::array_t<std::int32_t> out({static_cast<py::ssize_t>(fs.size()), py::ssize_t{5}});
+            auto o = out.mutable_unchecked<2>();
+            for (std::size_t i = 0; i < fs.size(); ++i) {
+              const auto r = static_cast<py::ssize_t>(i);
+              o(r, 0) = fs[i].shelf;
+              o(r, 1) = fs[i].side;
+              o(r, 2) = fs[i].rows;
+              o(r, 3) = fs[i].cols;
+              o(r, 4) = fs[i].first_slot;
+            }
+            return out;
+          },
+          "(F, 5) int32: shelf, side (0 front, 1 back), rows, cols, first_slot per face.")
+      .def(
+          "nearest_face",
+          [](const ShelfModel& self, const carray<double>& points) {
+            require_shape(points, "points", {-1, 3});
+            const auto n = static_cast<std::size_t>(points.shape(0));
+            const double* p = points.data();
+            std::vector<int> faces(n);
+            std::vector<FaceCoords> cs(n);
+            {
+              // Safe: `points` is a C-contiguous float64 array held by this frame; the loop
+              // touches only it and C++ vectors.
+              py::gil_scoped_release release;
+              for (std::size_t i = 0; i < n; ++i) faces[i] = self.nearest_face(p + 3 * i, &cs[i]);
+            }
+            py::array_t<std::int32_t> f(static_cast<py::ssize_t>(n));
+            std::copy(faces.begin(), faces.end(), f.mutable_data());
+            return py::make_tuple(f, coords_array(cs));
+          },
+          py::arg("points"),
+          "points (N, 3) -> (face (N,) int32, coords (N, 4): depth, effective, u, v).")
+      .def(
+          "face_coords",
+          [](const ShelfModel& self, int face, const carray<double>& points) {
+            face_index(self, face);
+            require_shape(points, "points", {-1, 3});
+            const auto n = static_cast<std::size_t>(points.shape(0));
+            std::vector<FaceCoords> cs(n);
+            for (std::size_t i = 0; i < n; ++i) cs[i] = self.face_coords(face, points.data() + 3 * i);
+            return coords_array(cs);
+          },
+          py::arg("face"), py::arg("points"))
+      .def(
+          "slot_of",
+          [](const ShelfModel& self, int face, const carray<double>& uv) {
+            face_index(self, face);
+            require_shape(uv, "uv", {-1, 2});
+            py::array_t<std::int32_t> out(uv.shape(0));
+            auto* o = out.mutable_data();
+            for (py::ssize_t i = 0; i < uv.shape(0); ++i)
+              o[i] = self.slot_of(face, uv.data()[2 * i], uv.data()[2 * i + 1]);
+            return out;
+          },
+          py::arg("face"), py::arg("uv"))
+      .def(
+          "slot_probabilities",
+          [](const ShelfModel& self, int face, double u, double v, double sigma) {
+            face_index(self, face);
+            const Face& f = self.faces()[static_cast<std::size_t>(face)];
+            py::array_t<double> out({py::ssize_t{f.rows}, py::ssize_t{f.cols}});
+            self.slot_probabilities(face, u, v, sigma, out.mutable_data());
+            return out;
+          },
+          py::arg("face"), py::arg("u"), py::arg("v"), py::arg("sigma"),
+          "(rows, cols) probability of each cell of the face under N((u, v), sigma^2 I).")
+      .def(
+          "zone_contains",
+          [](const ShelfModel& self, int zone, const carray<double>& xy) {
+            if (zone < 0 || static_cast<std::size_t>(zone) >= self.zone_count())
+              throw std::invalid_argument("zone: expected an index in [0, zone_count)");
+            require_shape(xy, "xy", {-1, 2});
+            py::array_t<bool> out(xy.shape(0));
+            auto* o = out.mutable_data();
+            for (py::ssize_t i = 0; i < xy.shape(0); ++i)
+              o[i] = self.zone_contains(static_cast<std::size_t>(zone), xy.data()[2 * i], xy.data()[2 * i + 1]);
+            return out;
+          },
+          py::arg("zone"), py::arg("xy"));
+
+  py::class_<ReachEvent>(m, "InteractReach", "A closed reach (see walkout.interact.Reach).")
+      .def_readonly("track", &ReachEvent::track)
+      .def_readonly("hand", &ReachEvent::hand)
+      .def_readonly("shelf", &ReachEvent::shelf)
+      .def_readonly("face", &ReachEvent::face)
+      .def_readonly("slot", &ReachEvent::slot)
+      .def_readonly("start", &ReachEvent::start)
+      .def_readonly("end", &ReachEvent::end)
+      .def_readonly("max_depth", &ReachEvent::max_depth)
+      .def_readonly("confidence", &ReachEvent::confidence)
+      .def_readonly("lost", &ReachEvent::lost)
+      .def_readonly("slot_probs", &ReachEvent::slot_probs);
+
+  py::class_<DwellEvent>(m, "InteractDwell", "A closed dwell (see walkout.interact.Dwell).")
+      .def_readonly("track", &DwellEvent::track)
+      .def_readonly("shelf", &DwellEvent::shelf)
+      .def_readonly("zone", &DwellEvent::zone)
+      .def_readonly("enter", &DwellEvent::enter)
+      .def_readonly("leave", &DwellEvent::leave);
+
+  py::class_<InteractionEngine>(m, "InteractEngine", "Reach state machines and dwell (C++).")
+      .def(py::init([](const ShelfModel& shelves, double enter_depth, double exit_depth,
+                       double min_inside_s, double min_outside_s, double hand_lost_s,
+                       double lost_confidence, double slot_prob_min, double dwell_exit_s,
+                       double min_dwell_s) {
+             EngineParams p;
+             p.enter_depth = enter_depth;
+             p.exit_depth = exit_depth;
+             p.min_inside_s = min_inside_s;
+             p.min_outside_s = min_outside_s;
+             p.hand_lost_s = hand_lost_s;
+             p.lost_confidence = lost_confidence;
+             p.slot_prob_min = slot_prob_min;
+             p.dwell_exit_s = dwell_exit_s;
+             p.min_dwell_s = min_dwell_s;
+             return InteractionEngine(shelves, p);
+           }),
+           py::arg("shelves"), py::kw_only(), py::arg("enter_depth"), py::arg("exit_depth"),
+           py::arg("min_inside_s"), py::arg("min_outside_s"), py::arg("hand_lost_s"),
+           py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
+           py::arg("min_dwell_s"))
+      .def(
+          "update",
+          [](InteractionEngine& self, double t, const carray<std::int64_t>& track_ids,
+             const carray<double>& track_xy, const carray<std::int64_t>& hand_track,
+             const carray<std::int32_t>& hand_side, const carray<double>& hand_xyz,
+             const carray<double>& hand_sigma) {
+            require_shape(track_ids, "track_ids", {-1});
+            const py::ssize_t n = track_ids.shape(0);
+            require_shape(track_xy, "track_xy", {n, 2});
+            require_shape(hand_track, "hand_track", {-1});
+            const py::ssize_t k = hand_track.shape(0);
+            require_shape(hand_side, "hand_side", {k});
+            require_shape(hand_xyz, "hand_xyz", {k, 3});
+            require_shape(hand_sigma, "hand_sigma", {k});
+            const std::int64_t* ids = track_ids.data();
+            const double* xy = track_xy.data();
+            const std::int64_t* ht = hand_track.data();
+            const std::int32_t* hs = hand_side.data();
+            const double* hx = hand_xyz.data();
+            const double* sg = hand_sigma.data();
+            UpdateResult r;
+            {
+              // Safe: the inputs are C-contiguous arrays held by this frame and the engine is
+              // plain C++ state; a second thread calling into the same engine is the caller's
+              // race, as for any Python object without its own lock.
+              py::gil_scoped_release release;
+              r = self.update(t, ids, xy, static_cast<std::size_t>(n), ht, hs, hx, sg,
+                              static_cast<std::size_t>(k));
+            }
+            return events_tuple(std::move(r));
+          },
+          py::arg("t"), py::arg("track_ids"), py::arg("track_xy"), py::arg("hand_track"),
+          py::arg("hand_side"), py::arg("hand_xyz"), py::arg("hand_sigma"),
+          "One frameset -> (reaches, dwells) that closed in it.")
+      .def("close_all", [](InteractionEngine& self) { return events_tuple(self.close_all()); })
+      .def_property_readonly("open_reaches", &InteractionEngine::open_reaches)
+      .def_property_readonly("track_count", &InteractionEngine::track_count);
 }
 
 }  // namespace walkout::bindings

@@ -16,6 +16,11 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "calibrate",
     "sim",
+    "keys",
+    "server",
+    "replay",
+    "report",
+    "edge",
 )
 
 

@@ -139,8 +139,9 @@ class Detector:
                 f"config says {width}x{height} (width x height); set input_size to the model's"
             )
         self._input_name = inputs[0].name
-        # A model exported with a fixed batch (YOLOX's own export: 1) runs a batch in chunks.
-        self._max_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        # Models exported with a fixed batch (often 1) take the cameras of a frameset in
+        # chunks of that size; dynamic-batch models take them all at once.
+        self.max_batch: int | None = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         probe = np.zeros((1, 3, height, width), dtype=np.float32)
         try:
             out = self._session.run(None, {self._input_name: probe})[0]
@@ -153,9 +154,15 @@ class Detector:
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detect in a batch of uint8 BGR frames (any sizes)."""
-        step = self._max_batch or len(frames)
-        if len(frames) > step:
-            return [d for i in range(0, len(frames), step) for d in self(frames[i:i + step])]
+        step = self.max_batch
+        if step is not None and len(frames) > step:
+            out: list[Detections] = []
+            for start in range(0, len(frames), step):
+                out.extend(self._batch(frames[start:start + step]))
+            return out
+        return self._batch(frames)
+
+    def _batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         height, width = self.info.input_size
         batch = len(frames)
         if self._buffer is None or self._buffer.shape[0] != batch:

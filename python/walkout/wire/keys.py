@@ -46,7 +46,7 @@ def generate_keys(name: str, directory: Path | str = ".", *, overwrite: bool = F
     folder.mkdir(parents=True, exist_ok=True)
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     if not overwrite and (public.exists() or secret.exists()):
-        raise FileExistsError(f"{public} or {secret} already exists (pass overwrite to replace)")
+        raise FileExistsError(f"{public} or {secret} already exists (use --force, or overwrite=True, to replace it)")
     public_path, secret_path = zmq.auth.create_certificates(str(folder), name)
     os.chmod(secret_path, 0o600)
     return Path(public_path), Path(secret_path)

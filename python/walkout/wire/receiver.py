@@ -38,6 +38,7 @@ from walkout.wire.store import Accepted, MessageStore
 log = logging.getLogger("walkout.wire.receiver")
 
 _SERVER_ONLY = frozenset({b"ack", b"receipt"})
+_MAX_KNOWN_CONNECTIONS = 10_000
 
 
 @dataclass
@@ -49,6 +50,8 @@ class ReceiverStats:
     gaps: int = 0
     refused: int = 0
     refused_by_reason: Counter[str] = field(default_factory=Counter)
+    by_key: Counter[str] = field(default_factory=Counter)
+    """messages received per sending key name ('' before the key is known)"""
     store_failures: int = 0
     batches: int = 0
     acks_sent: int = 0
@@ -130,6 +133,9 @@ class Receiver:
                  context: zmq.Context | None = None) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected the server's secret key (NAME.key_secret)")
+        if not allowed_keys:
+            raise ValueError("allowed_keys: expected at least one public key; an empty list "
+                             "refuses every source")
         if batch_max < 1:
             raise ValueError(f"batch_max: expected >= 1, got {batch_max}")
         self.endpoint = endpoint
@@ -204,7 +210,13 @@ class Receiver:
         while not self._stop.is_set():
             if not sock.poll(self.poll_ms):
                 continue
-            self._serve_batch()
+            try:
+                self._serve_batch()
+            except Exception:
+                # A bug of ours must not take the server's ingest down: log it loudly and go
+                # on. Nothing of the batch was acknowledged, so the sources will resend it.
+                self.stats.store_failures += 1
+                log.exception("receiver batch failed; nothing of it acknowledged")
 
     # --- one batch -----------------------------------------------------------------------------
 
@@ -218,10 +230,12 @@ class Receiver:
         stats = self.stats
         while len(batch) < self.batch_max:
             try:
-                rid = sock.recv(zmq.NOBLOCK)
+                first = sock.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
-            frames = self._rest_of_message(rid)
+            rid = first.bytes
+            frames = self._rest_of_message(first, rid)
+            stats.by_key[self._rid_names.get(rid, "")] += 1
             if len(frames) != 2:
                 self._refuse(rid, f"expected 2 frames [topic, body], got {len(frames)}")
                 continue
@@ -254,8 +268,10 @@ class Receiver:
                 position = positions.get(src)
                 if position is None:
                     position = seq - 1 if self.adopt_new_sources else 0
-                    if position:
-                        log.info("new source '%s' starts at seq %d", src, seq)
+                    # Remember where it started even if this batch fails to store, so a
+                    # later message cannot move the start past the ones being resent.
+                    positions[src] = position
+                    log.info("new source '%s' starts at seq %d", src, seq)
             if seq == position + 1:
                 batch.append((message, body))
                 tentative[src] = seq
@@ -285,19 +301,26 @@ class Receiver:
         if batch and self.on_batch is not None:
             self.on_batch(len(batch))
 
-    def _rest_of_message(self, rid: bytes) -> list[bytes]:
+    def _rest_of_message(self, frame: zmq.Frame, rid: bytes) -> list[bytes]:
         """The frames after the routing id; learns the key name of a new connection."""
-        sock = self._sock
+        recv = self._sock.recv
         frames: list[bytes] = []
         if rid not in self._rid_names:
-            if not sock.rcvmore:
+            if len(self._rid_names) >= _MAX_KNOWN_CONNECTIONS:
+                # Every reconnection gets a new routing id; forget old ones now and then (a
+                # live connection re-learns its key name from its next message's metadata).
+                self._rid_names.clear()
+            if not frame.more:
                 return frames
-            first = sock.recv(copy=False)
+            frame = recv(copy=False)
             # The ZAP handler set User-Id to the name of the key this connection proved.
-            self._rid_names[rid] = first.get("User-Id") or ""
-            frames.append(first.bytes)
-        while sock.rcvmore:
-            frames.append(sock.recv())
+            self._rid_names[rid] = frame.get("User-Id") or ""
+            frames.append(frame.bytes)
+        # Frames rather than bytes: ``Frame.more`` is a direct read, where ``sock.rcvmore`` or
+        # ``recv_multipart`` go through a generic option lookup that cost more than decoding.
+        while frame.more:
+            frame = recv(copy=False)
+            frames.append(frame.bytes)
         return frames
 
     def _refuse(self, rid: bytes, reason: str) -> None:

@@ -6,7 +6,7 @@ responsibility and survives a ``kill -9`` of this process. A background thread s
 messages over a CURVE-encrypted ZeroMQ DEALER (``[topic, body]``), deletes them when the
 server acknowledges them, and goes back to the first unacknowledged message ("go-back-N") when
 
-- a connection to the server is (re)established,
+- the connection to the server drops (what was in flight on it may be lost),
 - the server reports a gap (``ack.gap``: something was lost in a reconnect), or
 - nothing was acknowledged for ``ack_timeout_s`` while messages were outstanding.
 
@@ -43,6 +43,8 @@ from walkout.wire.spool import Spool, SpoolFull
 log = logging.getLogger("walkout.wire.sender")
 
 _SUPERSEDED_TYPES = frozenset({"tracks", "health"})
+_TOPIC_BYTES = {name: name.encode() for name in protocol.MESSAGE_TYPES}
+_SNDMORE_NOBLOCK = zmq.SNDMORE | zmq.NOBLOCK
 _wake_ids = itertools.count()
 
 
@@ -178,7 +180,29 @@ class Sender:
         """Accept one message (``seq`` is stamped here; the one it carries is ignored);
         returns its seq once it is in the spool. Raises SpoolFull (see the module docstring)
         and ValueError when ``message.src`` is not this sender's."""
-        return self.send_many((message,))[0]
+        # The one-message case of send_many, kept short: it runs for every message of a box.
+        if message.src != self.src:
+            raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
+                             f"'{message.src}'")
+        kind = message.type
+        with self._lock:
+            spool = self.spool
+            seq = spool.next_seq
+            body = protocol.encode(msgspec.structs.replace(message, seq=seq))
+            topic = _TOPIC_BYTES[kind]
+            if kind in _SUPERSEDED_TYPES:
+                self._check_room((message,), 18 + len(topic) + len(body))
+            try:
+                spool.append(topic, body)
+            except SpoolFull as exc:
+                self._alarm(str(exc))
+                raise
+            if self._in_full_episode:
+                self._end_full_episode()
+            if self._sleeping:
+                self._sleeping = False
+                self._wake()
+        return seq
 
     def send_many(self, messages: Sequence[protocol.Message]) -> list[int]:
         """Accept several messages with one spool write (all or none)."""
@@ -199,14 +223,18 @@ class Sender:
                 self._alarm(str(exc))
                 raise
             if self._in_full_episode:
-                self._in_full_episode = False
-                log.warning("spool of '%s' has room again (%.0f%% full); %d messages were "
-                            "refused while it was full", self.src, 100 * spool.fill,
-                            self._refused)
+                self._end_full_episode()
             if self._sleeping:
                 self._sleeping = False
                 self._wake()
         return seqs
+
+    def _end_full_episode(self) -> None:
+        spool = self.spool
+        if spool.used_bytes < self._superseded_limit():
+            self._in_full_episode = False
+            log.warning("spool of '%s' has room again (%.0f%% full); %d messages were "
+                        "refused while it was full", self.src, 100 * spool.fill, self._refused)
 
     def _wake(self) -> None:
         try:
@@ -214,11 +242,14 @@ class Sender:
         except zmq.Again:
             pass  # wake-ups already queued: the thread is about to look anyway
 
+    def _superseded_limit(self) -> float:
+        """Spool bytes above which tracks and health are refused."""
+        return self.spool.max_bytes * (1.0 - self.event_reserve)
+
     def _check_room(self, messages: Iterable[protocol.Message], size: int) -> None:
         spool = self.spool
         if all(m.type in _SUPERSEDED_TYPES for m in messages):
-            limit = spool.max_bytes * (1.0 - self.event_reserve)
-            if spool.used_bytes + size > limit:
+            if spool.used_bytes + size > self._superseded_limit():
                 self._alarm(f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
                             f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
                             "to keep room for events")
@@ -286,46 +317,70 @@ class Sender:
         last_save = time.monotonic()
         try:
             while not self._stop:
-                blocked = self._pump()
-                with self._lock:
-                    # Sleep only when there is nothing to send; send() wakes us otherwise.
-                    idle = blocked or self._next_send > self.spool.last_seq
-                    self._sleeping = idle
-                events = dict(poller.poll(tick_ms if idle else 0))
-                self._sleeping = False
-                if self._wake_rx in events:
-                    while self._wake_rx.poll(0):
-                        self._wake_rx.recv()
-                if self._monitor in events:
-                    self._on_monitor()
-                if self._dealer in events:
-                    self._on_acks()
-                now = time.monotonic()
-                self._check_timeout(now)
-                if now - last_save >= self.ack_save_s:
-                    self.spool.save_acked()
-                    last_save = now
+                try:
+                    last_save = self._step(poller, tick_ms, last_save)
+                except Exception:
+                    # A bug here must not silently stop delivery: everything is still in the
+                    # spool, so log it and carry on (the resend logic restores the stream).
+                    log.exception("sender '%s' IO step failed; continuing", self.src)
+                    self._rewind()
+                    time.sleep(tick_ms / 1000)
         finally:
             self._dealer.disable_monitor()
             self._monitor.close(0)
             self._dealer.close(0)
             self._wake_rx.close(0)
 
-    def _pump(self) -> bool:
-        """Send what the window allows; True when blocked (window full or no connection)."""
+    def _step(self, poller: zmq.Poller, tick_ms: int, last_save: float) -> float:
+        """One round of the IO loop: send, wait, handle events; returns when acks were saved."""
+        state = self._pump()
+        with self._lock:
+            # send() wakes the thread only when it waits for data; a full window or
+            # a socket that cannot take more wakes it through the poller instead (an
+            # ack, or the socket becoming writable), so producers never ping-pong it.
+            idle = state == "idle" and self._next_send > self.spool.last_seq
+            self._sleeping = idle
+        waiting = idle or state != "idle"
+        poller.modify(self._dealer,
+                      zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
+        events = dict(poller.poll(tick_ms if waiting else 0))
+        self._sleeping = False
+        if self._wake_rx in events:
+            while self._wake_rx.poll(0):
+                self._wake_rx.recv()
+        if self._monitor in events:
+            self._on_monitor()
+        if events.get(self._dealer, 0) & zmq.POLLIN:
+            self._on_acks()
+        now = time.monotonic()
+        self._check_timeout(now)
+        if now - last_save >= self.ack_save_s:
+            self.spool.save_acked()
+            last_save = now
+        return last_save
+
+    def _pump(self) -> Literal["idle", "window", "again"]:
+        """Send what the window allows. Returns why it stopped: nothing left to send, the
+        window is full (wait for acks), or the socket took no more (not connected, or its
+        queue is full: wait until it is writable)."""
         spool, dealer = self.spool, self._dealer
+        send = dealer.send
         while True:
             room = self.window - (self._next_send - 1 - spool.acked)
             if room <= 0:
-                return True
+                return "window"
             records = spool.read(self._next_send, min(room, 512))
             if not records:
-                return False
+                return "idle"
             for seq, topic, body in records:
                 try:
-                    dealer.send_multipart((topic, body), zmq.NOBLOCK)
+                    send(topic, _SNDMORE_NOBLOCK)
+                    # The high-water mark is checked on the first frame only; the second can
+                    # still fail if the connection died in between, and then ZeroMQ rolls
+                    # the whole message back, so it simply counts as not sent.
+                    send(body, zmq.NOBLOCK)
                 except zmq.Again:
-                    return True  # not connected yet, or the pipe is full: wait for an event
+                    return "again"
                 if self._next_send - 1 == spool.acked:
                     self._last_progress = time.monotonic()  # the ack clock starts now
                 self._next_send = seq + 1
@@ -336,14 +391,19 @@ class Sender:
             event = recv_monitor_message(self._monitor)["event"]
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._connected = True
-                log.info("'%s' connected to %s; resending from seq %d", self.src,
-                         self.endpoint, self.spool.acked + 1)
-                self._rewind()
+                self._last_progress = time.monotonic()
+                log.info("'%s' connected to %s; %d messages to send from seq %d", self.src,
+                         self.endpoint, self.spool.pending, self.spool.acked + 1)
             elif event == zmq.EVENT_DISCONNECTED:
                 if self._connected:
                     log.warning("'%s' lost the connection to %s; spooling", self.src,
                                 self.endpoint)
                 self._connected = False
+                # What was in flight on that connection may be lost: go back now, so the
+                # next connection starts with the oldest unacked message. (Messages sent
+                # before this event on a new connection are merely sent twice; the receiver
+                # drops the copies.)
+                self._rewind()
             elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self._auth_failures += 1
                 if self._auth_failures in (1, 10, 100) or self._auth_failures % 1000 == 0:

@@ -102,7 +102,7 @@ class Spool:
     segment_bytes:
         Size at which a new segment file starts. Smaller frees acked space sooner and makes
         replay start faster after a restart, larger means fewer files. Default: max_bytes / 16,
-        between 64 KiB and 8 MiB.
+        between 4 KiB and 8 MiB.
     durability:
         ``"process"``: written to the OS before append returns (survives a crash or kill of
         this process). ``"power"``: also flushed to the disk (survives a power cut; one disk
@@ -122,7 +122,7 @@ class Spool:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = int(max_bytes)
-        self.segment_bytes = int(segment_bytes or min(max(max_bytes // 16, 64 << 10), 8 << 20))
+        self.segment_bytes = int(segment_bytes or min(max(max_bytes // 16, 4096), 8 << 20))
         self.durability = durability
         self.cache_bytes = int(cache_bytes)
         self._lock = threading.Lock()
@@ -187,12 +187,16 @@ class Spool:
 
     @property
     def used_bytes(self) -> int:
+        """Bytes of unacked data on disk, give or take a segment: whole segment files, less
+        the open segment when all of it is acked (the next write replaces it)."""
+        if self._segments and self._segments[-1].last_seq <= self.acked:
+            return self._used - self._segments[-1].size
         return self._used
 
     @property
     def fill(self) -> float:
         """Fraction of ``max_bytes`` in use (0..1)."""
-        return min(1.0, self._used / self.max_bytes)
+        return min(1.0, self.used_bytes / self.max_bytes)
 
     @property
     def last_seq(self) -> int:
@@ -208,14 +212,21 @@ class Spool:
 
     def append(self, topic: bytes, body: bytes) -> int:
         """Store one message; returns its seq. Raises :class:`SpoolFull` (nothing stored)."""
-        return self.append_many(((topic, body),))[0]
+        with self._lock:
+            seq = self.next_seq
+            blob = _encode_record(seq, topic, body)
+            self._make_room(len(blob))
+            self._write(blob, seq, seq)
+            self.next_seq = seq + 1
+            self._cache_add([(seq, topic, body)], len(blob))
+            return seq
 
     def append_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[int]:
         """Store several messages with one write; all are stored or none (:class:`SpoolFull`)."""
         with self._lock:
             first = self.next_seq
             seqs = list(range(first, first + len(items)))
-            records = [(s, t, b) for s, (t, b) in zip(seqs, items)]
+            records = [(s, t, b) for s, (t, b) in zip(seqs, items, strict=True)]
             blob = b"".join(_encode_record(s, t, b) for s, t, b in records)
             if not items:
                 return []
@@ -226,16 +237,8 @@ class Spool:
             return seqs
 
     def _make_room(self, size: int) -> None:
-        if self._used + size <= self.max_bytes:
+        if self.used_bytes + size <= self.max_bytes:
             return
-        current = self._segments[-1] if self._segments else None
-        if current is not None and current.last_seq <= self.acked and len(self._segments) == 1:
-            # Everything on disk is acked but sits in the open segment: start a new one with
-            # this write and drop the old (the new one will hold the highest seq).
-            if self._used - current.size + size <= self.max_bytes:
-                self._rotate(self.next_seq)
-                self._delete(current)
-                return
         raise SpoolFull(
             f"spool {self.directory} is full: {self._used} of {self.max_bytes} bytes hold "
             f"{self.pending} unacked messages; refusing a {size}-byte write"
@@ -245,7 +248,12 @@ class Spool:
         segment = self._segments[-1] if self._segments else None
         if segment is None or (segment.size and segment.size + len(blob) > self.segment_bytes):
             self._rotate(first)
-            segment = self._segments[-1]
+        elif segment.size and segment.last_seq <= self.acked:
+            # Everything in the open segment is acked: start a new one with this write and
+            # drop the old (the new one now holds the highest seq, so none is ever reused).
+            self._rotate(first)
+            self._delete(segment)
+        segment = self._segments[-1]
         written = os.write(self._fd, blob)
         if written != len(blob):  # a regular file only writes short when the disk is full
             raise OSError(f"spool {segment.path}: short write ({written} of {len(blob)} bytes)")
@@ -283,7 +291,7 @@ class Spool:
             self._cache_pop()
 
     def _cache_pop(self) -> None:
-        seq, topic, body = self._cache[self._head]
+        _, topic, body = self._cache[self._head]
         self._cached_bytes -= _HEADER.size + len(topic) + len(body)
         self._head += 1
         if self._head > 4096 and self._head * 2 > len(self._cache):
@@ -329,8 +337,10 @@ class Spool:
                 break
         if out:
             self._reader = (out[-1][0] + 1, segment.path, end)
-        if not out and index + 1 < len(self._segments):
-            return self._read_disk(self._segments[index + 1].first_seq, limit)
+        if len(out) < limit and index + 1 < len(self._segments):
+            after = out[-1][0] + 1 if out else self._segments[index + 1].first_seq
+            if after >= self._segments[index + 1].first_seq:  # this segment is exhausted
+                out += self._read_disk(after, limit - len(out))
         return out
 
     def ack(self, upto: int) -> None:
@@ -339,7 +349,6 @@ class Spool:
             upto = min(upto, self.next_seq - 1)
             if upto <= self.acked:
                 return
-            self.acked = upto
             while self._head < len(self._cache) and self._cache[self._head][0] <= upto:
                 self._cache_pop()
             for segment in list(self._segments[:-1]):
@@ -347,6 +356,8 @@ class Spool:
                     self._delete(segment)
                 else:
                     break
+            # Last, so a reader of ``acked`` in another thread (flush) sees the space freed.
+            self.acked = upto
 
     def save_acked(self) -> None:
         """Write the ``acked`` hint (atomically); call it now and then, and at close."""

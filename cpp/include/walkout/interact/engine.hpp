@@ -1,0 +1,162 @@
+// InteractionEngine: tracked people and their 3-D hands in, reach and dwell events out.
+//
+// Inputs per update (one frameset, time t in float seconds on any monotonic epoch):
+//   tracks: ids (N) and floor points (N, 2), every track the tracker currently holds alive;
+//   hands:  track id, side (0 left, 1 right), position (3), isotropic sigma (metres) per row.
+// Outputs: the reach and dwell events that *closed* during this update.
+// Example: a right hand that passes 5 cm behind a face at t = 1.00 s, stays 0.4 s and comes
+// back out yields, once it has been out for min_outside_s, one ReachEvent with start and end
+// the first and last frames in (≈ 1.00 and 1.40) and the slot it spent its (depth-weighted) time in.
+//
+// Per (track, hand) a state machine (reach_machine below):
+//   Outside  -> Entering  when the hand's effective depth behind the nearest face reaches
+//                         enter_depth;
+//   Entering -> Inside    once it has stayed at or above exit_depth for min_inside_s;
+//   Entering -> Outside   (nothing emitted) if it drops below exit_depth earlier;
+//   Inside   -> Leaving   when it drops below exit_depth;
+//   Leaving  -> Inside    if it comes back to exit_depth within min_outside_s (one reach);
+//   Leaving  -> Outside   emitting the reach once it has been out for min_outside_s.
+// Two thresholds (enter > exit) and two minimum times are the hysteresis: jitter around the
+// face never reaches enter_depth, and a short dip inside never outlasts min_outside_s.
+// Every decision compares crossing times interpolated linearly between samples, so whether a
+// reach happens does not depend on the frame rate. The reported start and end are the first
+// and last samples in: never outside the true interval, within one frame period of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "walkout/interact/shelf_model.hpp"
+
+namespace walkout::interact {
+
+struct EngineParams {
+  // Effective depth behind a face (metres) at which a reach starts. Raising it ignores hands
+  // hovering at the face and more pose noise but misses shallow grabs of front-row items;
+  // lowering it catches those and lets noise start reaches (enter_depth - exit_depth should
+  // stay above the hand's depth noise).
+  double enter_depth = 0.05;
+  // Effective depth below which the hand counts as out again. Must be below enter_depth; the
+  // gap is the spatial hysteresis. Raising it (towards enter_depth) ends reaches sooner and
+  // lets jitter split them (min_outside_s still merges short dips); lowering it holds reaches
+  // open while the hand lingers at the face.
+  double exit_depth = 0.02;
+  // Seconds a hand must stay in before a reach counts. Raising it rejects brushes and noise
+  // spikes but drops quick grabs; lowering it keeps quick grabs and lets spikes through.
+  double min_inside_s = 0.10;
+  // Seconds a hand must stay out before its reach closes; a return sooner continues the same
+  // reach. Raising it merges genuinely separate quick reaches and delays events; lowering
+  // it splits one reach whose depth dips briefly (noise, occlusion of the wrist).
+  double min_outside_s = 0.20;
+  // Seconds without a sample of a hand after which its open reach closes as lost (with
+  // lost_confidence). Raising it bridges longer occlusions of the wrist but holds events
+  // back; lowering it closes reaches early while the wrist is briefly unseen.
+  double hand_lost_s = 0.50;
+  // Confidence factor of a reach closed because its track or hand was lost mid-reach.
+  double lost_confidence = 0.5;
+  // Slot probabilities below this are left out of an event (the rest still sum to <= 1).
+  double slot_prob_min = 0.02;
+  // Seconds a track must be out of an engagement zone before its dwell closes. Raising it
+  // keeps one dwell through short steps out; lowering it splits dwells at the zone's edge.
+  double dwell_exit_s = 1.0;
+  // Shortest dwell that is emitted, seconds. Raising it keeps passers-by out of analytics;
+  // lowering it reports brief stops too.
+  double min_dwell_s = 1.0;
+
+  // Throws std::invalid_argument naming the first bad field.
+  void check() const;
+};
+
+struct ReachEvent {
+  std::int64_t track = 0;
+  int hand = 0;   // 0 left, 1 right
+  int shelf = 0;  // index into the shelf list
+  int face = 0;   // index into ShelfModel::faces()
+  int slot = 0;   // dense slot index (Face::first_slot + row * cols + col)
+  // Seconds: the first sample at or beyond enter_depth and the last one at or beyond
+  // exit_depth. Sample times rather than interpolated ones, so that with exit_depth >= 0 the
+  // interval always lies inside the time the hand was truly through the face.
+  double start = 0, end = 0;
+  double max_depth = 0;       // deepest point behind the face plane, metres
+  double confidence = 0;      // in [0, 1]
+  bool lost = false;          // closed because the track or the hand was lost
+  std::vector<std::pair<int, double>> slot_probs;  // (slot, probability), most likely first
+};
+
+struct DwellEvent {
+  std::int64_t track = 0;
+  int shelf = 0;
+  int zone = 0;  // index of the engagement polygon
+  double enter = 0, leave = 0;  // first and last time seen inside, seconds
+};
+
+struct UpdateResult {
+  std::vector<ReachEvent> reaches;  // sorted by (track, hand, start)
+  std::vector<DwellEvent> dwells;   // sorted by (track, zone, enter)
+};
+
+class InteractionEngine {
+ public:
+  InteractionEngine(ShelfModel shelves, EngineParams params);
+
+  // Validates everything before changing any state (a bad frame leaves the engine as it was);
+  // throws std::invalid_argument naming the argument: t not finite or before the previous t,
+  // a hand whose track is not in `track_ids`, a side other than 0/1, a (track, side) given
+  // twice, a non-finite position, a negative or non-finite sigma, repeated track ids.
+  UpdateResult update(double t, const std::int64_t* track_ids, const double* track_xy,
+                      std::size_t n_tracks, const std::int64_t* hand_track, const int* hand_side,
+                      const double* hand_xyz, const double* hand_sigma, std::size_t n_hands);
+
+  // Closes every open reach (as lost) and dwell, e.g. at the end of a recording.
+  UpdateResult close_all();
+
+  const ShelfModel& shelves() const { return shelves_; }
+  const EngineParams& params() const { return params_; }
+  std::size_t open_reaches() const;  // hands in Entering, Inside or Leaving
+  std::size_t track_count() const { return tracks_.size(); }
+
+ private:
+  enum class Phase { Outside, Entering, Inside, Leaving };
+
+  struct HandState {
+    Phase phase = Phase::Outside;
+    bool has_prev = false;
+    double prev_t = 0, prev_p[3] = {0, 0, 0};
+    int face = -1;
+    // Interpolated crossings (decisions) and the first and last samples in (reported).
+    double start = 0, leave = 0, first_in = 0, last_in = 0;
+    double max_depth = 0, sigma_at_max = 0;
+    std::vector<double> slot_weight;  // rows*cols of `face`, depth×time weighted mass
+  };
+
+  struct DwellState {
+    bool active = false;
+    double enter = 0, last_in = 0;
+  };
+
+  struct TrackState {
+    HandState hands[2];
+    std::vector<DwellState> zones;
+    double last_seen = 0;
+  };
+
+  void step_hand(std::int64_t track, int side, HandState& h, double t, const double p[3],
+                 double sigma, UpdateResult& out);
+  void start_if_deep(HandState& h, double t, const double p[3], double sigma);
+  void accumulate(HandState& h, const FaceCoords& c, double weight_s, double sigma);
+  void emit(std::int64_t track, int side, HandState& h, double end, bool lost, UpdateResult& out);
+  void close_track(std::int64_t id, TrackState& s, UpdateResult& out);
+  void expire_hand(std::int64_t track, int side, HandState& h, double t, UpdateResult& out);
+
+  ShelfModel shelves_;
+  EngineParams params_;
+  std::map<std::int64_t, TrackState> tracks_;  // ordered: events come out in track order
+  bool has_t_ = false;
+  double last_t_ = 0;
+  std::vector<double> scratch_;
+};
+
+}  // namespace walkout::interact

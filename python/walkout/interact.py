@@ -1,0 +1,303 @@
+"""Hand–shelf interaction: who reached into which slot, when; and who stood at which shelf.
+
+The Python face of the C++ interact room (cpp/src/interact/). The edge pipeline calls, once per
+frameset::
+
+    shelves = Shelves(store)                     # from the validated ``kind: store`` config
+    engine = InteractionEngine(shelves)          # parameters below, each with its trade-off
+    events = engine.update(t, floor_tracks, hands)
+
+``t`` is float seconds on any monotonic epoch (as the trackers take it); ``floor_tracks`` is what
+``walkout.track.FloorTracker.update`` returns (anything with ``ids`` (N,) and ``points`` (N, 2));
+``hands`` is a :class:`Hands` batch of 3-D hand positions in the store frame with an isotropic
+standard deviation each. The result lists the :class:`Reach` and :class:`Dwell` events that
+*closed* in this frameset. A track that stops appearing in ``floor_tracks`` is gone: its open
+reach closes with ``lost=True`` and lowered confidence and its dwells close. Pass LOST tracks
+too (the tracker may find them again); their hands are simply absent, and a reach whose hand
+stays unseen for ``hand_lost_s`` closes as lost.
+
+Slots are the cells of each open face's rows × cols grid; a cell the planogram lists carries
+its configured id (``Shelf.slot_id``), any other cell its default id
+``<shelf>/<face>/r<row>c<col>``, so that a reach into an unlisted cell is still reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from walkout import _core
+from walkout.config.loader import LoadedStore
+from walkout.config.store import Store
+
+__all__ = [
+    "Dwell",
+    "Event",
+    "Hands",
+    "InteractionEngine",
+    "Reach",
+    "Shelves",
+    "TrackLike",
+]
+
+HandName = Literal["left", "right"]
+HAND_NAMES: tuple[HandName, HandName] = ("left", "right")
+FACE_NAMES: tuple[Literal["front"], Literal["back"]] = ("front", "back")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A hand went through a shelf face into a slot and came back out.
+
+    track: the floor track's id; hand: "left" or "right"; shelf, slot: config ids; face:
+    "front"/"back"; start, end: seconds, the first frame the hand was past enter_depth and
+    the last it was past exit_depth (frame times, so never outside the time the hand was
+    truly through the face when exit_depth >= 0); max_depth: metres behind the face plane at the
+    deepest; confidence in [0, 1]; lost: closed because the track or hand was lost;
+    slot_probs: (slot id, probability) most likely first, those >= slot_prob_min.
+    """
+
+    track: int
+    hand: HandName
+    shelf: str
+    face: Literal["front", "back"]
+    slot: str
+    start: float
+    end: float
+    max_depth: float
+    confidence: float
+    lost: bool
+    slot_probs: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Dwell:
+    """A track stood in a shelf's engagement zone from ``enter`` to ``leave`` (seconds)."""
+
+    track: int
+    shelf: str
+    zone: int
+    enter: float
+    leave: float
+
+
+Event = Reach | Dwell
+
+
+class TrackLike(Protocol):
+    """What the engine reads from a tracker's output (``walkout.track.FloorTracks`` fits)."""
+
+    @property
+    def ids(self) -> npt.NDArray[np.int64]: ...
+
+    @property
+    def points(self) -> npt.NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class Hands:
+    """One frameset's 3-D hands: row k is hand ``side[k]`` (0 left, 1 right) of ``track[k]``
+    at ``position[k]`` (store frame, metres) with isotropic standard deviation ``sigma[k]``.
+    """
+
+    track: npt.NDArray[np.int64]
+    side: npt.NDArray[np.int32]
+    position: npt.NDArray[np.float64]
+    sigma: npt.NDArray[np.float64]
+
+    @staticmethod
+    def empty() -> Hands:
+        return Hands(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros(0))
+
+    @staticmethod
+    def of(
+        track: npt.ArrayLike, side: npt.ArrayLike, position: npt.ArrayLike, sigma: npt.ArrayLike
+    ) -> Hands:
+        """Hands from array-likes, converted to the dtypes the engine takes."""
+        return Hands(
+            np.ascontiguousarray(track, dtype=np.int64).reshape(-1),
+            np.ascontiguousarray(side, dtype=np.int32).reshape(-1),
+            np.ascontiguousarray(position, dtype=np.float64).reshape(-1, 3),
+            np.ascontiguousarray(sigma, dtype=np.float64).reshape(-1),
+        )
+
+    def __len__(self) -> int:
+        return len(self.track)
+
+
+class Shelves:
+    """The store's shelves as the C++ engine sees them: oriented boxes, open faces, slot grids
+    and engagement zones, plus the mapping between dense slot indices and config slot ids.
+
+    face_margin: metres by which a face's rectangle is grown at its sides, top and bottom
+        when deciding that a hand is reaching through it. Raising it keeps reaches into the
+        end columns or top row whose wrist estimate lands just outside the face; lowering it
+        stops hands passing beside or over a shelf from counting.
+    """
+
+    def __init__(self, store: Store | LoadedStore, *, face_margin: float = 0.05) -> None:
+        config = store.config if isinstance(store, LoadedStore) else store
+        shelves = config.shelves
+        boxes = np.array(
+            [
+                [s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height]
+                for s in shelves
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 7)
+        grid = np.array([[s.rows, s.cols] for s in shelves], dtype=np.int32).reshape(-1, 2)
+        open_faces = np.array(
+            [["front" in s.faces, "back" in s.faces] for s in shelves], dtype=bool
+        ).reshape(-1, 2)
+        self.core = _core.InteractShelves(boxes, grid, open_faces, face_margin)
+        self.shelf_ids: list[str] = [s.id for s in shelves]
+        for index, shelf in enumerate(shelves):
+            for polygon in shelf.engagement_polygons():
+                self.core.add_zone(index, polygon)
+        self.slot_ids: list[str] = []
+        for shelf_index, side, rows, cols, _first in self.core.faces().tolist():
+            shelf = shelves[shelf_index]
+            face = FACE_NAMES[side]
+            configured = {(s.row, s.col): shelf.slot_id(s) for s in shelf.slots if s.face == face}
+            for row in range(rows):
+                for col in range(cols):
+                    self.slot_ids.append(
+                        configured.get((row, col), f"{shelf.id}/{face}/r{row}c{col}")
+                    )
+        self._slot_index = {slot: i for i, slot in enumerate(self.slot_ids)}
+
+    def slot_index(self, slot_id: str) -> int:
+        """Dense index of a slot id (as in the engine's events)."""
+        return self._slot_index[slot_id]
+
+    def face_of(self, face: int) -> tuple[str, Literal["front", "back"]]:
+        """(shelf id, face name) of a face index."""
+        shelf_index, side = (int(v) for v in self.core.faces()[face, :2])
+        return self.shelf_ids[shelf_index], FACE_NAMES[side]
+
+    def nearest_face(
+        self, points: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+        """(N, 3) points -> face index per point and (N, 4) depth, effective depth, u, v."""
+        return self.core.nearest_face(np.asarray(points, dtype=np.float64))
+
+
+class InteractionEngine:
+    """Per-(track, hand) reach state machines and per-(track, zone) dwell timers.
+
+    A reach: outside → entering (effective depth behind the nearest face reaches
+    ``enter_depth``) → inside (stayed in for ``min_inside_s``) → leaving (dropped below
+    ``exit_depth``) → the event, once out for ``min_outside_s``. The effective depth is the
+    distance behind the face plane, capped by the distance inside the face's rectangle grown by
+    ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
+    whether a reach happens does not depend on the frame rate.
+
+    Parameters (metres, seconds; each: what raising it trades):
+        enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the
+            face and more wrist noise, but misses shallow grabs of front items.
+        exit_depth: depth below which the hand counts as out; must be < enter_depth, and the
+            gap is the spatial hysteresis. Raising it ends reaches sooner and lets jitter dip
+            out (``min_outside_s`` still merges short dips); lowering it holds reaches open
+            while a hand lingers at the face.
+        min_inside_s: a reach must last this long. Raising it rejects brushes and noise
+            spikes but drops quick grabs.
+        min_outside_s: a hand must stay out this long before its reach closes; a return
+            sooner continues it. Raising it merges genuinely separate quick reaches and
+            delays events; lowering it splits a reach whose depth dips briefly.
+        hand_lost_s: a reach whose hand is unseen this long closes as lost. Raising it
+            bridges longer wrist occlusions but holds events back.
+        lost_confidence: confidence factor of a reach closed by a lost track or hand.
+        slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
+        dwell_exit_s: a track must be out of a zone this long before its dwell closes.
+            Raising it keeps one dwell through short steps out; lowering it splits dwells.
+        min_dwell_s: shortest dwell emitted. Raising it keeps passers-by out of analytics.
+    """
+
+    def __init__(
+        self,
+        shelves: Shelves,
+        *,
+        enter_depth: float = 0.05,
+        exit_depth: float = 0.02,
+        min_inside_s: float = 0.10,
+        min_outside_s: float = 0.20,
+        hand_lost_s: float = 0.50,
+        lost_confidence: float = 0.5,
+        slot_prob_min: float = 0.02,
+        dwell_exit_s: float = 1.0,
+        min_dwell_s: float = 1.0,
+    ) -> None:
+        self.shelves = shelves
+        self._impl = _core.InteractEngine(
+            shelves.core,
+            enter_depth=enter_depth,
+            exit_depth=exit_depth,
+            min_inside_s=min_inside_s,
+            min_outside_s=min_outside_s,
+            hand_lost_s=hand_lost_s,
+            lost_confidence=lost_confidence,
+            slot_prob_min=slot_prob_min,
+            dwell_exit_s=dwell_exit_s,
+            min_dwell_s=min_dwell_s,
+        )
+
+    def update(self, t: float, tracks: TrackLike, hands: Hands | None = None) -> list[Event]:
+        """Advance to ``t`` (seconds, non-decreasing) with this frameset's tracks and hands;
+        returns the reaches and dwells that closed. ValueError names a bad argument."""
+        hands = hands if hands is not None else Hands.empty()
+        reaches, dwells = self._impl.update(
+            float(t),
+            np.asarray(tracks.ids, dtype=np.int64).reshape(-1),
+            np.asarray(tracks.points, dtype=np.float64),
+            hands.track,
+            hands.side,
+            hands.position,
+            hands.sigma,
+        )
+        return self._events(reaches, dwells)
+
+    def close_all(self) -> list[Event]:
+        """Close every open reach (as lost) and dwell, e.g. at the end of a recording."""
+        return self._events(*self._impl.close_all())
+
+    @property
+    def open_reaches(self) -> int:
+        return int(self._impl.open_reaches)
+
+    def _events(
+        self, reaches: Sequence[_core.InteractReach], dwells: Sequence[_core.InteractDwell]
+    ) -> list[Event]:
+        ids = self.shelves.slot_ids
+        out: list[Event] = []
+        for r in reaches:
+            shelf, face = self.shelves.face_of(r.face)
+            out.append(
+                Reach(
+                    track=int(r.track),
+                    hand=HAND_NAMES[r.hand],
+                    shelf=shelf,
+                    face=face,
+                    slot=ids[r.slot],
+                    start=r.start,
+                    end=r.end,
+                    max_depth=r.max_depth,
+                    confidence=r.confidence,
+                    lost=r.lost,
+                    slot_probs=tuple((ids[s], p) for s, p in r.slot_probs),
+                )
+            )
+        for d in dwells:
+            out.append(
+                Dwell(
+                    track=int(d.track),
+                    shelf=self.shelves.shelf_ids[d.shelf],
+                    zone=d.zone,
+                    enter=d.enter,
+                    leave=d.leave,
+                )
+            )
+        return out

@@ -1,0 +1,285 @@
+"""The edge pipeline on a real simulator run (configs/scenarios/tiny.yaml, oracle mode, made
+here in seconds): tracks whose ids follow the true people and reaches that match the true
+reaches, scored against the run's ground truth; plus its parts on exact geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge_scoring import score_reaches, score_tracks
+from walkout import protocol
+from walkout.config.loader import load_store
+from walkout.detect import Detections
+from walkout.edge.floor_points import FloorPointParams, floor_observations, foot_pixels
+from walkout.edge.hands import FacePlanes, HandParams, hands_in_3d
+from walkout.edge.pipeline import EdgePipeline
+from walkout.edge.replay import replay_run
+from walkout.geometry import Camera
+from walkout.interact import Shelves
+
+REPO = Path(__file__).resolve().parent.parent
+STORE = load_store(REPO / "configs" / "store.yaml")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from walkout.sim import simulate
+
+    out = tmp_path_factory.mktemp("edge") / "tiny"
+    simulate(REPO / "configs" / "scenarios" / "tiny.yaml", out, oracle=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_replay(tiny_run: Path):
+    return replay_run(tiny_run)
+
+
+def test_tracks_follow_the_true_people(tiny_run: Path, tiny_replay) -> None:
+    from walkout.sim import Run
+
+    run = Run(tiny_run)
+    score = score_tracks(run, tiny_replay.cameras, tiny_replay.messages)
+    assert score.person_frames > 50
+    assert score.coverage >= 0.8, score
+    assert score.id_consistency >= 0.95, score
+    # One track per person over the whole run, and no track shared by two people.
+    assert set(score.tracks_per_person) == {p["id"] for p in run.people}
+    assert max(score.tracks_per_person.values()) == 1, score.tracks_per_person
+    assert score.shared_tracks == 0
+    assert len(set(score.track_person.values())) == len(score.track_person)
+
+
+def test_reaches_match_the_true_reaches(tiny_run: Path, tiny_replay) -> None:
+    from walkout.sim import Run
+
+    run = Run(tiny_run)
+    tracks = score_tracks(run, tiny_replay.cameras, tiny_replay.messages)
+    reaches = score_reaches(run, tiny_replay.messages, tracks.track_person)
+    assert reaches.true >= 1
+    assert reaches.recall == 1.0, reaches
+    assert reaches.precision == 1.0, reaches
+    assert reaches.slot_accuracy == 1.0, reaches
+
+
+def test_every_message_is_a_valid_wire_body(tiny_run: Path, tiny_replay) -> None:
+    from walkout.sim import Run
+
+    run = Run(tiny_run)
+    messages = tiny_replay.messages
+    kinds = {m.type for m in messages}
+    assert {"tracks", "reach", "dwell"} <= kinds
+    assert sum(m.type == "tracks" for m in messages) == len(tiny_replay.results)
+    end_ns = run.start_ns + int(run.meta["duration_s"] * 1e9) + 10**9
+    for seq, m in enumerate(messages, start=1):
+        # Strict decoding checks every field's range, as the server's receiver does (the
+        # sender stamps seq; here it is stamped by hand).
+        stamped = msgspec.structs.replace(m, seq=seq)
+        assert protocol.decode(protocol.encode(stamped), m.type.encode()) == stamped
+        assert m.src == "replay"
+        assert run.start_ns <= m.t_ns <= end_ns
+    times = [m.t_ns for m in messages if m.type == "tracks"]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    # Only floor positions, ids and events leave the box: no pixels, no keypoints.
+    body = b"".join(protocol.encode(m) for m in messages)
+    assert b"keypoint" not in body and b"box" not in body
+
+
+def test_replay_of_one_box_uses_its_cameras(tiny_run: Path) -> None:
+    result = replay_run(tiny_run, box="edge-a")
+    assert result.cameras == ["cam1"]  # the run rendered cam1 (edge-a) and cam5 (edge-b)
+    assert {m.src for m in result.messages} == {"edge-a"}
+    with pytest.raises(ValueError, match="box: 'edge-z'"):
+        replay_run(tiny_run, box="edge-z")
+    with pytest.raises(ValueError, match="cameras: \\['cam3'\\]"):
+        replay_run(tiny_run, cameras=["cam3"])
+    with pytest.raises(ValueError, match="detections"):
+        replay_run(tiny_run, detections="magic")  # type: ignore[arg-type]
+
+
+def test_replay_emits_health_with_latency(tiny_run: Path) -> None:
+    seen: list[protocol.Message] = []
+    result = replay_run(tiny_run, emit=seen.append, health_interval_s=5.0)
+    assert seen == result.messages
+    health = [m for m in seen if isinstance(m, protocol.Health)]
+    assert len(health) >= 2
+    assert all(h.latency_p50_ms is not None and 0 < h.latency_p50_ms <= h.latency_p99_ms
+               for h in health)  # type: ignore[operator]
+
+
+# -- the step's contract ---------------------------------------------------------------------
+
+
+def _pipeline(cameras: list[str], size: tuple[int, int] = (1280, 720)) -> EdgePipeline:
+    return EdgePipeline(STORE, "edge-a", cameras, [size] * len(cameras), 10.0)
+
+
+def _empty() -> Detections:
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                      np.zeros(0, np.int64), np.zeros((0, 17, 3), np.float32))
+
+
+def test_step_refuses_bad_input() -> None:
+    pipeline = _pipeline(["cam1", "cam2"])
+    with pytest.raises(ValueError, match="detections: expected one entry per camera"):
+        pipeline.step(1, [_empty()])
+    pipeline.step(10, [_empty(), None])
+    with pytest.raises(ValueError, match="t_ns: framesets must come in increasing time"):
+        pipeline.step(10, [_empty(), None])
+    with pytest.raises(ValueError, match="camera_ids: \\['cam9'\\]"):
+        _pipeline(["cam9"])
+    with pytest.raises(ValueError, match="image_sizes"):
+        EdgePipeline(STORE, "edge-a", ["cam1"], [], 10.0)
+
+
+def test_time_is_converted_once_both_ways() -> None:
+    pipeline = _pipeline(["cam1"])
+    t0 = 1_772_442_000_123_456_789
+    out = pipeline.step(t0, [None])
+    assert out.messages[0].t_ns == t0 and pipeline.seconds(t0) == 0.0
+    for dt in (1, 999, 123_456_789, 3_600 * 10**9):
+        assert pipeline.nanoseconds(pipeline.seconds(t0 + dt)) == t0 + dt
+
+
+def test_a_person_seen_by_two_cameras_becomes_one_track_with_both() -> None:
+    pipeline = _pipeline(["cam1", "cam2"])
+    cams = pipeline.cameras
+    person = np.array([3.0, 2.5])
+    t0 = 1_700_000_000_000_000_000
+    for k in range(6):
+        dets = [_person_detection(cam, person, FloorPointParams().ankle_height_m) for cam in cams]
+        out = pipeline.step(t0 + k * 100_000_000, dets)
+    tracks = out.messages[0]
+    assert isinstance(tracks, protocol.Tracks)
+    assert len(tracks.tracks) == 1
+    state = tracks.tracks[0]
+    assert np.hypot(state.x - person[0], state.y - person[1]) < 1e-3
+    assert state.cameras == ["cam1", "cam2"]
+
+
+def _person_detection(cam: Camera, floor_xy: np.ndarray, ankle_height: float,
+                      wrists: tuple[np.ndarray, np.ndarray] | None = None) -> Detections:
+    """A detection whose ankles (feet together) and box come from a standing person."""
+    ankle = cam.image_from_store(np.array([[floor_xy[0], floor_xy[1], ankle_height]]))[0]
+    head = cam.image_from_store(np.array([[floor_xy[0], floor_xy[1], 1.75]]))[0]
+    top, bottom = min(head[1], ankle[1]), max(head[1], ankle[1])
+    half = 0.2 * (bottom - top)
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, 15] = kp[0, 16] = (ankle[0], ankle[1], 0.9)
+    if wrists is not None:
+        for index, point in zip((9, 10), wrists, strict=True):
+            kp[0, index, :2] = cam.image_from_store(point[None, :])[0]
+            kp[0, index, 2] = 0.9
+    box = np.array([[ankle[0] - half, top, ankle[0] + half, bottom]], np.float32)
+    return Detections(box, np.array([0.9], np.float32), np.zeros(1, np.int64), kp)
+
+
+# -- floor points ------------------------------------------------------------------------------
+
+
+@given(x=st.floats(1.0, 5.0), y=st.floats(1.0, 4.0), from_ankles=st.booleans())
+def test_floor_point_recovers_where_the_person_stands(x: float, y: float,
+                                                      from_ankles: bool) -> None:
+    params = FloorPointParams()
+    cam = Camera.from_calibration(STORE.calibrations["cam1"], (1280, 720))
+    det = _person_detection(cam, np.array([x, y]), params.ankle_height_m)
+    if not from_ankles:
+        # No ankles: the box bottom, made to be the floor point's own pixel.
+        foot = cam.image_from_store(np.array([[x, y, 0.0]]))[0]
+        width = det.boxes[0, 2] - det.boxes[0, 0]
+        det.boxes[0] = (foot[0] - width / 2, det.boxes[0, 1], foot[0] + width / 2, foot[1])
+        det.keypoints[0, 15:17, 2] = 0.0  # type: ignore[index]
+    _pixels, ankles = foot_pixels(det, params.ankle_confidence)
+    assert bool(ankles[0]) == from_ankles
+    obs = floor_observations(det, cam, params, (12.0, 9.0))
+    assert len(obs) == 1 and obs.rows.tolist() == [0]
+    assert np.allclose(obs.points[0], (x, y), atol=1e-3)
+    cov = obs.covariances[0]
+    assert np.allclose(cov, cov.T)
+    assert np.linalg.eigvalsh(cov).min() >= params.body_sigma_m**2 * (1 - 1e-9)
+
+
+def test_floor_points_drop_low_scores_and_off_floor_points() -> None:
+    cam = Camera.from_calibration(STORE.calibrations["cam1"], (1280, 720))
+    params = FloorPointParams()
+    inside = _person_detection(cam, np.array([3.0, 2.0]), params.ankle_height_m)
+    outside = _person_detection(cam, np.array([30.0, 2.0]), params.ankle_height_m)
+    both = Detections(np.concatenate([inside.boxes, inside.boxes, outside.boxes]),
+                      np.array([0.9, 0.05, 0.9], np.float32), np.zeros(3, np.int64),
+                      np.concatenate([inside.keypoints, inside.keypoints,  # type: ignore[list-item]
+                                      outside.keypoints]))
+    obs = floor_observations(both, cam, params, (12.0, 9.0))
+    assert obs.rows.tolist() == [0]  # row 1 scored too low, row 2 stands off the floor
+
+
+# -- hands ---------------------------------------------------------------------------------
+
+
+def _hand_setup(cameras: list[str]) -> tuple[list[Camera], FacePlanes]:
+    shelves = Shelves(STORE)
+    cams = [Camera.from_calibration(STORE.calibrations[c], (1280, 720)) for c in cameras]
+    return cams, FacePlanes(STORE.config, shelves)
+
+
+def test_wrists_seen_twice_are_triangulated() -> None:
+    cams, planes = _hand_setup(["cam1", "cam2"])
+    person = np.array([3.0, 3.0])
+    left, right = np.array([2.8, 3.3, 1.0]), np.array([3.3, 3.4, 1.2])
+    dets = [_person_detection(c, person, 0.07, (left, right)) for c in cams]
+    hands = hands_in_3d(np.array([7]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
+                        HandParams())
+    assert hands.track.tolist() == [7, 7] and hands.side.tolist() == [0, 1]
+    assert np.allclose(hands.position, [left, right], atol=1e-4)
+    assert np.allclose(hands.sigma, HandParams().triangulated_sigma_m)
+
+
+def test_a_hidden_wrist_is_extrapolated_along_the_arm() -> None:
+    cams, planes = _hand_setup(["cam1", "cam2"])
+    person = np.array([3.0, 3.0])
+    shoulder, elbow = np.array([3.2, 3.0, 1.4]), np.array([3.3, 3.3, 1.3])
+    dets = [_person_detection(c, person, 0.07) for c in cams]
+    for cam, det in zip(cams, dets, strict=True):
+        det.keypoints[0, 6] = (*cam.image_from_store(shoulder[None, :])[0], 0.8)  # type: ignore[index]
+        det.keypoints[0, 8] = (*cam.image_from_store(elbow[None, :])[0], 0.3)  # type: ignore[index]
+    params = HandParams()
+    hands = hands_in_3d(np.array([1]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
+                        params)
+    assert hands.side.tolist() == [1]  # the right arm only: the left has no elbow
+    expected = elbow + params.forearm_ratio * (elbow - shoulder)
+    # Extrapolating in the image is not exactly extrapolating in space (perspective).
+    assert np.linalg.norm(hands.position[0] - expected) < 0.03
+    off = hands_in_3d(np.array([1]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
+                      HandParams(hidden_wrists=False))
+    assert len(off) == 0
+
+
+def test_a_single_view_wrist_stays_on_its_ray_near_the_shelf() -> None:
+    cams, planes = _hand_setup(["cam1"])
+    face = 2  # S3's front face, the plane x = 0.55 (normal +x)
+    person = np.array([0.95, 5.2])
+    wrist = np.array([0.45, 5.3, 1.1])  # 0.10 m into the shelf
+    det = _person_detection(cams[0], person, 0.07, (wrist, wrist))
+    det.keypoints[0, 9, 2] = 0.0  # type: ignore[index]  # only the right wrist is seen
+    params = HandParams()
+    hands = hands_in_3d(np.array([4]), person[None, :], np.array([[0]]), [det], cams, planes,
+                        params)
+    assert hands.side.tolist() == [1]
+    point = hands.position[0]
+    assert np.allclose(cams[0].image_from_store(point[None, :])[0],
+                       det.keypoints[0, 10, :2], atol=1e-3)  # type: ignore[index]
+    assert hands.sigma[0] == params.single_view_sigma_m
+    assert planes.nearest(person[None, :]).tolist() == [face]
+    # cam1 looks along this face, so one view measures the depth: near the true 0.10 m.
+    depth = planes.offsets[face] - float(planes.normals[face] @ point)
+    assert abs(depth - 0.10) < 0.05
+    # A person far from any shelf face gets no single-view hand.
+    far = np.array([6.0, 2.5])
+    det_far = _person_detection(cams[0], far, 0.07, (np.array([6.2, 2.6, 1.0]),) * 2)
+    assert len(hands_in_3d(np.array([5]), far[None, :], np.array([[0]]), [det_far], cams,
+                           planes, params)) == 0

@@ -1,0 +1,495 @@
+"""Readable numpy twins of the interact room's compiled code (cpp/src/interact/).
+
+Same inputs, same outputs, same order, written for reading rather than speed: the geometry is
+vectorised over hands × faces with numpy, the state machine is a plain Python loop per hand.
+The hypothesis tests check the C++ against these; benchmarks/bench_interact.py times both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import ndtr
+
+FRONT, BACK = 0, 1
+
+
+@dataclass
+class FaceTwin:
+    shelf: int
+    side: int
+    origin: np.ndarray  # (2,) face plane point at the shelf's local −x end
+    along: np.ndarray  # (2,) unit u axis
+    normal: np.ndarray  # (2,) outward unit normal
+    length: float
+    z0: float
+    z1: float
+    half_depth: float
+    rows: int
+    cols: int
+    first_slot: int
+
+
+class ShelfModelTwin:
+    """Twin of ``InteractShelves`` (shelf_model.cpp)."""
+
+    def __init__(
+        self, boxes: np.ndarray, grid: np.ndarray, open_faces: np.ndarray, face_margin: float
+    ) -> None:
+        self.margin = float(face_margin)
+        self.faces: list[FaceTwin] = []
+        self.zones: list[np.ndarray] = []
+        self.zone_shelf: list[int] = []
+        self.shelf_count = len(boxes)
+        slot = 0
+        for i, (cx, cy, yaw, length, depth, height, base) in enumerate(np.asarray(boxes, float)):
+            along = np.array([math.cos(yaw), math.sin(yaw)])
+            front_normal = np.array([-math.sin(yaw), math.cos(yaw)])
+            for side in (FRONT, BACK):
+                if not open_faces[i][side]:
+                    continue
+                normal = front_normal if side == FRONT else -front_normal
+                origin = np.array([cx, cy]) - 0.5 * length * along + 0.5 * depth * normal
+                rows, cols = (int(v) for v in grid[i])
+                self.faces.append(
+                    FaceTwin(
+                        i,
+                        side,
+                        origin,
+                        along,
+                        normal,
+                        length,
+                        base,
+                        height,
+                        depth / 2,
+                        rows,
+                        cols,
+                        slot,
+                    )
+                )
+                slot += rows * cols
+        self.slot_count = slot
+        # Face table as arrays, for the vectorised queries.
+        self._origin = np.array([f.origin for f in self.faces]).reshape(-1, 2)
+        self._along = np.array([f.along for f in self.faces]).reshape(-1, 2)
+        self._normal = np.array([f.normal for f in self.faces]).reshape(-1, 2)
+        self._length = np.array([f.length for f in self.faces])
+        self._z0 = np.array([f.z0 for f in self.faces])
+        self._z1 = np.array([f.z1 for f in self.faces])
+        self._half = np.array([f.half_depth for f in self.faces])
+        self._shelf = np.array([f.shelf for f in self.faces], dtype=np.int64)
+
+    def add_zone(self, shelf: int, polygon: np.ndarray) -> None:
+        self.zones.append(np.asarray(polygon, dtype=np.float64).reshape(-1, 2))
+        self.zone_shelf.append(shelf)
+
+    def face_table(self) -> np.ndarray:
+        return np.array(
+            [[f.shelf, f.side, f.rows, f.cols, f.first_slot] for f in self.faces], dtype=np.int32
+        ).reshape(-1, 5)
+
+    def all_face_coords(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) points -> (N, F, 4): depth, effective depth, u, v relative to every face."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        d = p[:, None, :2] - self._origin[None]
+        depth = -np.einsum("nfk,fk->nf", d, self._normal)
+        u = np.einsum("nfk,fk->nf", d, self._along)
+        v = p[:, 2:3] - self._z0[None]
+        m = self.margin
+        inside = np.minimum(
+            np.minimum(u + m, self._length + m - u),
+            np.minimum(v + m, (self._z1 - self._z0) + m - v),
+        )
+        effective = np.minimum(np.minimum(depth, 2.0 * self._half - depth), inside)
+        return np.stack([depth, effective, u, v], axis=-1)
+
+    def face_coords(self, face: int, points: np.ndarray) -> np.ndarray:
+        """(N, 3) points -> (N, 4) relative to one face (as all_face_coords, one column)."""
+        f = self.faces[face]
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        d = p[:, :2] - f.origin
+        depth = -(d[:, 0] * f.normal[0] + d[:, 1] * f.normal[1])
+        u = d[:, 0] * f.along[0] + d[:, 1] * f.along[1]
+        v = p[:, 2] - f.z0
+        m = self.margin
+        inside = np.minimum(
+            np.minimum(u + m, f.length + m - u), np.minimum(v + m, (f.z1 - f.z0) + m - v)
+        )
+        effective = np.minimum(np.minimum(depth, 2.0 * f.half_depth - depth), inside)
+        return np.stack([depth, effective, u, v], axis=-1)
+
+    def nearest_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per shelf the open face whose plane is nearer, then the largest effective depth."""
+        coords = self.all_face_coords(points)
+        n = coords.shape[0]
+        if not self.faces:
+            return np.full(n, -1, np.int32), np.zeros((n, 4))
+        candidate = np.full(coords.shape[:2], -np.inf)
+        for s in range(self.shelf_count):
+            faces = np.flatnonzero(self._shelf == s)
+            if len(faces) == 0:
+                continue
+            pick = faces[np.argmin(coords[:, faces, 0], axis=1)]  # first minimum, as C++
+            candidate[np.arange(n), pick] = coords[np.arange(n), pick, 1]
+        best = np.argmax(candidate, axis=1)  # first maximum = lowest shelf on ties, as C++
+        return best.astype(np.int32), coords[np.arange(n), best]
+
+    def slot_of(self, face: int, u: float, v: float) -> int:
+        f = self.faces[face]
+        w, h = f.length / f.cols, (f.z1 - f.z0) / f.rows
+        col = min(max(math.floor(u / w), 0), f.cols - 1)
+        row = min(max(math.floor(v / h), 0), f.rows - 1)
+        return f.first_slot + row * f.cols + col
+
+    def slot_probabilities(self, face: int, u: float, v: float, sigma: float) -> np.ndarray:
+        """(rows, cols) mass of an isotropic Gaussian per cell; edge cells unbounded."""
+        f = self.faces[face]
+        out = np.zeros((f.rows, f.cols))
+        if not sigma > 0:
+            out.flat[self.slot_of(face, u, v) - f.first_slot] = 1.0
+            return out
+
+        def masses(x: float, width: float, n: int) -> np.ndarray:
+            upper = ndtr((np.arange(1, n + 1) * width - x) / sigma)
+            upper[-1] = 1.0
+            lower = np.concatenate([[0.0], upper[:-1]])
+            return np.maximum(0.0, upper - lower)
+
+        return np.outer(
+            masses(v, (f.z1 - f.z0) / f.rows, f.rows), masses(u, f.length / f.cols, f.cols)
+        )
+
+    def zone_contains(self, zone: int, xy: np.ndarray) -> np.ndarray:
+        """Crossing number, half-open in y (a vertex on the ray counts once)."""
+        poly = self.zones[zone]
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        x, y = xy[:, 0:1], xy[:, 1:2]
+        xi, yi = poly[:, 0][None], poly[:, 1][None]
+        xj, yj = np.roll(poly[:, 0], 1)[None], np.roll(poly[:, 1], 1)[None]
+        straddles = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # masked below
+            xc = xi + (y - yi) * (xj - xi) / (yj - yi)
+        crossings = straddles & (x < xc)
+        return (crossings.sum(axis=1) % 2).astype(bool)
+
+
+# --- the engine --------------------------------------------------------------------------------
+
+OUTSIDE, ENTERING, INSIDE, LEAVING = range(4)
+MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA = 1e-6, 1e-3, 1e-3
+
+
+@dataclass
+class ReachTwin:
+    track: int
+    hand: int
+    shelf: int
+    face: int
+    slot: int
+    start: float
+    end: float
+    max_depth: float
+    confidence: float
+    lost: bool
+    slot_probs: list[tuple[int, float]]
+
+
+@dataclass
+class DwellTwin:
+    track: int
+    shelf: int
+    zone: int
+    enter: float
+    leave: float
+
+
+@dataclass
+class _Hand:
+    phase: int = OUTSIDE
+    prev_t: float | None = None
+    prev_p: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    face: int = -1
+    start: float = 0.0  # interpolated crossings: decisions
+    leave: float = 0.0
+    first_in: float = 0.0  # first and last samples in: reported
+    last_in: float = 0.0
+    max_depth: float = -math.inf
+    sigma_at_max: float = 0.0
+    weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass
+class _Zone:
+    active: bool = False
+    enter: float = 0.0
+    last_in: float = 0.0
+
+
+def crossing(t0: float, d0: float, t1: float, d1: float, level: float) -> float:
+    """Time the segment (t0, d0) -> (t1, d1) crosses ``level``, clamped to [t0, t1]."""
+    if d1 == d0:
+        return t1
+    s = min(max((level - d0) / (d1 - d0), 0.0), 1.0)
+    return t0 + s * (t1 - t0)
+
+
+def normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+class EngineTwin:
+    """Twin of ``InteractEngine`` (engine.cpp): same parameters, same events, same order."""
+
+    def __init__(
+        self,
+        shelves: ShelfModelTwin,
+        *,
+        enter_depth: float = 0.05,
+        exit_depth: float = 0.02,
+        min_inside_s: float = 0.10,
+        min_outside_s: float = 0.20,
+        hand_lost_s: float = 0.50,
+        lost_confidence: float = 0.5,
+        slot_prob_min: float = 0.02,
+        dwell_exit_s: float = 1.0,
+        min_dwell_s: float = 1.0,
+    ) -> None:
+        if not exit_depth < enter_depth:
+            raise ValueError("exit_depth: expected a finite value below enter_depth")
+        self.s = shelves
+        self.enter, self.exit = enter_depth, exit_depth
+        self.min_inside, self.min_outside = min_inside_s, min_outside_s
+        self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
+        self.prob_min = slot_prob_min
+        self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
+        self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
+        self.last_t: float | None = None
+
+    # Geometry of the current frame: every hand against every face, computed once, vectorised.
+    def _coords(self, face: int, p: np.ndarray) -> np.ndarray:
+        return self.s.face_coords(face, p[None])[0]
+
+    def _accumulate(self, h: _Hand, c: np.ndarray, weight_s: float, sigma: float) -> None:
+        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
+            c[1], MIN_WEIGHT_DEPTH
+        )
+        h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
+        if c[0] > h.max_depth:
+            h.max_depth, h.sigma_at_max = c[0], sigma
+
+    def _start_if_deep(
+        self, h: _Hand, t: float, p: np.ndarray, sigma: float, nearest: tuple[int, np.ndarray]
+    ) -> None:
+        face, c = nearest
+        if face < 0 or c[1] < self.enter:
+            return
+        start = t
+        if h.prev_t is not None:
+            before = self._coords(face, h.prev_p)
+            if before[1] < self.enter:
+                start = crossing(h.prev_t, before[1], t, c[1], self.enter)
+        f = self.s.faces[face]
+        h.face, h.start, h.phase = face, start, ENTERING
+        h.first_in = h.last_in = t
+        h.max_depth, h.sigma_at_max = -math.inf, sigma
+        h.weight = np.zeros(f.rows * f.cols)
+        self._accumulate(h, c, t - start, sigma)
+        if t - start >= self.min_inside:
+            h.phase = INSIDE
+
+    def _emit(
+        self, track: int, side: int, h: _Hand, end: float, lost: bool, out: list[ReachTwin]
+    ) -> None:
+        f = self.s.faces[h.face]
+        total = float(h.weight.sum())
+        best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
+        probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]
+        keep = [
+            (f.first_slot + i, float(p))
+            for i, p in enumerate(probs)
+            if p >= self.prob_min and p > 0
+        ]
+        keep.sort(key=lambda sp: (-sp[1], sp[0]))
+        c_depth = normal_cdf(h.max_depth / max(h.sigma_at_max, MIN_SIGMA))
+        with np.errstate(over="ignore"):  # a tiny min_inside_s gives inf, as in C++
+            c_time = (
+                min(1.0, np.float64(end - h.start) / (2 * self.min_inside))
+                if self.min_inside > 0
+                else 1.0
+            )
+        conf = min(max(c_depth * c_time * (self.lost_conf if lost else 1.0), 0.0), 1.0)
+        out.append(
+            ReachTwin(
+                track,
+                side,
+                f.shelf,
+                h.face,
+                f.first_slot + best,
+                h.first_in,
+                h.last_in,
+                h.max_depth,
+                conf,
+                lost,
+                keep,
+            )
+        )
+        h.phase, h.face = OUTSIDE, -1
+
+    def _expire(self, track: int, side: int, h: _Hand, t: float, out: list[ReachTwin]) -> None:
+        if h.phase == LEAVING and t - h.leave >= self.min_outside:
+            self._emit(track, side, h, h.leave, False, out)
+            return
+        if h.prev_t is None or t - h.prev_t <= self.hand_lost:
+            return
+        if h.phase == INSIDE:
+            self._emit(track, side, h, h.prev_t, True, out)
+        elif h.phase == LEAVING:
+            self._emit(track, side, h, h.leave, False, out)
+        else:
+            h.phase, h.face = OUTSIDE, -1
+
+    def _step(
+        self,
+        track: int,
+        side: int,
+        h: _Hand,
+        t: float,
+        p: np.ndarray,
+        sigma: float,
+        nearest: tuple[int, np.ndarray],
+        out: list[ReachTwin],
+    ) -> None:
+        if h.prev_t is not None and t - h.prev_t > self.hand_lost:
+            self._expire(track, side, h, t, out)
+            h.prev_t = None
+        dt = t - h.prev_t if h.prev_t is not None else 0.0
+        if h.phase == OUTSIDE:
+            self._start_if_deep(h, t, p, sigma, nearest)
+        elif h.phase in (ENTERING, INSIDE):
+            c = self._coords(h.face, p)
+            if c[1] < self.exit:
+                before = self._coords(h.face, h.prev_p)
+                out_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
+                if h.phase == ENTERING and out_t - h.start < self.min_inside:
+                    h.phase, h.face = OUTSIDE, -1
+                    self._start_if_deep(h, t, p, sigma, nearest)
+                else:
+                    h.phase, h.leave = LEAVING, out_t
+            else:
+                self._accumulate(h, c, dt, sigma)
+                h.last_in = t
+                if h.phase == ENTERING and t - h.start >= self.min_inside:
+                    h.phase = INSIDE
+        else:  # LEAVING
+            c = self._coords(h.face, p)
+            if c[1] >= self.exit:
+                before = self._coords(h.face, h.prev_p)
+                back_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
+                if back_t - h.leave < self.min_outside:
+                    h.phase = INSIDE
+                    self._accumulate(h, c, dt, sigma)
+                    h.last_in = t
+                else:
+                    self._emit(track, side, h, h.leave, False, out)
+                    self._start_if_deep(h, t, p, sigma, nearest)
+            elif t - h.leave >= self.min_outside:
+                self._emit(track, side, h, h.leave, False, out)
+                self._start_if_deep(h, t, p, sigma, nearest)
+        h.prev_t, h.prev_p = t, np.array(p, dtype=np.float64)
+
+    def _close_track(
+        self,
+        track: int,
+        hands: list[_Hand],
+        zones: list[_Zone],
+        reaches: list[ReachTwin],
+        dwells: list[DwellTwin],
+    ) -> None:
+        for side, h in enumerate(hands):
+            if h.phase == INSIDE:
+                self._emit(track, side, h, h.prev_t, True, reaches)
+            elif h.phase == LEAVING:
+                self._emit(track, side, h, h.leave, False, reaches)
+            h.phase = OUTSIDE
+        for z, d in enumerate(zones):
+            if d.active and d.last_in - d.enter >= self.min_dwell:
+                dwells.append(DwellTwin(track, self.s.zone_shelf[z], z, d.enter, d.last_in))
+            d.active = False
+
+    def update(
+        self,
+        t: float,
+        track_ids: np.ndarray,
+        track_xy: np.ndarray,
+        hand_track: np.ndarray,
+        hand_side: np.ndarray,
+        hand_xyz: np.ndarray,
+        hand_sigma: np.ndarray,
+    ) -> tuple[list[ReachTwin], list[DwellTwin]]:
+        if not math.isfinite(t) or (self.last_t is not None and t < self.last_t):
+            raise ValueError("t: expected non-decreasing finite times")
+        ids = [int(i) for i in track_ids]
+        if len(set(ids)) != len(ids):
+            raise ValueError("track_ids: expected unique ids")
+        if any(int(k) not in set(ids) for k in hand_track):
+            raise ValueError("hand_track: track is not in track_ids")
+        self.last_t = t
+        reaches: list[ReachTwin] = []
+        dwells: list[DwellTwin] = []
+        for track in [k for k in self.tracks if k not in set(ids)]:
+            self._close_track(track, *self.tracks.pop(track), reaches, dwells)
+        xy = np.asarray(track_xy, dtype=np.float64).reshape(-1, 2)
+        inside = np.array([self.s.zone_contains(z, xy) for z in range(len(self.s.zones))]).reshape(
+            len(self.s.zones), len(ids)
+        )
+        for i, track in enumerate(ids):
+            if track not in self.tracks:
+                self.tracks[track] = ([_Hand(), _Hand()], [_Zone() for _ in self.s.zones])
+            for z, d in enumerate(self.tracks[track][1]):
+                if inside[z, i]:
+                    if not d.active:
+                        d.active, d.enter = True, t
+                    d.last_in = t
+                elif d.active and t - d.last_in >= self.dwell_exit:
+                    if d.last_in - d.enter >= self.min_dwell:
+                        dwells.append(DwellTwin(track, self.s.zone_shelf[z], z, d.enter, d.last_in))
+                    d.active = False
+        xyz = np.asarray(hand_xyz, dtype=np.float64).reshape(-1, 3)
+        faces, coords = self.s.nearest_face(xyz)  # every hand against every face at once
+        sampled = set()
+        for k in range(len(hand_track)):
+            track, side = int(hand_track[k]), int(hand_side[k])
+            sampled.add((track, side))
+            self._step(
+                track,
+                side,
+                self.tracks[track][0][side],
+                t,
+                xyz[k],
+                float(hand_sigma[k]),
+                (int(faces[k]), coords[k]),
+                reaches,
+            )
+        for track in sorted(self.tracks):
+            for side in (0, 1):
+                if (track, side) not in sampled:
+                    self._expire(track, side, self.tracks[track][0][side], t, reaches)
+        return self._sorted(reaches, dwells)
+
+    def close_all(self) -> tuple[list[ReachTwin], list[DwellTwin]]:
+        reaches: list[ReachTwin] = []
+        dwells: list[DwellTwin] = []
+        for track in sorted(self.tracks):
+            self._close_track(track, *self.tracks[track], reaches, dwells)
+        self.tracks.clear()
+        return self._sorted(reaches, dwells)
+
+    @staticmethod
+    def _sorted(
+        reaches: list[ReachTwin], dwells: list[DwellTwin]
+    ) -> tuple[list[ReachTwin], list[DwellTwin]]:
+        reaches.sort(key=lambda r: (r.track, r.hand, r.start))
+        dwells.sort(key=lambda d: (d.track, d.zone, d.enter))
+        return reaches, dwells
