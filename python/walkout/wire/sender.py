@@ -141,6 +141,7 @@ class Sender:
         self.ack_save_s = ack_save_s
         self.event_reserve = event_reserve
         self.spool = Spool(spool_dir, max_spool_bytes, durability=durability)
+        self._superseded_bytes = self.spool.max_bytes * (1.0 - event_reserve)
         self._lock = threading.Lock()
         self._own_context = context is None
         self._ctx = context or zmq.Context()
@@ -203,8 +204,9 @@ class Sender:
             seq = spool.next_seq
             body = protocol.encode(msgspec.structs.replace(message, seq=seq))
             topic = _TOPIC_BYTES[kind]
-            if kind in _SUPERSEDED_TYPES:
-                self._check_room((message,), 18 + len(topic) + len(body))
+            if (kind in _SUPERSEDED_TYPES
+                    and spool.used_bytes + 18 + len(topic) + len(body) > self._superseded_bytes):
+                self._check_room((message,), 18 + len(topic) + len(body))  # raises, with alarm
             try:
                 spool.append(topic, body)
             except SpoolFull as exc:
@@ -257,7 +259,7 @@ class Sender:
 
     def _superseded_limit(self) -> float:
         """Spool bytes above which tracks and health are refused."""
-        return self.spool.max_bytes * (1.0 - self.event_reserve)
+        return self._superseded_bytes
 
     def _check_room(self, messages: Iterable[protocol.Message], size: int) -> None:
         spool = self.spool
