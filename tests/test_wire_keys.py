@@ -124,3 +124,17 @@ def test_both_ends_open_from_the_example_configs(tmp_path: Path, repo_root: Path
             assert sender.flush(10)
     assert store.count(edge.config.box) == 1
     store.close()
+
+
+def test_a_closed_sender_refuses_to_send(tmp_path: Path) -> None:
+    from walkout import protocol as p
+
+    generate_keys("server", tmp_path)
+    generate_keys("box-1", tmp_path)
+    sender = Sender("tcp://127.0.0.1:1", "box-1", tmp_path / "s",
+                    secret_key=load_secret_key(tmp_path / "box-1.key_secret"),
+                    server_public_key=load_key_pair(tmp_path / "server.key").public)
+    sender.close()
+    sender.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        sender.send(p.Tracks(src="box-1", t_ns=1, tracks=[]))

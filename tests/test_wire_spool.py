@@ -169,3 +169,11 @@ def test_replay_reads_deep_into_big_segments(tmp_path: Path) -> None:
             assert got[0][0] == seq
             seq, seen = got[-1][0] + 1, seen + len(got)
         assert seen == 25_000
+
+
+def test_one_spool_one_writer(tmp_path: Path) -> None:
+    with Spool(tmp_path, 1 << 20):
+        with pytest.raises(ValueError, match="already open"):
+            Spool(tmp_path, 1 << 20)
+    with Spool(tmp_path, 1 << 20) as spool:  # released on close (and by the kernel on kill)
+        assert spool.append(b"tracks", b"{}") == 1

@@ -176,6 +176,7 @@ class Sender:
         self._idle_rounds = 0
         self._linger_ms = max(0, int(linger_s * 1000))
         self._stop = False
+        self._closed = False
         self._sent = 0
         self._resent = 0
         self._refused = 0
@@ -195,6 +196,8 @@ class Sender:
         returns its seq once it is in the spool. Raises SpoolFull (see the module docstring)
         and ValueError when ``message.src`` is not this sender's."""
         # The one-message case of send_many, kept short: it runs for every message of a box.
+        if self._stop:
+            raise RuntimeError(f"sender '{self.src}' is closed")
         if message.src != self.src:
             raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
                              f"'{message.src}'")
@@ -221,6 +224,8 @@ class Sender:
 
     def send_many(self, messages: Sequence[protocol.Message]) -> list[int]:
         """Accept several messages with one spool write (all or none)."""
+        if self._stop:
+            raise RuntimeError(f"sender '{self.src}' is closed")
         for message in messages:
             if message.src != self.src:
                 raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
@@ -305,8 +310,11 @@ class Sender:
 
     def close(self) -> None:
         """Stop sending; what is not acknowledged stays in the spool for next time."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop = True
         if self._thread.is_alive():
-            self._stop = True
             with self._lock:
                 self._wake()
             self._thread.join()

@@ -28,6 +28,7 @@ receiver never sees a gap). What to do then is the caller's policy (see
 from __future__ import annotations
 
 import bisect
+import fcntl
 import logging
 import os
 import struct
@@ -121,6 +122,15 @@ class Spool:
             raise ValueError(f"durability: expected 'process' or 'power', got {durability!r}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        # One writer per spool: a second one would reuse seqs. flock is released by the
+        # kernel when the holder dies, so a kill -9 never leaves a stale lock behind.
+        self._lock_fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise ValueError(f"directory: spool {self.directory} is already open in another "
+                             "sender (one source, one spool, one process)") from None
         self.max_bytes = int(max_bytes)
         self.segment_bytes = int(segment_bytes or min(max(max_bytes // 16, 4096), 8 << 20))
         self.durability = durability
@@ -405,10 +415,14 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
+            if self._fd < 0 and self._lock_fd < 0:
+                return
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-        self.save_acked()
+            self.save_acked()
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
 
     def __enter__(self) -> Spool:
         return self
