@@ -45,8 +45,10 @@ CREATE TABLE IF NOT EXISTS wire_messages (
 
 # --- walkout.wire ------------------------------------------------------------------------------
 
-def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Event,
-                   out: mp.Queue, cpu: mp.Queue) -> None:
+
+def _wire_receiver(
+    endpoint: str, db: str, keys: str, total: int, ready: mp.Event, out: mp.Queue, cpu: mp.Queue
+) -> None:
     from walkout.wire import Receiver, SqliteStore, load_allowed_keys, load_secret_key
 
     store = SqliteStore(db, synchronous=SYNCHRONOUS)
@@ -60,9 +62,14 @@ def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Even
             times["last"] = time.perf_counter()
             receiver._stop.set()
 
-    receiver = Receiver(endpoint, store, secret_key=load_secret_key(k / "server.key_secret"),
-                        allowed_keys=load_allowed_keys(k / f"box-{i}.key" for i in range(SENDERS)),
-                        on_batch=on_batch, poll_s=0.01)
+    receiver = Receiver(
+        endpoint,
+        store,
+        secret_key=load_secret_key(k / "server.key_secret"),
+        allowed_keys=load_allowed_keys(k / f"box-{i}.key" for i in range(SENDERS)),
+        on_batch=on_batch,
+        poll_s=0.01,
+    )
     ready.set()
     cpu0, thread0 = time.process_time(), time.thread_time()
     if os.environ.get("WIRE_BENCH_PROFILE"):
@@ -76,18 +83,29 @@ def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Even
         receiver.run()
     cpu.put(time.process_time() - cpu0)
     if os.environ.get("WIRE_BENCH_VERBOSE"):
-        print(f"  wire receiver: {(time.process_time() - cpu0) / total * 1e6:.1f} µs CPU/msg "
-              f"(loop thread {(time.thread_time() - thread0) / total * 1e6:.1f})", flush=True)
+        print(
+            f"  wire receiver: {(time.process_time() - cpu0) / total * 1e6:.1f} µs CPU/msg "
+            f"(loop thread {(time.thread_time() - thread0) / total * 1e6:.1f})",
+            flush=True,
+        )
     # "first" is stamped after the first batch; count that batch's messages from its start:
     # conservative for walkout (the elapsed time is shortened by less than one batch).
-    out.put((receiver.stats.accepted, times["last"] - times["first"], receiver.stats.batches,
-             receiver.stats.duplicates, receiver.stats.gaps))
+    out.put(
+        (
+            receiver.stats.accepted,
+            times["last"] - times["first"],
+            receiver.stats.batches,
+            receiver.stats.duplicates,
+            receiver.stats.gaps,
+        )
+    )
     receiver.close()
     store.close()
 
 
-def _wire_sender(endpoint: str, src: str, spool: str, keys: str, count: int,
-                 go: mp.Event, cpu: mp.Queue) -> None:
+def _wire_sender(
+    endpoint: str, src: str, spool: str, keys: str, count: int, go: mp.Event, cpu: mp.Queue
+) -> None:
     import logging
 
     from walkout.wire import Sender, load_key_pair, load_secret_key
@@ -97,8 +115,13 @@ def _wire_sender(endpoint: str, src: str, spool: str, keys: str, count: int,
 
     k = Path(keys)
     messages = make_messages(src, count, seed=_seed(src))
-    with Sender(endpoint, src, spool, secret_key=load_secret_key(k / f"{src}.key_secret"),
-                server_public_key=load_key_pair(k / "server.key").public) as sender:
+    with Sender(
+        endpoint,
+        src,
+        spool,
+        secret_key=load_secret_key(k / f"{src}.key_secret"),
+        server_public_key=load_key_pair(k / "server.key").public,
+    ) as sender:
         go.wait()
         cpu0 = time.process_time()
         send = sender.send
@@ -108,7 +131,9 @@ def _wire_sender(endpoint: str, src: str, spool: str, keys: str, count: int,
             raise SystemExit(f"{src}: not everything was acknowledged")
         cpu.put(time.process_time() - cpu0)
         if os.environ.get("WIRE_BENCH_VERBOSE"):
-            print(f"  {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True)
+            print(
+                f"  {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True
+            )
         stats = sender.stats()
         if stats.resent:
             print(f"  {src}: resent {stats.resent} (sent {stats.sent})", flush=True)
@@ -125,21 +150,37 @@ def run_wire(per_sender: int) -> tuple[float, int]:
         ctx = mp.get_context("spawn")
         ready, go, out, cpu = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
         total = per_sender * SENDERS
-        receiver = ctx.Process(target=_wire_receiver,
-                               args=(endpoint, str(t / "db.sqlite"), str(t / "keys"), total, ready,
-                                     out, cpu))
+        receiver = ctx.Process(
+            target=_wire_receiver,
+            args=(endpoint, str(t / "db.sqlite"), str(t / "keys"), total, ready, out, cpu),
+        )
         receiver.start()
         ready.wait(60)
-        senders = [ctx.Process(target=_wire_sender,
-                               args=(endpoint, f"box-{i}", str(t / f"spool-{i}"), str(t / "keys"),
-                                     per_sender, go, cpu)) for i in range(SENDERS)]
+        senders = [
+            ctx.Process(
+                target=_wire_sender,
+                args=(
+                    endpoint,
+                    f"box-{i}",
+                    str(t / f"spool-{i}"),
+                    str(t / "keys"),
+                    per_sender,
+                    go,
+                    cpu,
+                ),
+            )
+            for i in range(SENDERS)
+        ]
         for s in senders:
             s.start()
         time.sleep(1.5)  # let every sender import and connect before the clock matters
         go.set()
         accepted, elapsed, batches, dups, gaps = out.get(timeout=600)
-        print(f"  wire: {accepted} stored in {elapsed:.2f} s, {batches} batches, {dups} "
-              f"duplicates, {gaps} gaps", flush=True)
+        print(
+            f"  wire: {accepted} stored in {elapsed:.2f} s, {batches} batches, {dups} "
+            f"duplicates, {gaps} gaps",
+            flush=True,
+        )
         for s in senders:
             s.join(120)
             assert s.exitcode == 0, f"sender exited with {s.exitcode}"
@@ -152,15 +193,21 @@ def run_wire(per_sender: int) -> tuple[float, int]:
 def _check_wire(db: Path, per_sender: int) -> None:
     with sqlite3.connect(db) as con:
         for i in range(SENDERS):
-            seqs = [s for (s,) in con.execute(
-                "SELECT seq FROM wire_messages WHERE src=? ORDER BY id", (f"box-{i}",))]
+            seqs = [
+                s
+                for (s,) in con.execute(
+                    "SELECT seq FROM wire_messages WHERE src=? ORDER BY id", (f"box-{i}",)
+                )
+            ]
             assert seqs == list(range(1, per_sender + 1)), f"box-{i}: not exactly once in order"
 
 
 # --- the peer: bare ROUTER + pydantic + batched SQLite -------------------------------------
 
-def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.Queue,
-                   cpu: mp.Queue) -> None:
+
+def _peer_receiver(
+    endpoint: str, db: str, total: int, ready: mp.Event, out: mp.Queue, cpu: mp.Queue
+) -> None:
     import zmq
 
     from wire_mix import PYDANTIC_MESSAGE
@@ -191,15 +238,19 @@ def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.
             m = validate(body)
             rows.append((m.src, m.seq, m.type, m.t_ns, body.decode()))
         con.execute("BEGIN")
-        con.executemany("INSERT INTO wire_messages (src, seq, type, t_ns, body) VALUES (?,?,?,?,?)",
-                        rows)
+        con.executemany(
+            "INSERT INTO wire_messages (src, seq, type, t_ns, body) VALUES (?,?,?,?,?)", rows
+        )
         con.execute("COMMIT")
         stored += len(rows)
     elapsed = time.perf_counter() - first
     cpu.put(time.process_time() - cpu0)
     if os.environ.get("WIRE_BENCH_VERBOSE"):
-        print(f"  peer receiver: {(time.process_time() - cpu0) / stored * 1e6:.1f} µs CPU/msg "
-              f"(loop thread {(time.thread_time() - thread0) / stored * 1e6:.1f})", flush=True)
+        print(
+            f"  peer receiver: {(time.process_time() - cpu0) / stored * 1e6:.1f} µs CPU/msg "
+            f"(loop thread {(time.thread_time() - thread0) / stored * 1e6:.1f})",
+            flush=True,
+        )
     out.put((stored, elapsed))
     sock.close(0)
     ctx.term()
@@ -228,7 +279,9 @@ def _peer_sender(endpoint: str, src: str, count: int, go: mp.Event, cpu: mp.Queu
     ctx.term()
     cpu.put(time.process_time() - cpu0)
     if os.environ.get("WIRE_BENCH_VERBOSE"):
-        print(f"  peer {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True)
+        print(
+            f"  peer {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True
+        )
 
 
 def run_peer(per_sender: int) -> float:
@@ -238,13 +291,15 @@ def run_peer(per_sender: int) -> float:
         ctx = mp.get_context("spawn")
         ready, go, out, cpu = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
         total = per_sender * SENDERS
-        receiver = ctx.Process(target=_peer_receiver,
-                               args=(endpoint, str(t / "db.sqlite"), total, ready, out, cpu))
+        receiver = ctx.Process(
+            target=_peer_receiver, args=(endpoint, str(t / "db.sqlite"), total, ready, out, cpu)
+        )
         receiver.start()
         ready.wait(60)
-        senders = [ctx.Process(target=_peer_sender,
-                               args=(endpoint, f"box-{i}", per_sender, go, cpu))
-                   for i in range(SENDERS)]
+        senders = [
+            ctx.Process(target=_peer_sender, args=(endpoint, f"box-{i}", per_sender, go, cpu))
+            for i in range(SENDERS)
+        ]
         for s in senders:
             s.start()
         time.sleep(1.5)
@@ -285,23 +340,37 @@ def main() -> None:
         rate, cpu_per_msg = run_wire(args.per_sender)
         wire.append(rate)
         wire_cpu.append(cpu_per_msg)
-        print(f"run {r + 1}: walkout.wire {wire[-1]:,.0f} msg/s, peer {peer[-1]:,.0f} msg/s "
-              f"(ratio {wire[-1] / peer[-1]:.2f})", flush=True)
+        print(
+            f"run {r + 1}: walkout.wire {wire[-1]:,.0f} msg/s, peer {peer[-1]:,.0f} msg/s "
+            f"(ratio {wire[-1] / peer[-1]:.2f})",
+            flush=True,
+        )
     w, pr = statistics.median(wire), statistics.median(peer)
     wc, pc = statistics.median(wire_cpu), statistics.median(peer_cpu)
     ratios = [a / b for a, b in zip(wire, peer, strict=True)]
     rows = [
-        ["walkout.wire (spool + CURVE + acks + dedup)", f"{w:,.0f}",
-         " / ".join(f"{x:,.0f}" for x in wire), f"{w / pr:.2f}x", f"{wc * 1e6:.0f} µs"],
-        ["peer: bare ROUTER + pydantic + batched SQLite", f"{pr:,.0f}",
-         " / ".join(f"{x:,.0f}" for x in peer), "1.00x", f"{pc * 1e6:.0f} µs"],
+        [
+            "walkout.wire (spool + CURVE + acks + dedup)",
+            f"{w:,.0f}",
+            " / ".join(f"{x:,.0f}" for x in wire),
+            f"{w / pr:.2f}x",
+            f"{wc * 1e6:.0f} µs",
+        ],
+        [
+            "peer: bare ROUTER + pydantic + batched SQLite",
+            f"{pr:,.0f}",
+            " / ".join(f"{x:,.0f}" for x in peer),
+            "1.00x",
+            f"{pc * 1e6:.0f} µs",
+        ],
     ]
     body = (
         f"{SENDERS} sender processes x {args.per_sender:,} messages (90 % tracks with 2-8 "
         "tracks each, reach, dwell, weight, checkin, health), encoded as they are sent; one "
         f"receiver process storing into SQLite (WAL, synchronous={SYNCHRONOUS}, one "
         f"transaction per batch). Median of {args.repeat} interleaved runs; per-run ratios "
-        + ", ".join(f"{x:.2f}" for x in ratios) + ". CPU is the user+system time of all five "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + ". CPU is the user+system time of all five "
         "processes per message stored (load-independent).\n\n"
         + markdown_table(["receiver", "median msg/s", "runs", "vs peer", "CPU per msg"], rows)
         + "\n\nTarget (issue 7): walkout.wire at least as fast as the peer (>= 1.00x). "
@@ -309,8 +378,7 @@ def main() -> None:
         f"source, in arrival order). Load average at the end: {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cpus."
     )
-    write_results(args.name, "The wire: messages per second, 4 senders -> 1 durable receiver",
-                  body)
+    write_results(args.name, "The wire: messages per second, 4 senders -> 1 durable receiver", body)
 
 
 if __name__ == "__main__":

@@ -82,9 +82,13 @@ def test_full_refuses_without_consuming_a_seq(tmp_path: Path) -> None:
         assert spool.append(b"tracks", b"x" * 200) == len(seqs) + 1
 
 
-@pytest.mark.parametrize("bad", [
-    {"max_bytes": 100}, {"durability": "sometimes"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_bytes": 100},
+        {"durability": "sometimes"},
+    ],
+)
 def test_bad_parameters_name_themselves(tmp_path: Path, bad: dict[str, object]) -> None:
     args: dict[str, object] = {"max_bytes": 1 << 20, **bad}
     with pytest.raises(ValueError, match=next(iter(bad))):
@@ -104,12 +108,15 @@ _ops = st.lists(
 
 @settings(max_examples=60)
 @given(ops=_ops, cache=st.sampled_from([0, 300, 1 << 20]), power=st.booleans())
-def test_the_spool_behaves_like_a_list_of_unacked_messages(tmp_path_factory: pytest.TempPathFactory,
-                                                          ops: list[tuple[str, int]], cache: int,
-                                                          power: bool) -> None:
+def test_the_spool_behaves_like_a_list_of_unacked_messages(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, int]], cache: int, power: bool
+) -> None:
     folder = tmp_path_factory.mktemp("spool")
-    kwargs = {"segment_bytes": 200, "cache_bytes": cache,
-              "durability": "power" if power else "process"}
+    kwargs = {
+        "segment_bytes": 200,
+        "cache_bytes": cache,
+        "durability": "power" if power else "process",
+    }
     spool = Spool(folder, 1 << 20, **kwargs)  # type: ignore[arg-type]
     model: dict[int, bytes] = {}  # seq -> body, unacked
     acked = last = counter = 0

@@ -41,13 +41,21 @@ SUPPORTED_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
 
 Id = Annotated[
     str,
-    Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
-         description="an id as in the configs: letters, digits, '_', '.', ':' or '-'"),
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="an id as in the configs: letters, digits, '_', '.', ':' or '-'",
+    ),
 ]
 SlotId = Annotated[
     str,
-    Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
-         description="slot id as in the store file, e.g. 'shelf-3/front/r0c2'"),
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        description="slot id as in the store file, e.g. 'shelf-3/front/r0c2'",
+    ),
 ]
 CameraRef = Annotated[
     str,
@@ -68,8 +76,9 @@ Millis = Annotated[float, Meta(ge=0.0, le=1e7, description="milliseconds")]
 TrackId = Annotated[int, Meta(ge=0, description="track id local to the sending box")]
 
 
-class _Body(msgspec.Struct, tag_field="type", kw_only=True, frozen=True,
-            forbid_unknown_fields=True):
+class _Body(
+    msgspec.Struct, tag_field="type", kw_only=True, frozen=True, forbid_unknown_fields=True
+):
     """Fields every message body carries (see the module docstring)."""
 
     v: Literal[1] = PROTOCOL_VERSION  # a Literal: checked in C while decoding, no Python hook

@@ -75,8 +75,11 @@ class _RateLimitedLog:
         now = time.monotonic()
         if now - self._window_start >= self.interval_s:
             if self._suppressed:
-                self.logger.warning("... and %d more like these in the last %.0f s (not logged)",
-                                    self._suppressed, self.interval_s)
+                self.logger.warning(
+                    "... and %d more like these in the last %.0f s (not logged)",
+                    self._suppressed,
+                    self.interval_s,
+                )
             self._window_start, self._logged, self._suppressed = now, 0, 0
         if self._logged < self.burst:
             self._logged += 1
@@ -124,18 +127,30 @@ class Receiver:
         Called after each stored and acknowledged batch (for the server to wake its readers).
     """
 
-    def __init__(self, endpoint: str, store: MessageStore, *, secret_key: KeyPair,
-                 allowed_keys: dict[bytes, str], server_id: str = "server",
-                 batch_max: int = 2000, poll_s: float = 0.1, src_must_match_key: bool = True,
-                 adopt_new_sources: bool = True, max_message_bytes: int = 1 << 20,
-                 log_burst: int = 50, log_interval_s: float = 10.0,
-                 on_batch: Callable[[int], None] | None = None,
-                 context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        store: MessageStore,
+        *,
+        secret_key: KeyPair,
+        allowed_keys: dict[bytes, str],
+        server_id: str = "server",
+        batch_max: int = 2000,
+        poll_s: float = 0.1,
+        src_must_match_key: bool = True,
+        adopt_new_sources: bool = True,
+        max_message_bytes: int = 1 << 20,
+        log_burst: int = 50,
+        log_interval_s: float = 10.0,
+        on_batch: Callable[[int], None] | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected the server's secret key (NAME.key_secret)")
         if not allowed_keys:
-            raise ValueError("allowed_keys: expected at least one public key; an empty list "
-                             "refuses every source")
+            raise ValueError(
+                "allowed_keys: expected at least one public key; an empty list refuses every source"
+            )
         if batch_max < 1:
             raise ValueError(f"batch_max: expected >= 1, got {batch_max}")
         self.endpoint = endpoint
@@ -164,8 +179,7 @@ class Receiver:
         self._ack_seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        log.info("receiving on %s; %d sources known from the store", endpoint,
-                 len(self.positions))
+        log.info("receiving on %s; %d sources known from the store", endpoint, len(self.positions))
 
     @property
     def last_endpoint(self) -> str:
@@ -273,11 +287,12 @@ class Receiver:
                 continue
             src, seq = message.src, message.seq
             if seq < 1:
-                self._refuse(rid, f"invalid {message.type}: seq must be >= 1 on the wire - at `$.seq`")
+                self._refuse(
+                    rid, f"invalid {message.type}: seq must be >= 1 on the wire - at `$.seq`"
+                )
                 continue
             if self.src_must_match_key and key != src:
-                self._refuse(rid, f"src '{src}' is not the name of the key that sent it "
-                                  f"('{key}')")
+                self._refuse(rid, f"src '{src}' is not the name of the key that sent it ('{key}')")
                 continue
             self._route[src] = rid
             position = tentative.get(src)
@@ -299,16 +314,23 @@ class Receiver:
             else:
                 stats.gaps += 1
                 touched[src] = True
-                self._gap_log.warning("gap from '%s': got seq %d, expected %d (dropped; the "
-                                      "sender resends from %d)", src, seq, position + 1,
-                                      position + 1)
+                self._gap_log.warning(
+                    "gap from '%s': got seq %d, expected %d (dropped; the sender resends from %d)",
+                    src,
+                    seq,
+                    position + 1,
+                    position + 1,
+                )
         if batch:
             try:
                 self.store.store(batch)
             except Exception:
                 stats.store_failures += 1
-                log.exception("store failed for a batch of %d messages; not acknowledged, "
-                              "the sources will resend", len(batch))
+                log.exception(
+                    "store failed for a batch of %d messages; not acknowledged, "
+                    "the sources will resend",
+                    len(batch),
+                )
                 # Tell them now (a gap ack makes a sender go back at once) rather than let
                 # them wait for their ack timeout.
                 for src in touched:
@@ -337,8 +359,9 @@ class Receiver:
         stats = self.stats
         stats.refused += 1
         stats.refused_by_reason[reason.split(":", 1)[0][:60]] += 1
-        self._refusals.warning("refused a message from '%s': %s",
-                               self._rid_names.get(rid, "?"), reason)
+        self._refusals.warning(
+            "refused a message from '%s': %s", self._rid_names.get(rid, "?"), reason
+        )
 
     def _send_ack(self, src: str, gap: bool) -> None:
         rid = self._route.get(src)
@@ -346,8 +369,14 @@ class Receiver:
         if rid is None:
             return
         self._ack_seq += 1
-        ack = protocol.Ack(src=self.server_id, seq=self._ack_seq, t_ns=time.time_ns(),
-                           source=src, upto=position, gap=gap)
+        ack = protocol.Ack(
+            src=self.server_id,
+            seq=self._ack_seq,
+            t_ns=time.time_ns(),
+            source=src,
+            upto=position,
+            gap=gap,
+        )
         try:
             # A ROUTER drops a message for a peer that is gone; the source resends and gets
             # a fresh ack on its next connection.

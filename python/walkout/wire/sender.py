@@ -116,19 +116,34 @@ class Sender:
         restart; losing it costs duplicates the receiver drops).
     """
 
-    def __init__(self, endpoint: str, src: str, spool_dir: Path | str, *, secret_key: KeyPair,
-                 server_public_key: bytes, max_spool_bytes: int = 256 << 20,
-                 durability: Literal["process", "power"] = "process", window: int = 2000,
-                 ack_timeout_s: float = 10.0, gap_holdoff_s: float = 1.0,
-                 heartbeat_s: float = 1.0, reconnect_s: float = 0.1,
-                 reconnect_max_s: float = 2.0, event_reserve: float = 0.1,
-                 ack_save_s: float = 0.5, linger_s: float = 0.002,
-                 context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        src: str,
+        spool_dir: Path | str,
+        *,
+        secret_key: KeyPair,
+        server_public_key: bytes,
+        max_spool_bytes: int = 256 << 20,
+        durability: Literal["process", "power"] = "process",
+        window: int = 2000,
+        ack_timeout_s: float = 10.0,
+        gap_holdoff_s: float = 1.0,
+        heartbeat_s: float = 1.0,
+        reconnect_s: float = 0.1,
+        reconnect_max_s: float = 2.0,
+        event_reserve: float = 0.1,
+        ack_save_s: float = 0.5,
+        linger_s: float = 0.002,
+        context: zmq.Context | None = None,
+    ) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected this source's secret key (NAME.key_secret)")
         if len(server_public_key) != 40:
-            raise ValueError("server_public_key: expected a 40-character Z85 public key, got "
-                             f"{len(server_public_key)} bytes")
+            raise ValueError(
+                "server_public_key: expected a 40-character Z85 public key, got "
+                f"{len(server_public_key)} bytes"
+            )
         if not 0.0 <= event_reserve < 1.0:
             raise ValueError(f"event_reserve: expected a fraction in [0, 1), got {event_reserve}")
         if window < 1:
@@ -161,9 +176,12 @@ class Sender:
         d.reconnect_ivl_max = int(reconnect_max_s * 1000)
         make_curve_client(d, secret_key, server_public_key)
         self._monitor = d.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+            | zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        )
         d.connect(endpoint)
         # Thread state (touched only by the IO thread, except the counters read by stats()).
         self._next_send = self.spool.acked + 1
@@ -183,11 +201,15 @@ class Sender:
         self._full_flag = False
         self._in_full_episode = False
         self._auth_failures = 0
-        self._thread = threading.Thread(target=self._run, name=f"walkout-sender-{src}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"walkout-sender-{src}", daemon=True)
         self._thread.start()
-        log.info("sender '%s' -> %s: seq continues at %d, %d unacked in the spool",
-                 src, endpoint, self.spool.next_seq, self.spool.pending)
+        log.info(
+            "sender '%s' -> %s: seq continues at %d, %d unacked in the spool",
+            src,
+            endpoint,
+            self.spool.next_seq,
+            self.spool.pending,
+        )
 
     # --- the caller's side ---------------------------------------------------------------------
 
@@ -199,16 +221,19 @@ class Sender:
         if self._stop:
             raise RuntimeError(f"sender '{self.src}' is closed")
         if message.src != self.src:
-            raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
-                             f"'{message.src}'")
+            raise ValueError(
+                f"message.src: expected '{self.src}' (this sender), got '{message.src}'"
+            )
         kind = message.type
         with self._lock:
             spool = self.spool
             seq = spool.next_seq
             body = protocol.encode(msgspec.structs.replace(message, seq=seq))
             topic = _TOPIC_BYTES[kind]
-            if (kind in _SUPERSEDED_TYPES
-                    and spool.used_bytes + 18 + len(topic) + len(body) > self._superseded_bytes):
+            if (
+                kind in _SUPERSEDED_TYPES
+                and spool.used_bytes + 18 + len(topic) + len(body) > self._superseded_bytes
+            ):
                 self._check_room((message,), 18 + len(topic) + len(body))  # raises, with alarm
             try:
                 spool.append(topic, body)
@@ -226,16 +251,20 @@ class Sender:
         """Accept several messages with one spool write (all or none)."""
         if self._stop:
             raise RuntimeError(f"sender '{self.src}' is closed")
+        if not messages:
+            return []
         for message in messages:
             if message.src != self.src:
-                raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
-                                 f"'{message.src}'")
+                raise ValueError(
+                    f"message.src: expected '{self.src}' (this sender), got '{message.src}'"
+                )
         replace, encode = msgspec.structs.replace, protocol.encode
         with self._lock:
             spool = self.spool
             first = spool.next_seq
-            items = [(m.type.encode(), encode(replace(m, seq=first + i)))
-                     for i, m in enumerate(messages)]
+            items = [
+                (m.type.encode(), encode(replace(m, seq=first + i))) for i, m in enumerate(messages)
+            ]
             self._check_room(messages, sum(18 + len(t) + len(b) for t, b in items))
             try:
                 seqs = spool.append_many(items)
@@ -253,8 +282,13 @@ class Sender:
         spool = self.spool
         if spool.used_bytes < self._superseded_limit():
             self._in_full_episode = False
-            log.warning("spool of '%s' has room again (%.0f%% full); %d messages were "
-                        "refused while it was full", self.src, 100 * spool.fill, self._refused)
+            log.warning(
+                "spool of '%s' has room again (%.0f%% full); %d messages were "
+                "refused while it was full",
+                self.src,
+                100 * spool.fill,
+                self._refused,
+            )
 
     def _wake(self) -> None:
         try:
@@ -270,28 +304,44 @@ class Sender:
         spool = self.spool
         if all(m.type in _SUPERSEDED_TYPES for m in messages):
             if spool.used_bytes + size > self._superseded_limit():
-                self._alarm(f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
-                            f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
-                            "to keep room for events")
-                raise SpoolFull(f"spool is above the tracks/health limit ({spool.used_bytes} of "
-                                f"{spool.max_bytes} bytes used)")
+                self._alarm(
+                    f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
+                    f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
+                    "to keep room for events"
+                )
+                raise SpoolFull(
+                    f"spool is above the tracks/health limit ({spool.used_bytes} of "
+                    f"{spool.max_bytes} bytes used)"
+                )
 
     def _alarm(self, what: str) -> None:
         self._refused += 1
         self._full_flag = True
         if not self._in_full_episode:
             self._in_full_episode = True
-            log.error("SPOOL FULL for source '%s': %s. New messages are refused until the "
-                      "server acknowledges (is it reachable at %s?)", self.src, what,
-                      self.endpoint)
+            log.error(
+                "SPOOL FULL for source '%s': %s. New messages are refused until the "
+                "server acknowledges (is it reachable at %s?)",
+                self.src,
+                what,
+                self.endpoint,
+            )
 
     def stats(self) -> SenderStats:
         s = self.spool
         return SenderStats(
-            last_seq=s.last_seq, acked=s.acked, pending=s.pending, spool_fill=s.fill,
-            spool_bytes=s.used_bytes, spool_full=self._full_flag, refused=self._refused,
-            sent=self._sent, resent=self._resent, connected=self._connected,
-            auth_failures=self._auth_failures)
+            last_seq=s.last_seq,
+            acked=s.acked,
+            pending=s.pending,
+            spool_fill=s.fill,
+            spool_bytes=s.used_bytes,
+            spool_full=self._full_flag,
+            refused=self._refused,
+            sent=self._sent,
+            resent=self._resent,
+            connected=self._connected,
+            auth_failures=self._auth_failures,
+        )
 
     def health_fields(self) -> dict[str, object]:
         """``spool_fill`` and ``spool_full`` for the next ``health`` message (resets the flag)."""
@@ -374,8 +424,7 @@ class Sender:
             self._sleeping = idle and self._idle_rounds > 1
         if state == "idle" and not idle:
             timeout_ms = 0  # something arrived meanwhile
-        poller.modify(self._dealer,
-                      zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
+        poller.modify(self._dealer, zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
         events = dict(poller.poll(timeout_ms))
         self._sleeping = False
         if self._wake_rx in events:
@@ -434,12 +483,16 @@ class Sender:
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._connected = True
                 self._last_progress = time.monotonic()
-                log.info("'%s' connected to %s; %d messages to send from seq %d", self.src,
-                         self.endpoint, self.spool.pending, self.spool.acked + 1)
+                log.info(
+                    "'%s' connected to %s; %d messages to send from seq %d",
+                    self.src,
+                    self.endpoint,
+                    self.spool.pending,
+                    self.spool.acked + 1,
+                )
             elif event == zmq.EVENT_DISCONNECTED:
                 if self._connected:
-                    log.warning("'%s' lost the connection to %s; spooling", self.src,
-                                self.endpoint)
+                    log.warning("'%s' lost the connection to %s; spooling", self.src, self.endpoint)
                 self._connected = False
                 # What was in flight on that connection may be lost: go back now, so the
                 # next connection starts with the oldest unacked message. (Messages sent
@@ -449,12 +502,19 @@ class Sender:
             elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self._auth_failures += 1
                 if self._auth_failures in (1, 10, 100) or self._auth_failures % 1000 == 0:
-                    log.error("%s refused the key of '%s' (%d times): is its public key in "
-                              "the server's keys.allowed?", self.endpoint, self.src,
-                              self._auth_failures)
+                    log.error(
+                        "%s refused the key of '%s' (%d times): is its public key in "
+                        "the server's keys.allowed?",
+                        self.endpoint,
+                        self.src,
+                        self._auth_failures,
+                    )
             else:
-                log.warning("CURVE handshake with %s failed (event %d): wrong server key?",
-                            self.endpoint, event)
+                log.warning(
+                    "CURVE handshake with %s failed (event %d): wrong server key?",
+                    self.endpoint,
+                    event,
+                )
 
     def _on_acks(self) -> None:
         while True:
@@ -478,9 +538,14 @@ class Sender:
     def _on_ack(self, ack: protocol.Ack) -> None:
         spool = self.spool
         if ack.upto > spool.last_seq:
-            log.error("%s acknowledged seq %d of '%s' but only %d were ever sent: was the "
-                      "spool folder replaced?", self.endpoint, ack.upto, self.src,
-                      spool.last_seq)
+            log.error(
+                "%s acknowledged seq %d of '%s' but only %d were ever sent: was the "
+                "spool folder replaced?",
+                self.endpoint,
+                ack.upto,
+                self.src,
+                spool.last_seq,
+            )
             return
         if ack.upto > spool.acked:
             spool.ack(ack.upto)
@@ -507,11 +572,18 @@ class Sender:
 
     def _check_timeout(self, now: float) -> None:
         # While disconnected nothing can be acked; the reconnect itself triggers the resend.
-        if (self._connected and self._next_send - 1 > self.spool.acked
-                and now - self._last_progress > self.ack_timeout_s):
-            log.warning("no ack from %s for %.1f s with %d outstanding; resending from seq %d",
-                        self.endpoint, now - self._last_progress,
-                        self._next_send - 1 - self.spool.acked, self.spool.acked + 1)
+        if (
+            self._connected
+            and self._next_send - 1 > self.spool.acked
+            and now - self._last_progress > self.ack_timeout_s
+        ):
+            log.warning(
+                "no ack from %s for %.1f s with %d outstanding; resending from seq %d",
+                self.endpoint,
+                now - self._last_progress,
+                self._next_send - 1 - self.spool.acked,
+                self.spool.acked + 1,
+            )
             self._last_progress = now
             self._rewind()
 

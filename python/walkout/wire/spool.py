@@ -69,7 +69,9 @@ def _encode_record(seq: int, topic: bytes, body: bytes) -> bytes:
     return _HEADER.pack(seq, len(topic), len(body), crc) + topic + body
 
 
-def _parse_records(data: bytes | memoryview, start: int = 0) -> tuple[list[tuple[int, int, bytes, bytes]], int]:
+def _parse_records(
+    data: bytes | memoryview, start: int = 0
+) -> tuple[list[tuple[int, int, bytes, bytes]], int]:
     """Records in ``data`` from offset ``start`` as (offset, seq, topic, body), and the offset
     where the valid records end (a torn or corrupt tail starts there)."""
     records: list[tuple[int, int, bytes, bytes]] = []
@@ -79,8 +81,8 @@ def _parse_records(data: bytes | memoryview, start: int = 0) -> tuple[list[tuple
         stop = pos + hsize + tlen + blen
         if stop > end:
             break
-        topic = bytes(data[pos + hsize: pos + hsize + tlen])
-        body = bytes(data[pos + hsize + tlen: stop])
+        topic = bytes(data[pos + hsize : pos + hsize + tlen])
+        body = bytes(data[pos + hsize + tlen : stop])
         if zlib.crc32(body, zlib.crc32(topic)) != crc:
             break
         records.append((pos, seq, topic, body))
@@ -113,9 +115,15 @@ class Spool:
         Records older than that are read from the segment files (replay after an outage).
     """
 
-    def __init__(self, directory: Path | str, max_bytes: int, *, segment_bytes: int | None = None,
-                 durability: Literal["process", "power"] = "process",
-                 cache_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        max_bytes: int,
+        *,
+        segment_bytes: int | None = None,
+        durability: Literal["process", "power"] = "process",
+        cache_bytes: int = 16 << 20,
+    ) -> None:
         if max_bytes < 4096:
             raise ValueError(f"max_bytes: expected at least 4096 bytes, got {max_bytes}")
         if durability not in ("process", "power"):
@@ -129,8 +137,10 @@ class Spool:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock_fd)
-            raise ValueError(f"directory: spool {self.directory} is already open in another "
-                             "sender (one source, one spool, one process)") from None
+            raise ValueError(
+                f"directory: spool {self.directory} is already open in another "
+                "sender (one source, one spool, one process)"
+            ) from None
         self.max_bytes = int(max_bytes)
         self.segment_bytes = int(segment_bytes or min(max(max_bytes // 16, 4096), 8 << 20))
         self.durability = durability
@@ -157,21 +167,27 @@ class Spool:
             records, valid_end = _parse_records(data)
             if valid_end < len(data):
                 where = "at its end" if index == len(paths) - 1 else "BEFORE newer segments"
-                log.error("spool %s: %d bytes of a torn or corrupt record %s cut off",
-                          path, len(data) - valid_end, where)
+                log.error(
+                    "spool %s: %d bytes of a torn or corrupt record %s cut off",
+                    path,
+                    len(data) - valid_end,
+                    where,
+                )
                 with open(path, "r+b") as f:
                     f.truncate(valid_end)
             if not records:
                 if index == len(paths) - 1 and last_seq == 0:
                     # An empty newest segment (created, then killed before the write) still
                     # names the next seq to use.
-                    last_seq = int(path.name[len(_PREFIX):-len(_SUFFIX)]) - 1
+                    last_seq = int(path.name[len(_PREFIX) : -len(_SUFFIX)]) - 1
                 path.unlink()
                 continue
             first, last = records[0][1], records[-1][1]
             if first <= last_seq:
-                raise ValueError(f"spool {path}: seq {first} repeats an earlier segment; the "
-                                 "spool folder is damaged or shared by two sources")
+                raise ValueError(
+                    f"spool {path}: seq {first} repeats an earlier segment; the "
+                    "spool folder is damaged or shared by two sources"
+                )
             self._segments.append(_Segment(first, path, valid_end, last))
             self._used += valid_end
             last_seq = last
@@ -226,15 +242,23 @@ class Spool:
         # sends, and each helper call here cost about as much as the write itself.
         with self._lock:
             seq = self.next_seq
-            blob = b"".join((_HEADER.pack(seq, len(topic), len(body),
-                                          zlib.crc32(body, zlib.crc32(topic))), topic, body))
+            blob = b"".join(
+                (
+                    _HEADER.pack(seq, len(topic), len(body), zlib.crc32(body, zlib.crc32(topic))),
+                    topic,
+                    body,
+                )
+            )
             size = len(blob)
             if self._used + size > self.max_bytes:
                 self._make_room(size)
             segments = self._segments
             segment = segments[-1] if segments else None
-            if (segment is None or segment.size + size > self.segment_bytes
-                    or segment.last_seq <= self.acked):
+            if (
+                segment is None
+                or segment.size + size > self.segment_bytes
+                or segment.last_seq <= self.acked
+            ):
                 self._write(blob, seq, seq)  # rotation and its cases
             else:
                 if os.write(self._fd, blob) != size:
@@ -340,7 +364,7 @@ class Spool:
                 first_cached = self._cache[self._head][0]
                 if from_seq >= first_cached:
                     i = self._head + from_seq - first_cached
-                    return self._cache[i: i + limit]
+                    return self._cache[i : i + limit]
             return self._read_disk(from_seq, limit)
 
     def _read_disk(self, from_seq: int, limit: int) -> list[Record]:
