@@ -77,7 +77,12 @@ TrackId = Annotated[int, Meta(ge=0, description="track id local to the sending b
 
 
 class _Body(
-    msgspec.Struct, tag_field="type", kw_only=True, frozen=True, forbid_unknown_fields=True
+    msgspec.Struct,
+    tag_field="type",
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+    gc=False,
 ):
     """Fields every message body carries (see the module docstring)."""
 
@@ -92,14 +97,14 @@ class _Body(
         return self.__struct_config__.tag  # type: ignore[return-value]
 
 
-class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, gc=False):
     """A nested record inside a body (no header of its own)."""
 
 
 # --- edge box -> server -----------------------------------------------------------------------
 
 
-class TrackState(_Part, kw_only=True):
+class TrackState(_Part, kw_only=True, gc=False):
     """One person on the floor as one box sees them in one frameset."""
 
     id: TrackId
@@ -112,13 +117,13 @@ class TrackState(_Part, kw_only=True):
     """the cameras whose detections were fused into this floor position"""
 
 
-class Tracks(_Body, tag="tracks", kw_only=True):
+class Tracks(_Body, tag="tracks", kw_only=True, gc=False):
     """Every track of one processed frameset; ``t_ns`` is the frameset's capture time."""
 
     tracks: Annotated[list[TrackState], Meta(max_length=1000)]
 
 
-class Reach(_Body, tag="reach", kw_only=True):
+class Reach(_Body, tag="reach", kw_only=True, gc=False):
     """A hand went into a shelf slot. ``t_ns`` is ``end_ns`` (when the reach was complete)."""
 
     track: TrackId
@@ -135,7 +140,7 @@ class Reach(_Body, tag="reach", kw_only=True):
             raise ValueError(f"end_ns ({self.end_ns}) is before start_ns ({self.start_ns})")
 
 
-class Dwell(_Body, tag="dwell", kw_only=True):
+class Dwell(_Body, tag="dwell", kw_only=True, gc=False):
     """A track stood in a shelf's engagement zone. ``t_ns`` is ``leave_ns``."""
 
     track: TrackId
@@ -151,7 +156,7 @@ class Dwell(_Body, tag="dwell", kw_only=True):
 # --- shelf weight gateway and entry gate -> server --------------------------------------------
 
 
-class Weight(_Body, tag="weight", kw_only=True):
+class Weight(_Body, tag="weight", kw_only=True, gc=False):
     """A slot's weight changed; ``t_ns`` is when it settled. A drop is negative ``delta_g``."""
 
     shelf: Id
@@ -163,13 +168,13 @@ class Weight(_Body, tag="weight", kw_only=True):
 AgeBand = Literal["under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 
 
-class SharedProfile(_Part, kw_only=True):
+class SharedProfile(_Part, kw_only=True, gc=False):
     """Only what the shopper chose to share in the app, for analytics; never from a camera."""
 
     age_band: AgeBand | None = None
 
 
-class Checkin(_Body, tag="checkin", kw_only=True):
+class Checkin(_Body, tag="checkin", kw_only=True, gc=False):
     """An app scan at an entry gate; ``t_ns`` is the scan time."""
 
     gate: Id
@@ -181,14 +186,14 @@ class Checkin(_Body, tag="checkin", kw_only=True):
 # --- health (any source -> server) ------------------------------------------------------------
 
 
-class CameraHealth(_Part, kw_only=True):
+class CameraHealth(_Part, kw_only=True, gc=False):
     camera: Id
     fps: Annotated[float, Meta(ge=0.0, le=1000.0)]
     dropped_frames: Count = 0
     reconnects: Count = 0
 
 
-class Health(_Body, tag="health", kw_only=True):
+class Health(_Body, tag="health", kw_only=True, gc=False):
     """Periodic state of a source; ``t_ns`` is when it was measured."""
 
     cameras: list[CameraHealth] = msgspec.field(default_factory=list)
@@ -206,7 +211,7 @@ class Health(_Body, tag="health", kw_only=True):
 # --- server -> source / out -------------------------------------------------------------------
 
 
-class Ack(_Body, tag="ack", kw_only=True):
+class Ack(_Body, tag="ack", kw_only=True, gc=False):
     """Server -> source: everything of ``source`` up to ``upto`` is durably stored.
 
     ``gap`` says the receiver refused messages after ``upto`` because one before them is
@@ -219,14 +224,14 @@ class Ack(_Body, tag="ack", kw_only=True):
     gap: bool = False
 
 
-class ReceiptLine(_Part, kw_only=True):
+class ReceiptLine(_Part, kw_only=True, gc=False):
     sku: Annotated[str, Meta(min_length=1, max_length=64)]
     name: Annotated[str, Meta(max_length=256)]
     qty: Annotated[int, Meta(ge=-1000, le=1000)]
     unit_price_cents: Cents
 
 
-class Receipt(_Body, tag="receipt", kw_only=True):
+class Receipt(_Body, tag="receipt", kw_only=True, gc=False):
     """Server -> out: what a shopper is charged. ``t_ns`` is when it was issued."""
 
     account: Annotated[str, Meta(min_length=1, max_length=128)]
