@@ -20,8 +20,9 @@ from wire_mix import PYDANTIC_MESSAGE, make_messages
 
 def main() -> None:
     messages = make_messages("box-1", 2000, seed=7)
-    bodies = [protocol.encode(msgspec.structs.replace(m, seq=i + 1))
-              for i, m in enumerate(messages)]
+    bodies = [
+        protocol.encode(msgspec.structs.replace(m, seq=i + 1)) for i, m in enumerate(messages)
+    ]
     # both sides agree on what they read
     for body in bodies[:200]:
         ours, theirs = protocol.decode(body), PYDANTIC_MESSAGE.validate_json(body)
@@ -47,15 +48,18 @@ def main() -> None:
     pydantic_models = [PYDANTIC_MESSAGE.validate_json(b) for b in bodies]
     n = len(bodies)
     rows = []
-    for what, ours, theirs in (("decode + validate", walkout_decode, pydantic_decode),
-                               ("encode", walkout_encode, pydantic_encode)):
+    for what, ours, theirs in (
+        ("decode + validate", walkout_decode, pydantic_decode),
+        ("encode", walkout_encode, pydantic_encode),
+    ):
         a = median_seconds(ours, repeat=15) / n
         b = median_seconds(theirs, repeat=15) / n
         rows.append([what, format_seconds(a), format_seconds(b), f"{b / a:.1f}x"])
-    body = (f"{n} bodies of the benchmark mix (90 % tracks with 2-8 tracks), time per message, "
-            "median of 15 runs.\n\n"
-            + markdown_table(["step", "walkout.protocol (msgspec)", "pydantic v2", "speed-up"],
-                             rows))
+    body = (
+        f"{n} bodies of the benchmark mix (90 % tracks with 2-8 tracks), time per message, "
+        "median of 15 runs.\n\n"
+        + markdown_table(["step", "walkout.protocol (msgspec)", "pydantic v2", "speed-up"], rows)
+    )
     write_results("wire_codec", "The wire: message codec, msgspec vs pydantic", body)
 
 

@@ -11,8 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from walkout import protocol as p
 
 # Share of each type in one store's traffic: tracks for every processed frameset dominate.
-MIX = (("tracks", 0.90), ("reach", 0.03), ("dwell", 0.02), ("weight", 0.02),
-       ("checkin", 0.01), ("health", 0.02))
+MIX = (
+    ("tracks", 0.90),
+    ("reach", 0.03),
+    ("dwell", 0.02),
+    ("weight", 0.02),
+    ("checkin", 0.01),
+    ("health", 0.02),
+)
 
 
 def make_messages(src: str, count: int, seed: int = 0) -> list[p.Message]:
@@ -24,33 +30,91 @@ def make_messages(src: str, count: int, seed: int = 0) -> list[p.Message]:
     for i, kind in enumerate(kinds):
         t += 66_666_667
         if kind == "tracks":
-            out.append(p.Tracks(src=src, t_ns=t, tracks=[
-                p.TrackState(id=(i + j) % 97, x=rng.uniform(0, 20), y=rng.uniform(0, 12),
-                             vx=rng.uniform(-1, 1), vy=rng.uniform(-1, 1),
-                             confidence=rng.uniform(0.5, 1.0), cameras=["cam-1", "cam-2"])
-                for j in range(rng.randint(2, 8))]))
+            out.append(
+                p.Tracks(
+                    src=src,
+                    t_ns=t,
+                    tracks=[
+                        p.TrackState(
+                            id=(i + j) % 97,
+                            x=rng.uniform(0, 20),
+                            y=rng.uniform(0, 12),
+                            vx=rng.uniform(-1, 1),
+                            vy=rng.uniform(-1, 1),
+                            confidence=rng.uniform(0.5, 1.0),
+                            cameras=["cam-1", "cam-2"],
+                        )
+                        for j in range(rng.randint(2, 8))
+                    ],
+                )
+            )
         elif kind == "reach":
-            out.append(p.Reach(src=src, t_ns=t, track=i % 97, shelf="shelf-3",
-                               slot="shelf-3/front/r1c2", start_ns=t - 900_000_000, end_ns=t,
-                               hand="right", confidence=0.87))
+            out.append(
+                p.Reach(
+                    src=src,
+                    t_ns=t,
+                    track=i % 97,
+                    shelf="shelf-3",
+                    slot="shelf-3/front/r1c2",
+                    start_ns=t - 900_000_000,
+                    end_ns=t,
+                    hand="right",
+                    confidence=0.87,
+                )
+            )
         elif kind == "dwell":
-            out.append(p.Dwell(src=src, t_ns=t, track=i % 97, shelf="shelf-3",
-                               enter_ns=t - 5_000_000_000, leave_ns=t))
+            out.append(
+                p.Dwell(
+                    src=src,
+                    t_ns=t,
+                    track=i % 97,
+                    shelf="shelf-3",
+                    enter_ns=t - 5_000_000_000,
+                    leave_ns=t,
+                )
+            )
         elif kind == "weight":
-            out.append(p.Weight(src=src, t_ns=t, shelf="shelf-3", slot="shelf-3/front/r1c2",
-                                delta_g=-355.0, after_g=1420.0))
+            out.append(
+                p.Weight(
+                    src=src,
+                    t_ns=t,
+                    shelf="shelf-3",
+                    slot="shelf-3/front/r1c2",
+                    delta_g=-355.0,
+                    after_g=1420.0,
+                )
+            )
         elif kind == "checkin":
-            out.append(p.Checkin(src=src, t_ns=t, gate="gate-1", account=f"acct-{i}",
-                                 party_size=2, profile=p.SharedProfile(age_band="25-34")))
+            out.append(
+                p.Checkin(
+                    src=src,
+                    t_ns=t,
+                    gate="gate-1",
+                    account=f"acct-{i}",
+                    party_size=2,
+                    profile=p.SharedProfile(age_band="25-34"),
+                )
+            )
         else:
-            out.append(p.Health(src=src, t_ns=t, cameras=[
-                p.CameraHealth(camera=f"cam-{c}", fps=14.8, dropped_frames=3, reconnects=0)
-                for c in range(1, 5)], latency_p50_ms=38.0, latency_p95_ms=61.0,
-                latency_p99_ms=80.0, clock_offset_ns=-120_000))
+            out.append(
+                p.Health(
+                    src=src,
+                    t_ns=t,
+                    cameras=[
+                        p.CameraHealth(camera=f"cam-{c}", fps=14.8, dropped_frames=3, reconnects=0)
+                        for c in range(1, 5)
+                    ],
+                    latency_p50_ms=38.0,
+                    latency_p95_ms=61.0,
+                    latency_p99_ms=80.0,
+                    clock_offset_ns=-120_000,
+                )
+            )
     return out
 
 
 # --- the peer's models: the same schema written the usual pydantic way -------------------------
+
 
 class _M(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -135,8 +199,10 @@ class _Health(_Head):
     spool_full: bool = False
 
 
-PYDANTIC_MESSAGE = TypeAdapter(Annotated[
-    Union[_Tracks, _Reach, _Dwell, _Weight, _Checkin, _Health],  # noqa: UP007
-    Field(discriminator="type"),
-])
+PYDANTIC_MESSAGE = TypeAdapter(
+    Annotated[
+        Union[_Tracks, _Reach, _Dwell, _Weight, _Checkin, _Health],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+)
 """``PYDANTIC_MESSAGE.validate_json(body)``: the peer's validation."""

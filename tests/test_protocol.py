@@ -15,9 +15,14 @@ from walkout import protocol as p
 
 def _tracks(**kw: object) -> p.Tracks:
     fields: dict[str, object] = {
-        "src": "box-1", "seq": 7, "t_ns": 1_700_000_000_000_000_000,
-        "tracks": [p.TrackState(id=3, x=1.5, y=2.0, vx=0.1, vy=-0.2, confidence=0.9,
-                                cameras=["cam-1", "cam-2"])],
+        "src": "box-1",
+        "seq": 7,
+        "t_ns": 1_700_000_000_000_000_000,
+        "tracks": [
+            p.TrackState(
+                id=3, x=1.5, y=2.0, vx=0.1, vy=-0.2, confidence=0.9, cameras=["cam-1", "cam-2"]
+            )
+        ],
     }
     fields.update(kw)
     return p.Tracks(**fields)  # type: ignore[arg-type]
@@ -46,7 +51,15 @@ def test_a_body_under_another_topic_is_refused(message: p.Message, topic: str) -
 
 def test_every_type_has_a_topic_and_the_union_covers_them() -> None:
     assert set(p.MESSAGE_TYPES) == {
-        "tracks", "reach", "dwell", "weight", "checkin", "health", "ack", "receipt"}
+        "tracks",
+        "reach",
+        "dwell",
+        "weight",
+        "checkin",
+        "health",
+        "ack",
+        "receipt",
+    }
     for name, cls in p.MESSAGE_CLASSES.items():
         assert p.TOPICS[name.encode()] is cls
 
@@ -54,7 +67,10 @@ def test_every_type_has_a_topic_and_the_union_covers_them() -> None:
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda d: d["tracks"][0].update(x="far"), r"Expected `float`, got `str` - at `\$\.tracks\[0\]\.x`"),
+        (
+            lambda d: d["tracks"][0].update(x="far"),
+            r"Expected `float`, got `str` - at `\$\.tracks\[0\]\.x`",
+        ),
         (lambda d: d["tracks"][0].update(confidence=1.5), r"\$\.tracks\[0\]\.confidence"),
         (lambda d: d.update(seq=0), r"seq must be >= 1"),
         (lambda d: d.update(seq=-3), r"\$\.seq"),
@@ -90,10 +106,29 @@ def test_unknown_topic_is_refused() -> None:
 
 def test_intervals_must_not_run_backwards() -> None:
     with pytest.raises(ValueError, match="end_ns"):
-        p.Reach(src="b", t_ns=5, track=1, shelf="s", slot="s/front/r0c0", start_ns=6, end_ns=5,
-                confidence=0.5)
-    body = json.dumps({"type": "dwell", "v": 1, "src": "b", "seq": 1, "t_ns": 1, "track": 1,
-                       "shelf": "s", "enter_ns": 9, "leave_ns": 3}).encode()
+        p.Reach(
+            src="b",
+            t_ns=5,
+            track=1,
+            shelf="s",
+            slot="s/front/r0c0",
+            start_ns=6,
+            end_ns=5,
+            confidence=0.5,
+        )
+    body = json.dumps(
+        {
+            "type": "dwell",
+            "v": 1,
+            "src": "b",
+            "seq": 1,
+            "t_ns": 1,
+            "track": 1,
+            "shelf": "s",
+            "enter_ns": 9,
+            "leave_ns": 3,
+        }
+    ).encode()
     with pytest.raises(p.ProtocolError, match="leave_ns"):
         p.decode(body)
 

@@ -37,11 +37,21 @@ def _valid_bodies(src: str) -> list[bytes]:
     out = []
     for k in range(1, 11):
         out.append(p.encode(numbered(src, k)))
-    out.append(p.encode(p.Dwell(src=src, seq=1, t_ns=5, track=1, shelf="s", enter_ns=1,
-                                leave_ns=5)))
+    out.append(
+        p.encode(p.Dwell(src=src, seq=1, t_ns=5, track=1, shelf="s", enter_ns=1, leave_ns=5))
+    )
     out.append(p.encode(p.Checkin(src=src, seq=1, t_ns=5, gate="g", account="a", party_size=2)))
-    out.append(p.encode(p.Health(src=src, seq=1, t_ns=5, cameras=[
-        p.CameraHealth(camera="c1", fps=14.5, dropped_frames=3)], latency_p95_ms=41.0)))
+    out.append(
+        p.encode(
+            p.Health(
+                src=src,
+                seq=1,
+                t_ns=5,
+                cameras=[p.CameraHealth(camera="c1", fps=14.5, dropped_frames=3)],
+                latency_p95_ms=41.0,
+            )
+        )
+    )
     return [b.replace(b'"seq":0', b'"seq":1') for b in out]
 
 
@@ -52,18 +62,33 @@ def _mutate(rng: random.Random, body: bytes) -> bytes:
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] = rng.randrange(256)
     elif choice == 1:  # truncate
-        del data[rng.randrange(len(data) + 1):]
+        del data[rng.randrange(len(data) + 1) :]
     elif choice == 2:  # insert junk
         at = rng.randrange(len(data) + 1)
         data[at:at] = rng.randbytes(rng.randint(1, 20))
     elif choice == 3:  # repeat a slice
         a = rng.randrange(len(data) + 1)
-        data[a:a] = data[a: a + rng.randint(1, 30)]
+        data[a:a] = data[a : a + rng.randint(1, 30)]
     else:  # structural: change one field's value to something of the wrong kind or range
         obj = json.loads(body)
         key = rng.choice(sorted(obj))
-        obj[key] = rng.choice([None, "", "x" * 300, -1, 2**70, 1.5, [], {}, True, "tracks",
-                               float("1e308"), {"v": 1}, [1, 2, 3]])
+        obj[key] = rng.choice(
+            [
+                None,
+                "",
+                "x" * 300,
+                -1,
+                2**70,
+                1.5,
+                [],
+                {},
+                True,
+                "tracks",
+                float("1e308"),
+                {"v": 1},
+                [1, 2, 3],
+            ]
+        )
         if rng.random() < 0.3:
             obj[rng.choice(["extra", "V", "type "])] = 1
         return json.dumps(obj).encode()
@@ -90,7 +115,8 @@ def _fuzz_frames(rng: random.Random, bodies: list[bytes]) -> list[list[bytes]]:
 
 
 def test_a_fuzzed_receiver_stays_up_and_the_good_stream_arrives_whole(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     keys = make_keys(tmp_path / "keys", "box-1", "fuzzer")
     caplog.set_level(logging.WARNING, logger="walkout.wire.receiver")
     rng = random.Random(20261129)
@@ -98,17 +124,31 @@ def test_a_fuzzed_receiver_stays_up_and_the_good_stream_arrives_whole(
     db = tmp_path / "server.sqlite"
     store = SqliteStore(db)
     good = 600
-    with Receiver("tcp://127.0.0.1:*", store, **server_args(keys, "box-1", "fuzzer"),
-                  log_burst=10 * FUZZ_FRAMES, **FAST_RECEIVER).start() as receiver:
+    with Receiver(
+        "tcp://127.0.0.1:*",
+        store,
+        **server_args(keys, "box-1", "fuzzer"),
+        log_burst=10 * FUZZ_FRAMES,
+        **FAST_RECEIVER,
+    ).start() as receiver:
         ctx = zmq.Context()
         fuzzer = ctx.socket(zmq.DEALER)
         fuzzer.sndhwm = 0
-        make_curve_client(fuzzer, load_secret_key(keys / "fuzzer.key_secret"),
-                          load_secret_key(keys / "server.key_secret").public)
+        make_curve_client(
+            fuzzer,
+            load_secret_key(keys / "fuzzer.key_secret"),
+            load_secret_key(keys / "server.key_secret").public,
+        )
         fuzzer.connect(receiver.last_endpoint)
 
-        with Sender(receiver.last_endpoint, "box-1", tmp_path / "spool",
-                    **sender_args(keys, "box-1"), **FAST_SENDER) as sender:
+        with Sender(
+            receiver.last_endpoint,
+            "box-1",
+            tmp_path / "spool",
+            **sender_args(keys, "box-1"),
+            **FAST_SENDER,
+        ) as sender:
+
             def good_stream() -> None:
                 for k in range(1, good + 1):
                     sender.send(numbered("box-1", k))
@@ -119,8 +159,11 @@ def test_a_fuzzed_receiver_stays_up_and_the_good_stream_arrives_whole(
                 fuzzer.send_multipart(message)
             thread.join()
             assert sender.flush(20), sender.stats()
-            wait_for(lambda: receiver.stats.by_key["fuzzer"] == FUZZ_FRAMES, 20,
-                     "every fuzz frame to be handled")
+            wait_for(
+                lambda: receiver.stats.by_key["fuzzer"] == FUZZ_FRAMES,
+                20,
+                "every fuzz frame to be handled",
+            )
         fuzzer.close(0)
         ctx.term()
         stats = receiver.stats
@@ -133,8 +176,13 @@ def test_a_fuzzed_receiver_stays_up_and_the_good_stream_arrives_whole(
     assert len(refusals) == stats.refused > FUZZ_FRAMES // 2
     assert all(": " in m.split("'fuzzer'", 1)[1] for m in refusals)
     reasons = " ".join(stats.refused_by_reason)
-    for expected in ("expected 2 frames", "is not one a source may send", "body is not JSON",
-                     "invalid", "is not the name of the key"):
+    for expected in (
+        "expected 2 frames",
+        "is not one a source may send",
+        "body is not JSON",
+        "invalid",
+        "is not the name of the key",
+    ):
         assert expected in reasons, (expected, stats.refused_by_reason)
     # the fuzzer's frames that happened to be valid messages are accounted for too
     assert stats.received == stats.accepted + stats.duplicates + stats.gaps + stats.refused

@@ -18,8 +18,12 @@ def _receiver(args: argparse.Namespace) -> int:
     store = SqliteStore(args.db)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    receiver = Receiver(args.endpoint, store, **server_args(Path(args.keys), *args.allowed.split(",")),
-                        **FAST_RECEIVER)
+    receiver = Receiver(
+        args.endpoint,
+        store,
+        **server_args(Path(args.keys), *args.allowed.split(",")),
+        **FAST_RECEIVER,
+    )
     receiver.start()
     print("ready", receiver.last_endpoint, flush=True)
     stop.wait()
@@ -29,8 +33,9 @@ def _receiver(args: argparse.Namespace) -> int:
 
 
 def _sender(args: argparse.Namespace) -> int:
-    with Sender(args.endpoint, args.src, args.spool, **sender_args(Path(args.keys), args.src),
-                **FAST_SENDER) as sender:
+    with Sender(
+        args.endpoint, args.src, args.spool, **sender_args(Path(args.keys), args.src), **FAST_SENDER
+    ) as sender:
         print("ready", flush=True)
         for k in range(args.first, args.first + args.count):
             seq = sender.send(numbered(args.src, k))

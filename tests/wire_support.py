@@ -19,8 +19,14 @@ TESTS = Path(__file__).resolve().parent
 PYTHON_DIR = TESTS.parent / "python"
 
 # Every timing of the wire is a parameter; these make the fault tests run in seconds.
-FAST_SENDER = {"ack_timeout_s": 0.5, "heartbeat_s": 0.2, "reconnect_s": 0.02,
-               "reconnect_max_s": 0.2, "gap_holdoff_s": 0.05, "ack_save_s": 0.1}
+FAST_SENDER = {
+    "ack_timeout_s": 0.5,
+    "heartbeat_s": 0.2,
+    "reconnect_s": 0.02,
+    "reconnect_max_s": 0.2,
+    "gap_holdoff_s": 0.05,
+    "ack_save_s": 0.1,
+}
 FAST_RECEIVER = {"poll_s": 0.02}
 
 
@@ -32,13 +38,17 @@ def make_keys(folder: Path, *names: str) -> Path:
 
 
 def server_args(keys: Path, *allowed: str) -> dict[str, object]:
-    return {"secret_key": load_secret_key(keys / "server.key_secret"),
-            "allowed_keys": load_allowed_keys(keys / f"{n}.key" for n in allowed)}
+    return {
+        "secret_key": load_secret_key(keys / "server.key_secret"),
+        "allowed_keys": load_allowed_keys(keys / f"{n}.key" for n in allowed),
+    }
 
 
 def sender_args(keys: Path, name: str) -> dict[str, object]:
-    return {"secret_key": load_secret_key(keys / f"{name}.key_secret"),
-            "server_public_key": load_secret_key(keys / "server.key_secret").public}
+    return {
+        "secret_key": load_secret_key(keys / f"{name}.key_secret"),
+        "server_public_key": load_secret_key(keys / "server.key_secret").public,
+    }
 
 
 def free_endpoint() -> str:
@@ -52,21 +62,37 @@ def numbered(src: str, k: int) -> p.Message:
     Mostly tracks, with the other source types mixed in."""
     kind = k % 10
     if kind == 7:
-        return p.Weight(src=src, t_ns=k, shelf="s1", slot="s1/front/r0c0", delta_g=-350.0,
-                        after_g=1050.0)
+        return p.Weight(
+            src=src, t_ns=k, shelf="s1", slot="s1/front/r0c0", delta_g=-350.0, after_g=1050.0
+        )
     if kind == 8:
-        return p.Reach(src=src, t_ns=k, track=k % 50, shelf="s1", slot="s1/front/r0c0",
-                       start_ns=k, end_ns=k, hand="right", confidence=0.8)
-    return p.Tracks(src=src, t_ns=k, tracks=[
-        p.TrackState(id=i, x=1.0 + i, y=2.0, vx=0.1, vy=0.0, confidence=0.9, cameras=["c1"])
-        for i in range(3)])
+        return p.Reach(
+            src=src,
+            t_ns=k,
+            track=k % 50,
+            shelf="s1",
+            slot="s1/front/r0c0",
+            start_ns=k,
+            end_ns=k,
+            hand="right",
+            confidence=0.8,
+        )
+    return p.Tracks(
+        src=src,
+        t_ns=k,
+        tracks=[
+            p.TrackState(id=i, x=1.0 + i, y=2.0, vx=0.1, vy=0.0, confidence=0.9, cameras=["c1"])
+            for i in range(3)
+        ],
+    )
 
 
 def stored(db: Path, src: str) -> list[tuple[int, int]]:
     """(seq, t_ns) of ``src`` in arrival order, read through a connection of our own."""
     with sqlite3.connect(db) as con:
-        return con.execute("SELECT seq, t_ns FROM wire_messages WHERE src=? ORDER BY id",
-                           (src,)).fetchall()
+        return con.execute(
+            "SELECT seq, t_ns FROM wire_messages WHERE src=? ORDER BY id", (src,)
+        ).fetchall()
 
 
 def count_rows(db: Path) -> int:
@@ -87,8 +113,14 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 def start_peer(*args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PYTHON_DIR), str(TESTS)]))
-    return subprocess.Popen([sys.executable, str(TESTS / "wire_peers.py"), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    return subprocess.Popen(
+        [sys.executable, str(TESTS / "wire_peers.py"), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
 
 
 def start_receiver(endpoint: str, db: Path, keys: Path, *allowed: str) -> subprocess.Popen[str]:

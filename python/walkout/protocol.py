@@ -16,8 +16,9 @@ integer ``*_ns``; durations that are only reported (latency) are float ``*_ms``.
 
 The models are :mod:`msgspec` structs rather than pydantic models because this code runs for
 every message on every box and on the server: on the benchmark mix, msgspec decodes and
-validates a body about 1.6x faster and encodes one about 5x faster than pydantic v2's
-``TypeAdapter`` over the same schema (``benchmarks/bench_wire_codec.py``). They are frozen:
+validates a body 1.3-1.6x faster and encodes one 5-6x faster than pydantic v2's
+``TypeAdapter`` over the same schema (``benchmarks/bench_wire_codec.py``; parsing the floats
+of a ``tracks`` body dominates both). They are frozen:
 change a field with ``msgspec.structs.replace(msg, seq=...)``.
 
 Compatibility rule: within one ``v``, changes are additive only (new optional fields with
@@ -40,13 +41,21 @@ SUPPORTED_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
 
 Id = Annotated[
     str,
-    Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
-         description="an id as in the configs: letters, digits, '_', '.', ':' or '-'"),
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="an id as in the configs: letters, digits, '_', '.', ':' or '-'",
+    ),
 ]
 SlotId = Annotated[
     str,
-    Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
-         description="slot id as in the store file, e.g. 'shelf-3/front/r0c2'"),
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        description="slot id as in the store file, e.g. 'shelf-3/front/r0c2'",
+    ),
 ]
 CameraRef = Annotated[
     str,
@@ -67,11 +76,21 @@ Millis = Annotated[float, Meta(ge=0.0, le=1e7, description="milliseconds")]
 TrackId = Annotated[int, Meta(ge=0, description="track id local to the sending box")]
 
 
-class _Body(msgspec.Struct, tag_field="type", kw_only=True, frozen=True,
-            forbid_unknown_fields=True):
+# gc=False everywhere: a message holds only numbers, strings, lists and other gc=False structs,
+# so it can never be part of a reference cycle; untracked, the thousands of decoded messages a
+# receiver batch keeps alive no longer make the cyclic GC walk them over and over (that cost
+# the receiver more per message than decoding did).
+class _Body(
+    msgspec.Struct,
+    tag_field="type",
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+    gc=False,
+):
     """Fields every message body carries (see the module docstring)."""
 
-    v: int = PROTOCOL_VERSION
+    v: Literal[1] = PROTOCOL_VERSION  # a Literal: checked in C while decoding, no Python hook
     src: Id
     seq: Seq = 0
     t_ns: TimeNs
@@ -81,25 +100,15 @@ class _Body(msgspec.Struct, tag_field="type", kw_only=True, frozen=True,
         """The message type: the ``type`` field on the wire and the topic frame."""
         return self.__struct_config__.tag  # type: ignore[return-value]
 
-    def __post_init__(self) -> None:
-        # msgspec runs this after decoding too, so a ValueError here becomes a refusal that
-        # names the message; constructing in Python does not check Meta constraints, decoding
-        # does (the receiver always decodes).
-        if self.v not in SUPPORTED_VERSIONS:
-            raise ValueError(
-                f"unsupported schema version v={self.v} (this build reads "
-                f"{sorted(SUPPORTED_VERSIONS)})"
-            )
 
-
-class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, gc=False):
     """A nested record inside a body (no header of its own)."""
 
 
 # --- edge box -> server -----------------------------------------------------------------------
 
 
-class TrackState(_Part, kw_only=True):
+class TrackState(_Part, kw_only=True, gc=False):
     """One person on the floor as one box sees them in one frameset."""
 
     id: TrackId
@@ -112,13 +121,13 @@ class TrackState(_Part, kw_only=True):
     """the cameras whose detections were fused into this floor position"""
 
 
-class Tracks(_Body, tag="tracks", kw_only=True):
+class Tracks(_Body, tag="tracks", kw_only=True, gc=False):
     """Every track of one processed frameset; ``t_ns`` is the frameset's capture time."""
 
     tracks: Annotated[list[TrackState], Meta(max_length=1000)]
 
 
-class Reach(_Body, tag="reach", kw_only=True):
+class Reach(_Body, tag="reach", kw_only=True, gc=False):
     """A hand went into a shelf slot. ``t_ns`` is ``end_ns`` (when the reach was complete)."""
 
     track: TrackId
@@ -130,12 +139,12 @@ class Reach(_Body, tag="reach", kw_only=True):
     confidence: Confidence
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        # msgspec runs this after decoding too, so the ValueError becomes a refusal.
         if self.end_ns < self.start_ns:
             raise ValueError(f"end_ns ({self.end_ns}) is before start_ns ({self.start_ns})")
 
 
-class Dwell(_Body, tag="dwell", kw_only=True):
+class Dwell(_Body, tag="dwell", kw_only=True, gc=False):
     """A track stood in a shelf's engagement zone. ``t_ns`` is ``leave_ns``."""
 
     track: TrackId
@@ -144,7 +153,6 @@ class Dwell(_Body, tag="dwell", kw_only=True):
     leave_ns: TimeNs
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.leave_ns < self.enter_ns:
             raise ValueError(f"leave_ns ({self.leave_ns}) is before enter_ns ({self.enter_ns})")
 
@@ -152,7 +160,7 @@ class Dwell(_Body, tag="dwell", kw_only=True):
 # --- shelf weight gateway and entry gate -> server --------------------------------------------
 
 
-class Weight(_Body, tag="weight", kw_only=True):
+class Weight(_Body, tag="weight", kw_only=True, gc=False):
     """A slot's weight changed; ``t_ns`` is when it settled. A drop is negative ``delta_g``."""
 
     shelf: Id
@@ -164,13 +172,13 @@ class Weight(_Body, tag="weight", kw_only=True):
 AgeBand = Literal["under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 
 
-class SharedProfile(_Part, kw_only=True):
+class SharedProfile(_Part, kw_only=True, gc=False):
     """Only what the shopper chose to share in the app, for analytics; never from a camera."""
 
     age_band: AgeBand | None = None
 
 
-class Checkin(_Body, tag="checkin", kw_only=True):
+class Checkin(_Body, tag="checkin", kw_only=True, gc=False):
     """An app scan at an entry gate; ``t_ns`` is the scan time."""
 
     gate: Id
@@ -182,14 +190,14 @@ class Checkin(_Body, tag="checkin", kw_only=True):
 # --- health (any source -> server) ------------------------------------------------------------
 
 
-class CameraHealth(_Part, kw_only=True):
+class CameraHealth(_Part, kw_only=True, gc=False):
     camera: Id
     fps: Annotated[float, Meta(ge=0.0, le=1000.0)]
     dropped_frames: Count = 0
     reconnects: Count = 0
 
 
-class Health(_Body, tag="health", kw_only=True):
+class Health(_Body, tag="health", kw_only=True, gc=False):
     """Periodic state of a source; ``t_ns`` is when it was measured."""
 
     cameras: list[CameraHealth] = msgspec.field(default_factory=list)
@@ -207,7 +215,7 @@ class Health(_Body, tag="health", kw_only=True):
 # --- server -> source / out -------------------------------------------------------------------
 
 
-class Ack(_Body, tag="ack", kw_only=True):
+class Ack(_Body, tag="ack", kw_only=True, gc=False):
     """Server -> source: everything of ``source`` up to ``upto`` is durably stored.
 
     ``gap`` says the receiver refused messages after ``upto`` because one before them is
@@ -220,14 +228,14 @@ class Ack(_Body, tag="ack", kw_only=True):
     gap: bool = False
 
 
-class ReceiptLine(_Part, kw_only=True):
+class ReceiptLine(_Part, kw_only=True, gc=False):
     sku: Annotated[str, Meta(min_length=1, max_length=64)]
     name: Annotated[str, Meta(max_length=256)]
     qty: Annotated[int, Meta(ge=-1000, le=1000)]
     unit_price_cents: Cents
 
 
-class Receipt(_Body, tag="receipt", kw_only=True):
+class Receipt(_Body, tag="receipt", kw_only=True, gc=False):
     """Server -> out: what a shopper is charged. ``t_ns`` is when it was issued."""
 
     account: Annotated[str, Meta(min_length=1, max_length=128)]

@@ -33,7 +33,9 @@ class KeyPair:
     secret: bytes | None
 
 
-def generate_keys(name: str, directory: Path | str = ".", *, overwrite: bool = False) -> tuple[Path, Path]:
+def generate_keys(
+    name: str, directory: Path | str = ".", *, overwrite: bool = False
+) -> tuple[Path, Path]:
     """Write ``NAME.key`` and ``NAME.key_secret`` in ``directory``; returns (public, secret) paths.
 
     Refuses to overwrite an existing pair unless ``overwrite`` (a replaced secret locks that
@@ -46,7 +48,9 @@ def generate_keys(name: str, directory: Path | str = ".", *, overwrite: bool = F
     folder.mkdir(parents=True, exist_ok=True)
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     if not overwrite and (public.exists() or secret.exists()):
-        raise FileExistsError(f"{public} or {secret} already exists (use --force, or overwrite=True, to replace it)")
+        raise FileExistsError(
+            f"{public} or {secret} already exists (use --force, or overwrite=True, to replace it)"
+        )
     public_path, secret_path = zmq.auth.create_certificates(str(folder), name)
     os.chmod(secret_path, 0o600)
     return Path(public_path), Path(secret_path)
@@ -67,8 +71,9 @@ def load_secret_key(path: Path | str) -> KeyPair:
     """A key pair that must include the secret (a ``.key_secret`` file)."""
     pair = load_key_pair(path)
     if pair.secret is None:
-        raise ValueError(f"key file {path}: expected a secret key (NAME.key_secret), found only "
-                         "a public key")
+        raise ValueError(
+            f"key file {path}: expected a secret key (NAME.key_secret), found only a public key"
+        )
     return pair
 
 
@@ -93,8 +98,12 @@ class _KeyGate:
         if key in self.allowed:
             return True
         self.refused += 1
-        log.warning("refused a connection to %s: unknown CURVE public key %s (add its .key "
-                    "file to keys.allowed to let it in)", self.endpoint, key.decode("ascii"))
+        log.warning(
+            "refused a connection to %s: unknown CURVE public key %s (add its .key "
+            "file to keys.allowed to let it in)",
+            self.endpoint,
+            key.decode("ascii"),
+        )
         return False
 
 
@@ -112,12 +121,14 @@ class _NamedAuthenticator(ThreadAuthenticator):
         return self._names.get(z85.encode(client_public_key), "")
 
 
-def start_key_gate(context: zmq.Context, allowed: dict[bytes, str], endpoint: str
-                   ) -> tuple[ThreadAuthenticator, _KeyGate]:
+def start_key_gate(
+    context: zmq.Context, allowed: dict[bytes, str], endpoint: str
+) -> tuple[ThreadAuthenticator, _KeyGate]:
     """Start the ZAP handler of ``context`` that admits only ``allowed`` public keys."""
     if not allowed:
-        raise ValueError("allowed: expected at least one public key; an empty list refuses "
-                         "every source")
+        raise ValueError(
+            "allowed: expected at least one public key; an empty list refuses every source"
+        )
     auth = _NamedAuthenticator(context, allowed)
     auth.start()
     gate = _KeyGate(allowed, endpoint)

@@ -45,6 +45,7 @@ log = logging.getLogger("walkout.wire.sender")
 _SUPERSEDED_TYPES = frozenset({"tracks", "health"})
 _TOPIC_BYTES = {name: name.encode() for name in protocol.MESSAGE_TYPES}
 _SNDMORE_NOBLOCK = zmq.SNDMORE | zmq.NOBLOCK
+_raw_send = zmq.backend.Socket.send
 _wake_ids = itertools.count()
 
 
@@ -88,10 +89,13 @@ class Sender:
         flush per :meth:`send` call: batch with :meth:`send_many`).
     window:
         Most messages sent but not yet acknowledged. Larger keeps a long, fast link busy;
-        smaller bounds what one go-back-N resends.
+        smaller bounds what one go-back-N resends and, with many sources, how long the
+        server's queue (and so its ack delay) can grow: sources x window messages.
     ack_timeout_s:
-        Outstanding messages with no ack progress for this long are sent again. Lower recovers
-        sooner from a silent loss, higher resends less when the server is merely slow.
+        Outstanding messages with no ack progress for this long are sent again. This is the
+        last resort: a dropped connection, a gap and a failed store are all reported at once
+        (disconnect event, ``ack.gap``). Lower recovers sooner from a silent loss; too low
+        and a merely busy server (queue of sources x window messages) is flooded with resends.
     gap_holdoff_s:
         After going back for a gap, further gap reports are ignored this long (the messages
         already in flight would each report the same gap).
@@ -103,23 +107,43 @@ class Sender:
     event_reserve:
         Fraction of the spool kept for events (reach, dwell, weight, checkin) when it fills:
         tracks and health are refused above ``1 - event_reserve``.
+    linger_s:
+        When the thread has sent everything, it waits this long for more before it asks
+        :meth:`send` to wake it. Longer sends a busy source's messages in bigger bursts with
+        fewer wake-ups (less CPU); it is also the most a message can wait to go out.
     ack_save_s:
         How often the acknowledged seq is saved in the spool (only saves resending after a
         restart; losing it costs duplicates the receiver drops).
     """
 
-    def __init__(self, endpoint: str, src: str, spool_dir: Path | str, *, secret_key: KeyPair,
-                 server_public_key: bytes, max_spool_bytes: int = 256 << 20,
-                 durability: Literal["process", "power"] = "process", window: int = 20_000,
-                 ack_timeout_s: float = 2.0, gap_holdoff_s: float = 0.25,
-                 heartbeat_s: float = 1.0, reconnect_s: float = 0.1,
-                 reconnect_max_s: float = 2.0, event_reserve: float = 0.1,
-                 ack_save_s: float = 0.5, context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        src: str,
+        spool_dir: Path | str,
+        *,
+        secret_key: KeyPair,
+        server_public_key: bytes,
+        max_spool_bytes: int = 256 << 20,
+        durability: Literal["process", "power"] = "process",
+        window: int = 2000,
+        ack_timeout_s: float = 10.0,
+        gap_holdoff_s: float = 1.0,
+        heartbeat_s: float = 1.0,
+        reconnect_s: float = 0.1,
+        reconnect_max_s: float = 2.0,
+        event_reserve: float = 0.1,
+        ack_save_s: float = 0.5,
+        linger_s: float = 0.002,
+        context: zmq.Context | None = None,
+    ) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected this source's secret key (NAME.key_secret)")
         if len(server_public_key) != 40:
-            raise ValueError("server_public_key: expected a 40-character Z85 public key, got "
-                             f"{len(server_public_key)} bytes")
+            raise ValueError(
+                "server_public_key: expected a 40-character Z85 public key, got "
+                f"{len(server_public_key)} bytes"
+            )
         if not 0.0 <= event_reserve < 1.0:
             raise ValueError(f"event_reserve: expected a fraction in [0, 1), got {event_reserve}")
         if window < 1:
@@ -132,6 +156,7 @@ class Sender:
         self.ack_save_s = ack_save_s
         self.event_reserve = event_reserve
         self.spool = Spool(spool_dir, max_spool_bytes, durability=durability)
+        self._superseded_bytes = self.spool.max_bytes * (1.0 - event_reserve)
         self._lock = threading.Lock()
         self._own_context = context is None
         self._ctx = context or zmq.Context()
@@ -151,28 +176,40 @@ class Sender:
         d.reconnect_ivl_max = int(reconnect_max_s * 1000)
         make_curve_client(d, secret_key, server_public_key)
         self._monitor = d.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-            | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+            | zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        )
         d.connect(endpoint)
         # Thread state (touched only by the IO thread, except the counters read by stats()).
         self._next_send = self.spool.acked + 1
         self._connected = False
         self._last_progress = time.monotonic()
         self._last_gap_rewind = 0.0
+        self._acked_at_gap_rewind = 0
+        self._gap_pending = False
         self._sleeping = False
+        self._idle_rounds = 0
+        self._linger_ms = max(0, int(linger_s * 1000))
         self._stop = False
+        self._closed = False
         self._sent = 0
         self._resent = 0
         self._refused = 0
         self._full_flag = False
         self._in_full_episode = False
         self._auth_failures = 0
-        self._thread = threading.Thread(target=self._run, name=f"walkout-sender-{src}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"walkout-sender-{src}", daemon=True)
         self._thread.start()
-        log.info("sender '%s' -> %s: seq continues at %d, %d unacked in the spool",
-                 src, endpoint, self.spool.next_seq, self.spool.pending)
+        log.info(
+            "sender '%s' -> %s: seq continues at %d, %d unacked in the spool",
+            src,
+            endpoint,
+            self.spool.next_seq,
+            self.spool.pending,
+        )
 
     # --- the caller's side ---------------------------------------------------------------------
 
@@ -181,17 +218,23 @@ class Sender:
         returns its seq once it is in the spool. Raises SpoolFull (see the module docstring)
         and ValueError when ``message.src`` is not this sender's."""
         # The one-message case of send_many, kept short: it runs for every message of a box.
+        if self._stop:
+            raise RuntimeError(f"sender '{self.src}' is closed")
         if message.src != self.src:
-            raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
-                             f"'{message.src}'")
+            raise ValueError(
+                f"message.src: expected '{self.src}' (this sender), got '{message.src}'"
+            )
         kind = message.type
         with self._lock:
             spool = self.spool
             seq = spool.next_seq
             body = protocol.encode(msgspec.structs.replace(message, seq=seq))
             topic = _TOPIC_BYTES[kind]
-            if kind in _SUPERSEDED_TYPES:
-                self._check_room((message,), 18 + len(topic) + len(body))
+            if (
+                kind in _SUPERSEDED_TYPES
+                and spool.used_bytes + 18 + len(topic) + len(body) > self._superseded_bytes
+            ):
+                self._check_room((message,), 18 + len(topic) + len(body))  # raises, with alarm
             try:
                 spool.append(topic, body)
             except SpoolFull as exc:
@@ -206,16 +249,22 @@ class Sender:
 
     def send_many(self, messages: Sequence[protocol.Message]) -> list[int]:
         """Accept several messages with one spool write (all or none)."""
+        if self._stop:
+            raise RuntimeError(f"sender '{self.src}' is closed")
+        if not messages:
+            return []
         for message in messages:
             if message.src != self.src:
-                raise ValueError(f"message.src: expected '{self.src}' (this sender), got "
-                                 f"'{message.src}'")
+                raise ValueError(
+                    f"message.src: expected '{self.src}' (this sender), got '{message.src}'"
+                )
         replace, encode = msgspec.structs.replace, protocol.encode
         with self._lock:
             spool = self.spool
             first = spool.next_seq
-            items = [(m.type.encode(), encode(replace(m, seq=first + i)))
-                     for i, m in enumerate(messages)]
+            items = [
+                (m.type.encode(), encode(replace(m, seq=first + i))) for i, m in enumerate(messages)
+            ]
             self._check_room(messages, sum(18 + len(t) + len(b) for t, b in items))
             try:
                 seqs = spool.append_many(items)
@@ -233,8 +282,13 @@ class Sender:
         spool = self.spool
         if spool.used_bytes < self._superseded_limit():
             self._in_full_episode = False
-            log.warning("spool of '%s' has room again (%.0f%% full); %d messages were "
-                        "refused while it was full", self.src, 100 * spool.fill, self._refused)
+            log.warning(
+                "spool of '%s' has room again (%.0f%% full); %d messages were "
+                "refused while it was full",
+                self.src,
+                100 * spool.fill,
+                self._refused,
+            )
 
     def _wake(self) -> None:
         try:
@@ -244,34 +298,50 @@ class Sender:
 
     def _superseded_limit(self) -> float:
         """Spool bytes above which tracks and health are refused."""
-        return self.spool.max_bytes * (1.0 - self.event_reserve)
+        return self._superseded_bytes
 
     def _check_room(self, messages: Iterable[protocol.Message], size: int) -> None:
         spool = self.spool
         if all(m.type in _SUPERSEDED_TYPES for m in messages):
             if spool.used_bytes + size > self._superseded_limit():
-                self._alarm(f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
-                            f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
-                            "to keep room for events")
-                raise SpoolFull(f"spool is above the tracks/health limit ({spool.used_bytes} of "
-                                f"{spool.max_bytes} bytes used)")
+                self._alarm(
+                    f"spool {spool.directory} is {100 * spool.fill:.0f}% full; tracks "
+                    f"and health are refused above {100 * (1 - self.event_reserve):.0f}% "
+                    "to keep room for events"
+                )
+                raise SpoolFull(
+                    f"spool is above the tracks/health limit ({spool.used_bytes} of "
+                    f"{spool.max_bytes} bytes used)"
+                )
 
     def _alarm(self, what: str) -> None:
         self._refused += 1
         self._full_flag = True
         if not self._in_full_episode:
             self._in_full_episode = True
-            log.error("SPOOL FULL for source '%s': %s. New messages are refused until the "
-                      "server acknowledges (is it reachable at %s?)", self.src, what,
-                      self.endpoint)
+            log.error(
+                "SPOOL FULL for source '%s': %s. New messages are refused until the "
+                "server acknowledges (is it reachable at %s?)",
+                self.src,
+                what,
+                self.endpoint,
+            )
 
     def stats(self) -> SenderStats:
         s = self.spool
         return SenderStats(
-            last_seq=s.last_seq, acked=s.acked, pending=s.pending, spool_fill=s.fill,
-            spool_bytes=s.used_bytes, spool_full=self._full_flag, refused=self._refused,
-            sent=self._sent, resent=self._resent, connected=self._connected,
-            auth_failures=self._auth_failures)
+            last_seq=s.last_seq,
+            acked=s.acked,
+            pending=s.pending,
+            spool_fill=s.fill,
+            spool_bytes=s.used_bytes,
+            spool_full=self._full_flag,
+            refused=self._refused,
+            sent=self._sent,
+            resent=self._resent,
+            connected=self._connected,
+            auth_failures=self._auth_failures,
+        )
 
     def health_fields(self) -> dict[str, object]:
         """``spool_fill`` and ``spool_full`` for the next ``health`` message (resets the flag)."""
@@ -290,8 +360,11 @@ class Sender:
 
     def close(self) -> None:
         """Stop sending; what is not acknowledged stays in the spool for next time."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop = True
         if self._thread.is_alive():
-            self._stop = True
             with self._lock:
                 self._wake()
             self._thread.join()
@@ -334,16 +407,25 @@ class Sender:
     def _step(self, poller: zmq.Poller, tick_ms: int, last_save: float) -> float:
         """One round of the IO loop: send, wait, handle events; returns when acks were saved."""
         state = self._pump()
+        timeout_ms = tick_ms
+        if state == "idle":
+            self._idle_rounds += 1
+            if self._idle_rounds == 1:
+                # Just ran dry: linger a moment before asking send() to wake us, so that a
+                # busy producer's messages go out in batches instead of one wake-up each.
+                timeout_ms = self._linger_ms
+        else:
+            self._idle_rounds = 0
         with self._lock:
             # send() wakes the thread only when it waits for data; a full window or
             # a socket that cannot take more wakes it through the poller instead (an
             # ack, or the socket becoming writable), so producers never ping-pong it.
             idle = state == "idle" and self._next_send > self.spool.last_seq
-            self._sleeping = idle
-        waiting = idle or state != "idle"
-        poller.modify(self._dealer,
-                      zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
-        events = dict(poller.poll(tick_ms if waiting else 0))
+            self._sleeping = idle and self._idle_rounds > 1
+        if state == "idle" and not idle:
+            timeout_ms = 0  # something arrived meanwhile
+        poller.modify(self._dealer, zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
+        events = dict(poller.poll(timeout_ms))
         self._sleeping = False
         if self._wake_rx in events:
             while self._wake_rx.poll(0):
@@ -353,6 +435,8 @@ class Sender:
         if events.get(self._dealer, 0) & zmq.POLLIN:
             self._on_acks()
         now = time.monotonic()
+        if self._gap_pending:
+            self._rewind_for_gap(now)
         self._check_timeout(now)
         if now - last_save >= self.ack_save_s:
             self.spool.save_acked()
@@ -364,7 +448,9 @@ class Sender:
         window is full (wait for acks), or the socket took no more (not connected, or its
         queue is full: wait until it is writable)."""
         spool, dealer = self.spool, self._dealer
-        send = dealer.send
+        # pyzmq's Python-level Socket.send wrapper costs as much as the send itself; call the
+        # compiled one (same arguments, no routing_id/group/Frame handling needed here).
+        send = _raw_send
         while True:
             room = self.window - (self._next_send - 1 - spool.acked)
             if room <= 0:
@@ -372,19 +458,24 @@ class Sender:
             records = spool.read(self._next_send, min(room, 512))
             if not records:
                 return "idle"
-            for seq, topic, body in records:
-                try:
-                    send(topic, _SNDMORE_NOBLOCK)
+            sent = 0
+            try:
+                for _, topic, body in records:
+                    send(dealer, topic, _SNDMORE_NOBLOCK)
                     # The high-water mark is checked on the first frame only; the second can
                     # still fail if the connection died in between, and then ZeroMQ rolls
                     # the whole message back, so it simply counts as not sent.
-                    send(body, zmq.NOBLOCK)
-                except zmq.Again:
-                    return "again"
+                    send(dealer, body, zmq.NOBLOCK)
+                    sent += 1
+            except zmq.Again:
+                pass
+            if sent:
                 if self._next_send - 1 == spool.acked:
                     self._last_progress = time.monotonic()  # the ack clock starts now
-                self._next_send = seq + 1
-                self._sent += 1
+                self._next_send = records[sent - 1][0] + 1
+                self._sent += sent
+            if sent < len(records):
+                return "again"
 
     def _on_monitor(self) -> None:
         while self._monitor.poll(0):
@@ -392,12 +483,16 @@ class Sender:
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._connected = True
                 self._last_progress = time.monotonic()
-                log.info("'%s' connected to %s; %d messages to send from seq %d", self.src,
-                         self.endpoint, self.spool.pending, self.spool.acked + 1)
+                log.info(
+                    "'%s' connected to %s; %d messages to send from seq %d",
+                    self.src,
+                    self.endpoint,
+                    self.spool.pending,
+                    self.spool.acked + 1,
+                )
             elif event == zmq.EVENT_DISCONNECTED:
                 if self._connected:
-                    log.warning("'%s' lost the connection to %s; spooling", self.src,
-                                self.endpoint)
+                    log.warning("'%s' lost the connection to %s; spooling", self.src, self.endpoint)
                 self._connected = False
                 # What was in flight on that connection may be lost: go back now, so the
                 # next connection starts with the oldest unacked message. (Messages sent
@@ -407,12 +502,19 @@ class Sender:
             elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self._auth_failures += 1
                 if self._auth_failures in (1, 10, 100) or self._auth_failures % 1000 == 0:
-                    log.error("%s refused the key of '%s' (%d times): is its public key in "
-                              "the server's keys.allowed?", self.endpoint, self.src,
-                              self._auth_failures)
+                    log.error(
+                        "%s refused the key of '%s' (%d times): is its public key in "
+                        "the server's keys.allowed?",
+                        self.endpoint,
+                        self.src,
+                        self._auth_failures,
+                    )
             else:
-                log.warning("CURVE handshake with %s failed (event %d): wrong server key?",
-                            self.endpoint, event)
+                log.warning(
+                    "CURVE handshake with %s failed (event %d): wrong server key?",
+                    self.endpoint,
+                    event,
+                )
 
     def _on_acks(self) -> None:
         while True:
@@ -436,27 +538,52 @@ class Sender:
     def _on_ack(self, ack: protocol.Ack) -> None:
         spool = self.spool
         if ack.upto > spool.last_seq:
-            log.error("%s acknowledged seq %d of '%s' but only %d were ever sent: was the "
-                      "spool folder replaced?", self.endpoint, ack.upto, self.src,
-                      spool.last_seq)
+            log.error(
+                "%s acknowledged seq %d of '%s' but only %d were ever sent: was the "
+                "spool folder replaced?",
+                self.endpoint,
+                ack.upto,
+                self.src,
+                spool.last_seq,
+            )
             return
         if ack.upto > spool.acked:
             spool.ack(ack.upto)
             self._last_progress = time.monotonic()
         if self._next_send <= ack.upto:
             self._next_send = ack.upto + 1
-        now = time.monotonic()
-        if ack.gap and now - self._last_gap_rewind >= self.gap_holdoff_s:
-            self._last_gap_rewind = now
-            self._rewind()
+        if ack.gap:
+            self._gap_pending = True
+            self._rewind_for_gap(time.monotonic())
+
+    def _rewind_for_gap(self, now: float) -> None:
+        """Go back for a reported gap, at most once per ``gap_holdoff_s``: the messages that
+        were in flight when we went back report the same gap again. A report held off is
+        kept, and acted on when the holdoff ends if no ack progress was made since."""
+        if now - self._last_gap_rewind < self.gap_holdoff_s:
+            return
+        self._gap_pending = False
+        if self._last_gap_rewind and self.spool.acked > self._acked_at_gap_rewind:
+            self._last_gap_rewind = 0.0  # the resent stream is being stored: that gap is past
+            return
+        self._last_gap_rewind = now
+        self._acked_at_gap_rewind = self.spool.acked
+        self._rewind()
 
     def _check_timeout(self, now: float) -> None:
         # While disconnected nothing can be acked; the reconnect itself triggers the resend.
-        if (self._connected and self._next_send - 1 > self.spool.acked
-                and now - self._last_progress > self.ack_timeout_s):
-            log.warning("no ack from %s for %.1f s with %d outstanding; resending from seq %d",
-                        self.endpoint, now - self._last_progress,
-                        self._next_send - 1 - self.spool.acked, self.spool.acked + 1)
+        if (
+            self._connected
+            and self._next_send - 1 > self.spool.acked
+            and now - self._last_progress > self.ack_timeout_s
+        ):
+            log.warning(
+                "no ack from %s for %.1f s with %d outstanding; resending from seq %d",
+                self.endpoint,
+                now - self._last_progress,
+                self._next_send - 1 - self.spool.acked,
+                self.spool.acked + 1,
+            )
             self._last_progress = now
             self._rewind()
 

@@ -28,6 +28,7 @@ receiver never sees a gap). What to do then is the caller's policy (see
 from __future__ import annotations
 
 import bisect
+import fcntl
 import logging
 import os
 import struct
@@ -68,7 +69,9 @@ def _encode_record(seq: int, topic: bytes, body: bytes) -> bytes:
     return _HEADER.pack(seq, len(topic), len(body), crc) + topic + body
 
 
-def _parse_records(data: bytes | memoryview, start: int = 0) -> tuple[list[tuple[int, int, bytes, bytes]], int]:
+def _parse_records(
+    data: bytes | memoryview, start: int = 0
+) -> tuple[list[tuple[int, int, bytes, bytes]], int]:
     """Records in ``data`` from offset ``start`` as (offset, seq, topic, body), and the offset
     where the valid records end (a torn or corrupt tail starts there)."""
     records: list[tuple[int, int, bytes, bytes]] = []
@@ -78,8 +81,8 @@ def _parse_records(data: bytes | memoryview, start: int = 0) -> tuple[list[tuple
         stop = pos + hsize + tlen + blen
         if stop > end:
             break
-        topic = bytes(data[pos + hsize: pos + hsize + tlen])
-        body = bytes(data[pos + hsize + tlen: stop])
+        topic = bytes(data[pos + hsize : pos + hsize + tlen])
+        body = bytes(data[pos + hsize + tlen : stop])
         if zlib.crc32(body, zlib.crc32(topic)) != crc:
             break
         records.append((pos, seq, topic, body))
@@ -112,15 +115,32 @@ class Spool:
         Records older than that are read from the segment files (replay after an outage).
     """
 
-    def __init__(self, directory: Path | str, max_bytes: int, *, segment_bytes: int | None = None,
-                 durability: Literal["process", "power"] = "process",
-                 cache_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        max_bytes: int,
+        *,
+        segment_bytes: int | None = None,
+        durability: Literal["process", "power"] = "process",
+        cache_bytes: int = 16 << 20,
+    ) -> None:
         if max_bytes < 4096:
             raise ValueError(f"max_bytes: expected at least 4096 bytes, got {max_bytes}")
         if durability not in ("process", "power"):
             raise ValueError(f"durability: expected 'process' or 'power', got {durability!r}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        # One writer per spool: a second one would reuse seqs. flock is released by the
+        # kernel when the holder dies, so a kill -9 never leaves a stale lock behind.
+        self._lock_fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise ValueError(
+                f"directory: spool {self.directory} is already open in another "
+                "sender (one source, one spool, one process)"
+            ) from None
         self.max_bytes = int(max_bytes)
         self.segment_bytes = int(segment_bytes or min(max(max_bytes // 16, 4096), 8 << 20))
         self.durability = durability
@@ -147,21 +167,27 @@ class Spool:
             records, valid_end = _parse_records(data)
             if valid_end < len(data):
                 where = "at its end" if index == len(paths) - 1 else "BEFORE newer segments"
-                log.error("spool %s: %d bytes of a torn or corrupt record %s cut off",
-                          path, len(data) - valid_end, where)
+                log.error(
+                    "spool %s: %d bytes of a torn or corrupt record %s cut off",
+                    path,
+                    len(data) - valid_end,
+                    where,
+                )
                 with open(path, "r+b") as f:
                     f.truncate(valid_end)
             if not records:
                 if index == len(paths) - 1 and last_seq == 0:
                     # An empty newest segment (created, then killed before the write) still
                     # names the next seq to use.
-                    last_seq = int(path.name[len(_PREFIX):-len(_SUFFIX)]) - 1
+                    last_seq = int(path.name[len(_PREFIX) : -len(_SUFFIX)]) - 1
                 path.unlink()
                 continue
             first, last = records[0][1], records[-1][1]
             if first <= last_seq:
-                raise ValueError(f"spool {path}: seq {first} repeats an earlier segment; the "
-                                 "spool folder is damaged or shared by two sources")
+                raise ValueError(
+                    f"spool {path}: seq {first} repeats an earlier segment; the "
+                    "spool folder is damaged or shared by two sources"
+                )
             self._segments.append(_Segment(first, path, valid_end, last))
             self._used += valid_end
             last_seq = last
@@ -212,13 +238,41 @@ class Spool:
 
     def append(self, topic: bytes, body: bytes) -> int:
         """Store one message; returns its seq. Raises :class:`SpoolFull` (nothing stored)."""
+        # The one-record case of append_many, inlined: it runs for every message a source
+        # sends, and each helper call here cost about as much as the write itself.
         with self._lock:
             seq = self.next_seq
-            blob = _encode_record(seq, topic, body)
-            self._make_room(len(blob))
-            self._write(blob, seq, seq)
+            blob = b"".join(
+                (
+                    _HEADER.pack(seq, len(topic), len(body), zlib.crc32(body, zlib.crc32(topic))),
+                    topic,
+                    body,
+                )
+            )
+            size = len(blob)
+            if self._used + size > self.max_bytes:
+                self._make_room(size)
+            segments = self._segments
+            segment = segments[-1] if segments else None
+            if (
+                segment is None
+                or segment.size + size > self.segment_bytes
+                or segment.last_seq <= self.acked
+            ):
+                self._write(blob, seq, seq)  # rotation and its cases
+            else:
+                if os.write(self._fd, blob) != size:
+                    raise OSError(f"spool {segment.path}: short write (disk full?)")
+                if self.durability == "power":
+                    os.fdatasync(self._fd)
+                segment.size += size
+                segment.last_seq = seq
+                self._used += size
             self.next_seq = seq + 1
-            self._cache_add([(seq, topic, body)], len(blob))
+            self._cache.append((seq, topic, body))
+            self._cached_bytes += size
+            if self._cached_bytes > self.cache_bytes:
+                self._cache_add([], 0)  # trims
             return seq
 
     def append_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[int]:
@@ -310,37 +364,55 @@ class Spool:
                 first_cached = self._cache[self._head][0]
                 if from_seq >= first_cached:
                     i = self._head + from_seq - first_cached
-                    return self._cache[i: i + limit]
+                    return self._cache[i : i + limit]
             return self._read_disk(from_seq, limit)
 
     def _read_disk(self, from_seq: int, limit: int) -> list[Record]:
-        index = bisect.bisect_right([s.first_seq for s in self._segments], from_seq) - 1
-        if index < 0:
-            return []
-        segment = self._segments[index]
-        offset = 0
-        if self._reader is not None and self._reader[0] == from_seq and self._reader[1] == segment.path:
-            offset = self._reader[2]
-        with open(segment.path, "rb") as f:
-            f.seek(offset)
-            # Read a bounded window: enough for ``limit`` typical records, the rest next time.
-            data = f.read(max(1 << 20, limit * 2048))
-        parsed, _ = _parse_records(data)
+        firsts = [segment.first_seq for segment in self._segments]
         out: list[Record] = []
-        end = offset
-        for pos, seq, topic, body in parsed:
-            end = offset + pos + _HEADER.size + len(topic) + len(body)
-            if seq < from_seq:
-                continue
-            out.append((seq, topic, body))
-            if len(out) >= limit:
+        seq = from_seq
+        while len(out) < limit and seq < self.next_seq:
+            index = bisect.bisect_right(firsts, seq) - 1
+            if index < 0:
                 break
+            got = self._scan_segment(self._segments[index], seq, limit - len(out))
+            out += got
+            if got:
+                seq = got[-1][0] + 1
+            if len(out) < limit:  # that segment is exhausted: go on with the next one
+                if index + 1 >= len(self._segments):
+                    break
+                seq = max(seq, firsts[index + 1])
+        return out
+
+    def _scan_segment(self, segment: _Segment, seq: int, limit: int) -> list[Record]:
+        """Up to ``limit`` records of one segment from ``seq`` on, read window by window (a
+        replay reads on from where the previous call stopped instead of from the start)."""
+        offset = 0
+        if self._reader is not None and self._reader[:2] == (seq, segment.path):
+            offset = self._reader[2]
+        out: list[Record] = []
+        window = 1 << 20
+        with open(segment.path, "rb") as f:
+            while len(out) < limit and offset < segment.size:
+                f.seek(offset)
+                data = f.read(min(window, segment.size - offset))
+                parsed, valid_end = _parse_records(data)
+                if not parsed:
+                    if len(data) < window:
+                        break  # damaged after this point (cut off at the next open)
+                    window *= 2  # one record larger than the window
+                    continue
+                for pos, rec_seq, topic, body in parsed:
+                    if rec_seq < seq:
+                        continue
+                    out.append((rec_seq, topic, body))
+                    if len(out) >= limit:
+                        valid_end = pos + _HEADER.size + len(topic) + len(body)
+                        break
+                offset += valid_end
         if out:
-            self._reader = (out[-1][0] + 1, segment.path, end)
-        if len(out) < limit and index + 1 < len(self._segments):
-            after = out[-1][0] + 1 if out else self._segments[index + 1].first_seq
-            if after >= self._segments[index + 1].first_seq:  # this segment is exhausted
-                out += self._read_disk(after, limit - len(out))
+            self._reader = (out[-1][0] + 1, segment.path, offset)
         return out
 
     def ack(self, upto: int) -> None:
@@ -367,10 +439,14 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
+            if self._fd < 0 and self._lock_fd < 0:
+                return
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-        self.save_acked()
+            self.save_acked()
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
 
     def __enter__(self) -> Spool:
         return self

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from walkout.protocol import Message
+from walkout.protocol import MESSAGE_CLASSES, Message
 
 Accepted = tuple[Message, bytes]
 """One accepted message: the decoded model and the JSON body exactly as it arrived."""
@@ -36,6 +36,8 @@ class MessageStore(Protocol):
         the receiver will not acknowledge them (the sources send them again)."""
         ...
 
+
+_TAGS = {cls: tag for tag, cls in MESSAGE_CLASSES.items()}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wire_messages (
@@ -64,8 +66,9 @@ class SqliteStore:
         once per batch, so FULL costs one flush per batch, not per message.
     """
 
-    def __init__(self, path: Path | str,
-                 synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL") -> None:
+    def __init__(
+        self, path: Path | str, synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    ) -> None:
         if str(path) == ":memory:":
             raise ValueError("path: expected a database file; ':memory:' is not durable")
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -86,13 +89,15 @@ class SqliteStore:
             return {src: seq for src, seq in rows}
 
     def store(self, batch: Sequence[Accepted]) -> None:
-        rows = [(m.src, m.seq, m.type, m.t_ns, body.decode()) for m, body in batch]
+        tags = _TAGS
+        rows = [(m.src, m.seq, tags[type(m)], m.t_ns, body.decode()) for m, body in batch]
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
                     "INSERT INTO wire_messages (src, seq, type, t_ns, body) VALUES (?,?,?,?,?)",
-                    rows)
+                    rows,
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -102,15 +107,22 @@ class SqliteStore:
         with self._lock:
             if src is None:
                 return int(self._db.execute("SELECT COUNT(*) FROM wire_messages").fetchone()[0])
-            return int(self._db.execute("SELECT COUNT(*) FROM wire_messages WHERE src=?",
-                                        (src,)).fetchone()[0])
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM wire_messages WHERE src=?", (src,)
+                ).fetchone()[0]
+            )
 
-    def read_after(self, cursor: int = 0, limit: int = 1000) -> Iterator[tuple[int, str, int, str, bytes]]:
+    def read_after(
+        self, cursor: int = 0, limit: int = 1000
+    ) -> Iterator[tuple[int, str, int, str, bytes]]:
         """Rows stored after ``cursor`` in arrival order: (id, src, seq, type, body)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, src, seq, type, body FROM wire_messages WHERE id > ? ORDER BY id "
-                "LIMIT ?", (cursor, limit)).fetchall()
+                "LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
         for row_id, src, seq, kind, body in rows:
             yield row_id, src, seq, kind, body.encode()
 
