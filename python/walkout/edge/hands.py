@@ -14,11 +14,13 @@ no association of their own. Per track and side:
   (elbow - shoulder), the forearm being ~0.8 of the upper arm in Drillis & Contini's table)
   and used like a seen wrist, flagged hidden;
 - seen by one camera only: the point of the wrist's ray nearest to a prior hand position at
-  the open shelf face nearest to the person (on the face plane for a seen wrist, since a seen
-  hand is not inside; ``hidden_depth_m`` behind it for a hidden one). A camera looking along
-  the face measures the depth itself (the ray runs parallel to the face); one looking
-  straight into the face cannot, and the prior decides: that is the honest limit of a
-  single view, and overlapping cameras are what buy reliable reaches.
+  the open shelf face nearest to the person (on the face plane for a seen wrist;
+  ``hidden_depth_m`` behind it for a hidden one, which the shelf hides because it is inside).
+  A camera looking along the face measures the depth itself (the ray runs parallel to the
+  face). One looking into the face cannot: a seen wrist on such a ray is left out rather
+  than guessed (a guess at depth 0 would end reaches other frames measured), a hidden one
+  takes the prior. That is the honest limit of a single view; overlapping cameras are what
+  buy reliable reaches.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ class HandParams:
         more reaches from views that look into the face, and more false ones from hands
         hidden just in front of a shelf.
     prior_height_m: height of the single-view prior (mid-shelf, where hands reach).
+    max_facing_cosine: a single-view *seen* wrist is used only when its ray is this close to
+        parallel to the face (|cos| of the angle between ray and face normal at most this):
+        then the ray itself measures the depth. Raising it admits views that look more into
+        the face, whose depth comes from the prior (on the face plane) and can split reaches.
     engage_distance_m: a single-view hand is estimated only for a person standing in front
         of a face (within its length) and at most this far from it: no one reaches into a
         shelf from further away or from beside its end.
@@ -92,6 +98,7 @@ class HandParams:
     prior_height_m: float = 1.1
     max_prior_distance_m: float = 0.8
     engage_distance_m: float = 1.0
+    max_facing_cosine: float = 0.5
 
 
 class FacePlanes:
@@ -224,13 +231,18 @@ def _single_view_hand(camera: Camera, pixel: npt.NDArray[np.float64], planes: Fa
     camera looking along the shelf) the depth is measured by the ray itself; along one that
     looks straight into the face it comes from the prior."""
     normal, offset = planes.normals[face], planes.offsets[face]
+    direction = camera.rays_from_image(pixel[None, :])[0]
+    if not np.isfinite(direction).all():
+        return None
+    facing = abs(float(direction @ normal))
+    if not hidden and facing > params.max_facing_cosine:
+        # A seen wrist on a ray that looks into the face: its depth is unknowable from this
+        # view, and a guess would end or split a reach that other frames measured. No hand.
+        return None
     depth = params.hidden_depth_m if hidden else 0.0
     floor = np.array([owner_xy[0], owner_xy[1], 0.0])
     prior = floor - normal * (float(normal @ floor) - offset + depth)
     prior[2] = params.prior_height_m
-    direction = camera.rays_from_image(pixel[None, :])[0]
-    if not np.isfinite(direction).all():
-        return None
     along = float((prior - camera.centre) @ direction)
     if along <= 0:
         return None
@@ -244,3 +256,37 @@ def _within_reach(points: npt.NDArray[np.float64], owner_xy: npt.NDArray[np.floa
                   reach: float) -> npt.NDArray[np.bool_]:
     horizontal = np.linalg.norm(points[:, :2] - owner_xy, axis=1)
     return (horizontal <= reach) & (points[:, 2] > -0.1) & (points[:, 2] < 2.6)
+
+
+class HandSmoother:
+    """Per (track, side): the component-wise median of the hand's positions over the last
+    ``window_s`` seconds (this frameset's included).
+
+    A hidden wrist is estimated from the arm, and those estimates jump by a decimetre from
+    frame to frame: as deep as a reach. A running median removes one-frame spikes (which
+    would be reaches of one frame) and keeps a real reach, which lasts the better part of a
+    second. window_s: raising it removes longer spikes and delays the start and end of each
+    reach by up to half the window; 0 turns smoothing off.
+    """
+
+    def __init__(self, window_s: float = 0.25) -> None:
+        if window_s < 0:
+            raise ValueError(f"window_s: expected seconds >= 0, got {window_s}")
+        self.window_s = window_s
+        self._history: dict[tuple[int, int], list[tuple[float, npt.NDArray[np.float64]]]] = {}
+
+    def __call__(self, t: float, hands: Hands) -> Hands:
+        if self.window_s == 0:
+            return hands
+        positions = np.array(hands.position, dtype=np.float64, copy=True)
+        for k, key in enumerate(zip(hands.track.tolist(), hands.side.tolist(), strict=True)):
+            history = self._history.setdefault(key, [])
+            history.append((t, hands.position[k]))
+            while history and history[0][0] < t - self.window_s:
+                history.pop(0)
+            positions[k] = np.median(np.array([p for _, p in history]), axis=0)
+        # Forget hands not seen for a while (tracks that ended), so memory stays bounded.
+        stale = [key for key, h in self._history.items() if h[-1][0] < t - 10 * self.window_s]
+        for key in stale:
+            del self._history[key]
+        return Hands(hands.track, hands.side, positions, hands.sigma)
