@@ -60,7 +60,7 @@ class FloorPointParams:
     ankle_sigma: float = 0.02
     box_sigma: float = 0.05
     min_sigma_px: float = 3.0
-    body_sigma_m: float = 0.10
+    body_sigma_m: float = 0.15
     one_ankle_sigma_m: float = 0.20
     floor_margin_m: float = 0.5
 
