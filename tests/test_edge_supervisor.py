@@ -116,6 +116,7 @@ def yolox(shared_data: Path) -> Path:
     return path
 
 
+@pytest.mark.realdata
 def test_live_cameras_reach_a_server_that_comes_late(tmp_path: Path, rendered_run: Path,
                                                      keys: Path, yolox: Path) -> None:
     endpoint = _free_endpoint()
@@ -194,6 +195,7 @@ def test_missing_model_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Pa
         load_for_start(config)
 
 
+@pytest.mark.realdata
 def test_missing_key_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path,
                                       yolox: Path) -> None:
     config = _edge_config(tmp_path, tiny_run, keys, yolox, _free_endpoint(),
@@ -202,6 +204,7 @@ def test_missing_key_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path
         EdgeSupervisor(config)
 
 
+@pytest.mark.realdata
 def test_wrong_model_layout_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path,
                                              yolox: Path) -> None:
     config = _edge_config(tmp_path, tiny_run, keys, yolox, _free_endpoint())
@@ -228,6 +231,7 @@ def test_invalid_config_is_a_start_error_naming_the_key(tmp_path: Path, tiny_run
     assert "needs --server" in capsys.readouterr().err
 
 
+@pytest.mark.realdata
 def test_sigterm_stops_cleanly(tmp_path: Path, rendered_run: Path, keys: Path,
                                yolox: Path) -> None:
     endpoint = _free_endpoint()
