@@ -244,7 +244,9 @@ def test_a_failing_store_is_not_acked_and_the_sender_resends(keys: Path, tmp_pat
     with Receiver("tcp://127.0.0.1:*", store, **server_args(keys, "gate-1"),
                   **FAST_RECEIVER).start() as receiver, \
          Sender(receiver.last_endpoint, "gate-1", tmp_path / "spool",
-                **sender_args(keys, "gate-1"), **FAST_SENDER) as sender:
+                **sender_args(keys, "gate-1"),
+                # a long ack timeout: recovery must come from the receiver's gap ack
+                **{**FAST_SENDER, "ack_timeout_s": 60.0}) as sender:
         for k in range(1, 51):
             sender.send(p.Checkin(src="gate-1", t_ns=k, gate="g1", account=f"acct-{k}"))
         assert sender.flush(15)

@@ -71,7 +71,7 @@ class _Body(msgspec.Struct, tag_field="type", kw_only=True, frozen=True,
             forbid_unknown_fields=True):
     """Fields every message body carries (see the module docstring)."""
 
-    v: int = PROTOCOL_VERSION
+    v: Literal[1] = PROTOCOL_VERSION  # a Literal: checked in C while decoding, no Python hook
     src: Id
     seq: Seq = 0
     t_ns: TimeNs
@@ -80,16 +80,6 @@ class _Body(msgspec.Struct, tag_field="type", kw_only=True, frozen=True,
     def type(self) -> str:
         """The message type: the ``type`` field on the wire and the topic frame."""
         return self.__struct_config__.tag  # type: ignore[return-value]
-
-    def __post_init__(self) -> None:
-        # msgspec runs this after decoding too, so a ValueError here becomes a refusal that
-        # names the message; constructing in Python does not check Meta constraints, decoding
-        # does (the receiver always decodes).
-        if self.v not in SUPPORTED_VERSIONS:
-            raise ValueError(
-                f"unsupported schema version v={self.v} (this build reads "
-                f"{sorted(SUPPORTED_VERSIONS)})"
-            )
 
 
 class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -130,7 +120,7 @@ class Reach(_Body, tag="reach", kw_only=True):
     confidence: Confidence
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        # msgspec runs this after decoding too, so the ValueError becomes a refusal.
         if self.end_ns < self.start_ns:
             raise ValueError(f"end_ns ({self.end_ns}) is before start_ns ({self.start_ns})")
 
@@ -144,7 +134,6 @@ class Dwell(_Body, tag="dwell", kw_only=True):
     leave_ns: TimeNs
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.leave_ns < self.enter_ns:
             raise ValueError(f"leave_ns ({self.leave_ns}) is before enter_ns ({self.enter_ns})")
 

@@ -292,6 +292,10 @@ class Receiver:
                 stats.store_failures += 1
                 log.exception("store failed for a batch of %d messages; not acknowledged, "
                               "the sources will resend", len(batch))
+                # Tell them now (a gap ack makes a sender go back at once) rather than let
+                # them wait for their ack timeout.
+                for src in touched:
+                    self._send_ack(src, True)
                 return
             positions.update(tentative)
             stats.accepted += len(batch)

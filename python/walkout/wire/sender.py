@@ -88,10 +88,13 @@ class Sender:
         flush per :meth:`send` call: batch with :meth:`send_many`).
     window:
         Most messages sent but not yet acknowledged. Larger keeps a long, fast link busy;
-        smaller bounds what one go-back-N resends.
+        smaller bounds what one go-back-N resends and, with many sources, how long the
+        server's queue (and so its ack delay) can grow: sources x window messages.
     ack_timeout_s:
-        Outstanding messages with no ack progress for this long are sent again. Lower recovers
-        sooner from a silent loss, higher resends less when the server is merely slow.
+        Outstanding messages with no ack progress for this long are sent again. This is the
+        last resort: a dropped connection, a gap and a failed store are all reported at once
+        (disconnect event, ``ack.gap``). Lower recovers sooner from a silent loss; too low
+        and a merely busy server (queue of sources x window messages) is flooded with resends.
     gap_holdoff_s:
         After going back for a gap, further gap reports are ignored this long (the messages
         already in flight would each report the same gap).
@@ -110,8 +113,8 @@ class Sender:
 
     def __init__(self, endpoint: str, src: str, spool_dir: Path | str, *, secret_key: KeyPair,
                  server_public_key: bytes, max_spool_bytes: int = 256 << 20,
-                 durability: Literal["process", "power"] = "process", window: int = 20_000,
-                 ack_timeout_s: float = 2.0, gap_holdoff_s: float = 0.25,
+                 durability: Literal["process", "power"] = "process", window: int = 2000,
+                 ack_timeout_s: float = 10.0, gap_holdoff_s: float = 1.0,
                  heartbeat_s: float = 1.0, reconnect_s: float = 0.1,
                  reconnect_max_s: float = 2.0, event_reserve: float = 0.1,
                  ack_save_s: float = 0.5, context: zmq.Context | None = None) -> None:
@@ -160,6 +163,8 @@ class Sender:
         self._connected = False
         self._last_progress = time.monotonic()
         self._last_gap_rewind = 0.0
+        self._acked_at_gap_rewind = 0
+        self._gap_pending = False
         self._sleeping = False
         self._stop = False
         self._sent = 0
@@ -353,6 +358,8 @@ class Sender:
         if events.get(self._dealer, 0) & zmq.POLLIN:
             self._on_acks()
         now = time.monotonic()
+        if self._gap_pending:
+            self._rewind_for_gap(now)
         self._check_timeout(now)
         if now - last_save >= self.ack_save_s:
             self.spool.save_acked()
@@ -445,10 +452,23 @@ class Sender:
             self._last_progress = time.monotonic()
         if self._next_send <= ack.upto:
             self._next_send = ack.upto + 1
-        now = time.monotonic()
-        if ack.gap and now - self._last_gap_rewind >= self.gap_holdoff_s:
-            self._last_gap_rewind = now
-            self._rewind()
+        if ack.gap:
+            self._gap_pending = True
+            self._rewind_for_gap(time.monotonic())
+
+    def _rewind_for_gap(self, now: float) -> None:
+        """Go back for a reported gap, at most once per ``gap_holdoff_s``: the messages that
+        were in flight when we went back report the same gap again. A report held off is
+        kept, and acted on when the holdoff ends if no ack progress was made since."""
+        if now - self._last_gap_rewind < self.gap_holdoff_s:
+            return
+        self._gap_pending = False
+        if self._last_gap_rewind and self.spool.acked > self._acked_at_gap_rewind:
+            self._last_gap_rewind = 0.0  # the resent stream is being stored: that gap is past
+            return
+        self._last_gap_rewind = now
+        self._acked_at_gap_rewind = self.spool.acked
+        self._rewind()
 
     def _check_timeout(self, now: float) -> None:
         # While disconnected nothing can be acked; the reconnect itself triggers the resend.

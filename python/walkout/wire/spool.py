@@ -314,33 +314,51 @@ class Spool:
             return self._read_disk(from_seq, limit)
 
     def _read_disk(self, from_seq: int, limit: int) -> list[Record]:
-        index = bisect.bisect_right([s.first_seq for s in self._segments], from_seq) - 1
-        if index < 0:
-            return []
-        segment = self._segments[index]
-        offset = 0
-        if self._reader is not None and self._reader[0] == from_seq and self._reader[1] == segment.path:
-            offset = self._reader[2]
-        with open(segment.path, "rb") as f:
-            f.seek(offset)
-            # Read a bounded window: enough for ``limit`` typical records, the rest next time.
-            data = f.read(max(1 << 20, limit * 2048))
-        parsed, _ = _parse_records(data)
+        firsts = [segment.first_seq for segment in self._segments]
         out: list[Record] = []
-        end = offset
-        for pos, seq, topic, body in parsed:
-            end = offset + pos + _HEADER.size + len(topic) + len(body)
-            if seq < from_seq:
-                continue
-            out.append((seq, topic, body))
-            if len(out) >= limit:
+        seq = from_seq
+        while len(out) < limit and seq < self.next_seq:
+            index = bisect.bisect_right(firsts, seq) - 1
+            if index < 0:
                 break
+            got = self._scan_segment(self._segments[index], seq, limit - len(out))
+            out += got
+            if got:
+                seq = got[-1][0] + 1
+            if len(out) < limit:  # that segment is exhausted: go on with the next one
+                if index + 1 >= len(self._segments):
+                    break
+                seq = max(seq, firsts[index + 1])
+        return out
+
+    def _scan_segment(self, segment: _Segment, seq: int, limit: int) -> list[Record]:
+        """Up to ``limit`` records of one segment from ``seq`` on, read window by window (a
+        replay reads on from where the previous call stopped instead of from the start)."""
+        offset = 0
+        if self._reader is not None and self._reader[:2] == (seq, segment.path):
+            offset = self._reader[2]
+        out: list[Record] = []
+        window = 1 << 20
+        with open(segment.path, "rb") as f:
+            while len(out) < limit and offset < segment.size:
+                f.seek(offset)
+                data = f.read(min(window, segment.size - offset))
+                parsed, valid_end = _parse_records(data)
+                if not parsed:
+                    if len(data) < window:
+                        break  # damaged after this point (cut off at the next open)
+                    window *= 2  # one record larger than the window
+                    continue
+                for pos, rec_seq, topic, body in parsed:
+                    if rec_seq < seq:
+                        continue
+                    out.append((rec_seq, topic, body))
+                    if len(out) >= limit:
+                        valid_end = pos + _HEADER.size + len(topic) + len(body)
+                        break
+                offset += valid_end
         if out:
-            self._reader = (out[-1][0] + 1, segment.path, end)
-        if len(out) < limit and index + 1 < len(self._segments):
-            after = out[-1][0] + 1 if out else self._segments[index + 1].first_seq
-            if after >= self._segments[index + 1].first_seq:  # this segment is exhausted
-                out += self._read_disk(after, limit - len(out))
+            self._reader = (out[-1][0] + 1, segment.path, offset)
         return out
 
     def ack(self, upto: int) -> None:
