@@ -37,8 +37,8 @@ def test_keypoints_project_where_the_body_is_drawn() -> None:
     checked = on_body = hidden = 0
     for camera in world.cameras:
         renderer = CameraRenderer(world, timeline, camera, 0.0, np.random.default_rng(0))
-        for k, t in enumerate(np.arange(5.0, 40.0, 1.3)):
-            image, truth = renderer.render(float(t), k, with_noise=False)
+        for t in np.arange(5.0, 40.0, 1.3):
+            image, truth = renderer.render(float(t), with_noise=False)
             persons = timeline.present_at(float(t))
             for row, person in enumerate(truth.person):
                 label = int(np.nonzero(persons == person)[0][0])
@@ -119,9 +119,9 @@ def test_decoded_frame_shows_people_at_their_keypoints(rendered: Run) -> None:
     """On the encoded video too: visible torso keypoints differ from the empty store."""
     scenario, store = load_scenario(SCENARIOS / "small.yaml")
     world = build_world(store, scenario.render.width, scenario.render.height)
-    from walkout.sim.scene import render_static
-
-    background = render_static(world, world.cameras[0])[0][..., ::-1]
+    timeline = simulate_crowd(world, scenario, stream(scenario.seed, "crowd"))
+    background = CameraRenderer(world, timeline, world.cameras[0], 0.0,
+                                stream(scenario.seed, "noise/cam1")).background
     truth = rendered.truth("cam1")
     differs = total = 0
     for index, _, image in rendered.frames("cam1"):

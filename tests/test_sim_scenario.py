@@ -50,3 +50,17 @@ def test_cli_refuses_a_store_file_as_scenario(tmp_path: Path, capsys: pytest.Cap
     store = SCENARIOS[0].parent.parent / "store.yaml"
     assert main(["sim", "--scenario", str(store), "--out", str(tmp_path / "r")]) == 1
     assert "expected kind: scenario" in capsys.readouterr().err
+
+
+def test_unknown_cameras_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from walkout.sim import simulate
+
+    store = (SCENARIOS[0].parent.parent / "store.yaml").resolve()
+    for extra, where in (("cameras: [cam1, cam42]\n", "cameras"),
+                         ("cameras: [cam1]\ncamera_failure: {camera: cam4, start_s: 1, duration_s: 1}\n",
+                          "camera_failure.camera")):
+        path = tmp_path / "s.yaml"
+        path.write_text(f"kind: scenario\nstore: {store}\nduration_s: 3\nshoppers: 1\n{extra}")
+        with pytest.raises(ValueError, match=where):
+            simulate(path, tmp_path / "run")
+        assert not (tmp_path / "run").exists()

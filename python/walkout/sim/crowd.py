@@ -134,7 +134,6 @@ class _Agent:
     backoff_dir: np.ndarray = field(default_factory=lambda: np.zeros(2))
     busy_until: float = 0.0
     replan_at: float = 0.0
-    picked: list[tuple[int, str]] = field(default_factory=list)  # (slot, sku) taken this stop
 
 
 def _wrap(a: float) -> float:
@@ -260,7 +259,7 @@ class Crowd:
         agent = self.agents[i]
         agent.goal, agent.mode = goal, "walk"
         agent.path = self.planner.path(agent.pos, goal)
-        agent.replan_at = t + 2.0
+        agent.replan_at = math.inf  # re-plan only after being pushed off the line
 
     def _walk(self, i: int, t: float) -> None:
         agent = self.agents[i]
@@ -278,17 +277,19 @@ class Crowd:
             return
         if t >= agent.replan_at or not agent.path:
             agent.path = self.planner.path(agent.pos, agent.goal)
-            agent.replan_at = t + 2.0
+            agent.replan_at = math.inf
             if not agent.path:
                 agent.path = [agent.goal]
         if t < agent.backoff_until:
             direction = agent.backoff_dir
-        else:
-            while len(agent.path) > 1 and np.linalg.norm(agent.path[0] - agent.pos) < 0.05:
+        step = min(agent.person.speed_mps * STEP_S, max(to_goal, 0.0))
+        if t >= agent.backoff_until:
+            # A waypoint within this step's reach is passed: head for the next one instead of
+            # overshooting it and turning back.
+            while len(agent.path) > 1 and np.linalg.norm(agent.path[0] - agent.pos) < max(0.05, step):
                 agent.path.pop(0)
             delta = agent.path[0] - agent.pos
             direction = delta / max(float(np.linalg.norm(delta)), 1e-9)
-        step = min(agent.person.speed_mps * STEP_S, max(to_goal, 0.0))
         moved = None
         for k, turn in enumerate((0.0, *_SIDESTEPS)):
             c, s = math.cos(turn), math.sin(turn)

@@ -52,5 +52,5 @@ class LiveStore:
         times = capture_times(self.scenario, camera, stream(self.seed, f"capture/{camera}"))
         t_ns = to_ns(self.scenario, times)
         for i, t in enumerate(times):
-            image, truth = renderer.render(float(t), i)
+            image, truth = renderer.render(float(t))
             yield LiveFrame(camera, i, int(t_ns[i]), image, truth)

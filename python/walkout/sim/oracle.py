@@ -30,7 +30,7 @@ import numpy as np
 
 from walkout.sim.crowd import Timeline
 from walkout.sim.pose import KEYPOINT_RADIUS, L_WRIST, R_WRIST, joints
-from walkout.sim.render import NEAR_M, VISIBILITY_TOLERANCE_M, project_bodies
+from walkout.sim.render import NEAR_M, VISIBILITY_TOLERANCE_M, project_joints
 from walkout.sim.scenario import Oracle
 from walkout.sim.scene import render_static
 from walkout.sim.world import SimCamera, World, camera_for_render
@@ -93,7 +93,8 @@ def analytic_truth(timeline: Timeline, camera: SimCamera, static_depth: np.ndarr
                            np.zeros(0, np.int32))
     state = timeline.body_state(frame_t[rec_frame], person)
     J = joints(state)
-    _, uv, z, full = project_bodies(camera, J, state.height)
+    uv, z, full = project_joints(camera, J, state.height)
+    uv, z = uv[:, :17], z[:, :17]
     u = np.round(uv[..., 0]).astype(np.int64)
     v = np.round(uv[..., 1]).astype(np.int64)
     inside = (u >= 0) & (u < W) & (v >= 0) & (v < H) & (z > NEAR_M)

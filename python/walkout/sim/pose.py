@@ -121,9 +121,13 @@ def joints(state: BodyState) -> np.ndarray:
         leg = out[:, hip] - out[:, ankle]
         half = np.linalg.norm(leg, axis=-1, keepdims=True) / 2
         bend = np.sqrt(np.maximum(seg**2 - half**2, 0.0))
-        # Forward, made perpendicular to the leg so that both segments keep their length.
+        # Forward, made perpendicular to the leg so that both segments keep their length;
+        # tilted up just enough never to point down (a deep squat folds the knee up).
         axis = leg / np.maximum(2 * half, 1e-9)
         fwd = f - axis * (f * axis).sum(-1, keepdims=True)
+        up = _UP - axis * axis[:, 2:3]
+        tilt = np.maximum(-fwd[:, 2:3], 0.0) / np.maximum(up[:, 2:3], 1e-6) * 1.1
+        fwd = fwd + tilt * up
         fwd = fwd / np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
         out[:, knee] = mid + fwd * bend
     # Upper body, leaning forward when reaching low.

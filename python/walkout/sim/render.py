@@ -15,7 +15,7 @@ import numpy as np
 
 from walkout import _core
 from walkout.sim.crowd import Timeline
-from walkout.sim.pose import CAPSULES, KEYPOINT_RADIUS, capsule_colours, joints
+from walkout.sim.pose import CAPSULES, KEYPOINT_RADIUS, N_JOINTS, capsule_colours, joints
 from walkout.sim.scene import render_static
 from walkout.sim.world import SimCamera, World
 
@@ -23,6 +23,8 @@ from walkout.sim.world import SimCamera, World
 VISIBILITY_TOLERANCE_M = 0.06
 # Capsules nearer than this to the camera plane are not drawn (behind or in the lens).
 NEAR_M = 0.1
+# Precomputed sensor-noise fields per camera; more cost memory (1.4 MB each at 640x360).
+_NOISE_FIELDS = 8
 _CAP_A = np.array([a for a, _, _, _ in CAPSULES])
 _CAP_B = np.array([b for _, b, _, _ in CAPSULES])
 _CAP_R = np.array([r for _, _, r, _ in CAPSULES])
@@ -39,14 +41,40 @@ class FrameTruth:
     visible_px: np.ndarray  # (M,) int32 pixels of this person in the frame
 
 
-def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Joints (P, N_JOINTS, 3) -> capsules (P*C, 10), keypoint pixels (P, 17, 2), keypoint depth
-    (P, 17), amodal boxes (P, 4)."""
+def _joint_radius() -> np.ndarray:
+    """Per joint the largest radius (fraction of height) of the capsules ending at it."""
+    radius = np.zeros(N_JOINTS)
+    for a, b, r, _ in CAPSULES:
+        radius[a] = max(radius[a], r)
+        radius[b] = max(radius[b], r)
+    return radius
+
+
+_JOINT_R = _joint_radius()
+
+
+def project_joints(camera: SimCamera, J: np.ndarray, heights: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, N_JOINTS, 3) -> pixels (P, N_JOINTS, 2), camera depth (P, N_JOINTS) and the
+    amodal box (P, 4) of the projected capsules: the box of their end circles, i.e. of every
+    joint's circle at the largest radius of the capsules that end there (the same box the
+    capsules give, for a fraction of the work)."""
     P, NJ, _ = J.shape
     uv, z = camera.project(J.reshape(-1, 3))
     uv = uv.reshape(P, NJ, 2)
     z = z.reshape(P, NJ)
+    used = _JOINT_R > 0
+    r = camera.K[0, 0] * (_JOINT_R[None, used] * heights[:, None]) / np.maximum(z[:, used], NEAR_M)
+    lo = (uv[:, used] - r[..., None]).min(1)
+    hi = (uv[:, used] + r[..., None]).max(1)
+    return uv, z, np.concatenate([lo, hi], 1)
+
+
+def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, N_JOINTS, 3) -> capsules (P*C, 10), keypoint pixels (P, 17, 2), keypoint depth
+    (P, 17), amodal boxes (P, 4)."""
+    uv, z, box = project_joints(camera, J, heights)
     f = camera.K[0, 0]
     r_world = _CAP_R[None, :] * heights[:, None]  # (P, C)
     za, zb = z[:, _CAP_A], z[:, _CAP_B]
@@ -56,9 +84,7 @@ def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
                      uv[:, _CAP_B, 0], uv[:, _CAP_B, 1], zb, rb, r_world], -1)
     near = (za < NEAR_M) | (zb < NEAR_M)
     caps[near] = 0.0  # zero radius: the rasteriser skips it
-    lo = np.minimum(uv[:, _CAP_A] - ra[..., None], uv[:, _CAP_B] - rb[..., None]).min(1)
-    hi = np.maximum(uv[:, _CAP_A] + ra[..., None], uv[:, _CAP_B] + rb[..., None]).max(1)
-    return caps.reshape(-1, 10), uv[:, :17], z[:, :17], np.concatenate([lo, hi], 1)
+    return caps.reshape(-1, 10), uv[:, :17], z[:, :17], box
 
 
 class CameraRenderer:
@@ -67,17 +93,26 @@ class CameraRenderer:
         self.world, self.timeline, self.camera = world, timeline, camera
         # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
         rgb, self.static_depth = render_static(world, camera)
-        self.background = np.ascontiguousarray(rgb[..., ::-1])
-        self.colours = [np.ascontiguousarray(capsule_colours(p)[:, ::-1]) for p in timeline.people]
+        # Each camera's exposure and white balance differ a little, as real ones do.
+        gain = rng.uniform(0.85, 1.1) * rng.uniform(0.95, 1.05, 3)
+
+        def expose(colours: np.ndarray) -> np.ndarray:
+            bgr = colours[..., ::-1].astype(np.float64) * gain[::-1]
+            return np.ascontiguousarray(np.clip(bgr + 0.5, 0, 255).astype(np.uint8))
+
+        self.background = expose(rgb)
+        self.colours = [expose(capsule_colours(p)) for p in timeline.people]
         # Sensor noise: a few precomputed noise fields cycled per frame (drawing fresh
         # Gaussian noise for every pixel of every frame would cost more than the rendering).
-        shape = (4, camera.height, camera.width, 3)
+        # Frames draw one of them at random, so the noise has no period a model could learn.
+        shape = (_NOISE_FIELDS, camera.height, camera.width, 3)
         noise = np.clip(np.round(rng.normal(0.0, noise_sigma, shape)), -64, 64).astype(np.int16)
         self._noise_plus = np.clip(noise, 0, 255).astype(np.uint8)
         self._noise_minus = np.clip(-noise, 0, 255).astype(np.uint8)
+        self._noise_pick = np.random.default_rng(rng.integers(2**63))
         self.labels = np.empty((camera.height, camera.width), np.int32)
 
-    def render(self, t: float, index: int, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
+    def render(self, t: float, with_noise: bool = True) -> tuple[np.ndarray, FrameTruth]:
         """BGR image (H, W, 3) uint8 at time t (seconds from start) and its ground truth."""
         import cv2
 
@@ -96,7 +131,7 @@ class CameraRenderer:
         else:
             truth = _empty_truth()
         if with_noise:
-            k = index % len(self._noise_plus)
+            k = int(self._noise_pick.integers(len(self._noise_plus)))
             cv2.add(image, self._noise_plus[k], dst=image)
             cv2.subtract(image, self._noise_minus[k], dst=image)
         return image, truth

@@ -39,7 +39,7 @@ LAYOUT = """\
 | `truth/CAM.npz` | per stored frame of CAM: `frame_index` (F,), `t_ns` (F,); per person seen, flat records: `rec_frame` (M,) index into the frames, `person` (M,), `box` (M, 4) x1 y1 x2 y2 of the visible pixels, `box_full` (M, 4) the whole projected body, `keypoints` (M, 17, 3) u, v, visibility (0 outside the image, 1 hidden, 2 seen), `visible_px` (M,) pixels drawn (-1 in oracle mode) |
 | `oracle/CAM.npz` | oracle detections for the same frames: `rec_frame` (D,), `box` (D, 4), `score` (D,), `keypoints` (D, 17, 3) u, v, confidence (0 = dropped), `person` (D,) true person or -1 for a false positive |
 | `truth/trajectories.npz` | `t_ns` (T,), `pos` (T, P, 2) floor x, y, `heading` (T, P) radians, `present` (T, P) bool, at the simulation step |
-| `truth/events.json` | `reaches` (person, account, hand, shelf, slot, `start_ns`/`end_ns` when the wrist crossed the face plane, kind pick/put/touch, count, sku), `moves` (each pick and put: person, account, sku, count, slot, `t_ns`) |
+| `truth/events.json` | `reaches` (person, account, hand, shelf, slot, `start_ns`/`end_ns` when the wrist crossed the face plane, kind pick/put/touch, count, sku, `neighbours`: other people within 1.2 m mid-reach), `moves` (each pick and put: person, account, sku, count, slot, `t_ns`) |
 | `truth/receipts.json` | per account: lines (sku, name, qty, unit_price_cents), currency, total_cents, the people on the cart, whether all of them left |
 | `messages/checkin.jsonl`, `messages/weight.jsonl` | one `walkout.protocol` JSON body per line (`Checkin`, `Weight`), as the gate and the shelf gateways would send them, `seq` numbered per source |
 | `sensors/readings.npz` | raw load-cell readings: `t_ns` (N,), `slots` (S,) slot ids, `readings_g` (N, S), `true_g` (N, S) |

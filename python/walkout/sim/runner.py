@@ -104,7 +104,7 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
     with (s.out / "video" / f"{camera.id}.timestamps.csv").open("w") as ts:
         ts.write("frame_index,t_ns\n")
         for i, t in enumerate(frame_t):
-            image, truth = renderer.render(float(t), i)
+            image, truth = renderer.render(float(t))
             writer.write(image)
             ts.write(f"{i},{t_ns[i]}\n")
             if i % 20 == 19:
@@ -152,11 +152,15 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"out: {out} exists and is not empty; choose a new directory")
-    for sub in ("store/calib", "truth", "oracle", "messages", "sensors", "video"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)
 
     world = build_world(store_path, scenario.render.width, scenario.render.height, scenario.cameras)
+    failure = scenario.camera_failure
+    if failure is not None and failure.camera not in {c.id for c in world.cameras}:
+        raise ValueError(f"camera_failure.camera: '{failure.camera}' is not among the rendered "
+                         f"cameras {[c.id for c in world.cameras]}")
+    for sub in ("store/calib", "truth", "oracle", "messages", "sensors", "video"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     timeline = simulate_crowd(world, scenario, stream(seed, "crowd"),
                               progress=lambda done, total: report("crowd", done, total))
     reaches = true_reaches(world, timeline)
@@ -285,10 +289,13 @@ def _write_meta(world: World, scenario: Scenario, timeline: Timeline, seed: int,
         "cameras": [c.id for c in world.cameras], "people": people,
     }
     (out / "run.json").write_text(json.dumps(meta, indent=1))
-    n_reach = len(json.loads((out / "truth" / "events.json").read_text())["reaches"])
+    all_reaches = json.loads((out / "truth" / "events.json").read_text())["reaches"]
+    n_reach = len(all_reaches)
+    close = sum(1 for r in all_reaches if r["neighbours"] > 0)
     summary = (f"Scenario `{scenario.name}`, seed {seed}, {meta['mode']} mode: "
                f"{scenario.duration_s:g} s from {scenario.start_time.isoformat()}, "
-               f"{len(timeline.people)} people on {scenario.shoppers} carts, {n_reach} reaches, "
+               f"{len(timeline.people)} people on {scenario.shoppers} carts, {n_reach} reaches "
+               f"({close} with another shopper within 1.2 m), "
                f"cameras {', '.join(meta['cameras'])} at {scenario.render.width}x"
                f"{scenario.render.height}, {scenario.render.fps:g} fps.")
     (out / "README.md").write_text(

@@ -13,6 +13,7 @@ from walkout.sim.pose import joints
 from walkout.sim.world import World
 
 _SAMPLE_HZ = 200.0  # resolution of the face-crossing times
+CLOSE_M = 1.2  # another shopper this near while reaching makes the reach ambiguous
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TrueReach:
     kind: str  # pick | put | touch
     count: int
     sku: str | None
+    neighbours: int  # other people within CLOSE_M of the reacher mid-reach: a close encounter
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,15 @@ def true_reaches(world: World, timeline: Timeline) -> list[TrueReach]:
         if crossing is None:
             continue  # never reached into the shelf: not a reach (and moved nothing)
         info = world.slots[reach.slot]
+        k = min(round(0.5 * (crossing[0] + crossing[1]) / (timeline.times[1] - timeline.times[0])),
+                len(timeline.times) - 1)
+        others = np.nonzero(timeline.present[k])[0]
+        others = others[others != reach.person]
+        near = int((np.linalg.norm(timeline.pos[k, others] - timeline.pos[k, reach.person], axis=1)
+                    < CLOSE_M).sum())
         out.append(TrueReach(reach.person, timeline.people[reach.person].account,
                              ("left", "right")[reach.hand], info.shelf.id, info.slot_id,
-                             crossing[0], crossing[1], reach.kind, reach.count, reach.sku))
+                             crossing[0], crossing[1], reach.kind, reach.count, reach.sku, near))
     return out
 
 
