@@ -16,11 +16,11 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-import scipy  # noqa: E402
-from bench_track_common import import_lap_and_lapx, interleaved_medians
-from harness import format_seconds, markdown_table, write_results
+import scipy
 from scipy.optimize import linear_sum_assignment
 
+from bench_track_common import blocked_medians, import_lap_and_lapx
+from harness import format_seconds, markdown_table, write_results
 from walkout.track import linear_assignment
 
 SHAPES = [(10, 10), (50, 50), (100, 100), (300, 300), (1000, 1000), (50, 80)]
@@ -65,7 +65,7 @@ def main() -> None:
             for name in ("lap", "lapx"):
                 if name in solvers:
                     assert abs(lapjv_total(solvers[name](c), c) - ref) < 1e-9 * max(1.0, ref), name
-            times = interleaved_medians({name: (lambda f=f, c=c: f(c)) for name, f in solvers.items()},
+            times = blocked_medians({name: (lambda f=f, c=c: f(c)) for name, f in solvers.items()},
                                         repeat=repeats(shape))
             for name, t in times.items():
                 per_matrix[name].append(t)
@@ -86,8 +86,8 @@ def main() -> None:
                             "scipy / walkout", "walkout / fastest peer"], rows_out)
     body = (
         f"Uniform random costs in [0, 1), {MATRICES} matrices per size. Per matrix the solvers "
-        f"run round-robin (301 rounds up to 100x100, 41 at 300, 9 at 1000) and each gets its "
-        f"median; the table shows the median over the matrices. Rectangular 50x80 goes to lapjv "
+        f"run in rotating blocks (301 calls each up to 100x100, 41 at 300, 9 at 1000; see "
+        f"bench_track_common.py) and each gets its median; the table shows the median over the matrices. Rectangular 50x80 goes to lapjv "
         f"with extend_cost=True. Peers: scipy {scipy.__version__}, "
         f"lap {getattr(lap, '__version__', 'missing')}, lapx {getattr(lapx, '__version__', 'missing')}. "
         f"Every total equals scipy's.\n\n{table}\n\n"

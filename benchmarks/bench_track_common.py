@@ -1,9 +1,11 @@
 """Helpers shared by the track benchmarks (not a benchmark itself).
 
 Timing under load: the benchmark machine is shared, and load that drifts between one
-solver's timing block and the next skews their ratio. ``interleaved_medians`` runs the
-contenders in turn, one call each per round, so drift hits all of them alike, and reports
-each one's median.
+contender's timing block and the next skews their ratio; but alternating single calls lets
+each contender evict the others' data from the caches, which charges a microsecond-scale
+call for its neighbour's footprint (a filterpy step between two 9 µs Kalman steps made them
+35 µs). ``blocked_medians`` does both: short blocks of consecutive calls per contender,
+blocks in rotation over several rounds, the median of every call's time.
 
 Peers that install the same module name: lap and lapx both install ``lap``. lapx lives in
 its own folder (default /work/benchdeps/lapx, made by
@@ -24,19 +26,20 @@ from types import ModuleType
 LAPX_PATH = Path(os.environ.get("WALKOUT_LAPX_PATH", "/work/benchdeps/lapx"))
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], *, repeat: int, warmup: int = 3,
-                        number: int = 1) -> dict[str, float]:
-    """Median seconds per call of each function, timed round-robin."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+def blocked_medians(fns: dict[str, Callable[[], object]], *, repeat: int, rounds: int = 5,
+                    warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function: `rounds` rotations of blocks of about
+    repeat / rounds consecutive calls each (each block starts with `warmup` untimed calls)."""
+    per_block = max(1, repeat // rounds)
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(number):
+            for _ in range(warmup):
                 fn()
-            samples[name].append((time.perf_counter() - start) / number)
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
-from twins.track import linear_assignment as twin_assignment
 
+from twins.track import linear_assignment as twin_assignment
 from walkout.track import linear_assignment
 
 
@@ -111,9 +111,9 @@ def test_example_and_empty():
 
 
 def test_accepts_lists_and_other_dtypes():
-    rows, cols = linear_assignment([[1, 2], [2, 1]])
+    _rows, cols = linear_assignment([[1, 2], [2, 1]])
     assert cols.tolist() == [0, 1]
-    rows, cols = linear_assignment(np.array([[1, 2], [2, 1]], np.float32).T.copy(order="F"))
+    _rows, cols = linear_assignment(np.array([[1, 2], [2, 1]], np.float32).T.copy(order="F"))
     assert cols.tolist() == [0, 1]
 
 

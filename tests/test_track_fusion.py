@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twins.track import fuse_views as twin_fuse
 
+from twins.track import fuse_views as twin_fuse
 from walkout.track import fuse_views
 
 

@@ -7,8 +7,8 @@ import pytest
 from filterpy.kalman import KalmanFilter
 from hypothesis import given
 from hypothesis import strategies as st
-from twins import track as twin
 
+from twins import track as twin
 from walkout import _core
 from walkout.track import chi2_gate
 
@@ -38,7 +38,7 @@ def test_box_filter_matches_filterpy_step_by_step(seed, n, steps):
         dt = float(rng.uniform(0.005, 0.2))
         _core.track_box_kalman_predict(means, covs, dt, position_noise=pos, velocity_noise=vel)
         z = means[:, :4] + rng.normal(0, 5, (n, 4))
-        for k, kf in enumerate(filters):
+        for kf in filters:
             kf.predict(F=twin.transition(dt, 4), Q=twin.box_process_noise(kf.x, dt, pos, vel))
         np.testing.assert_allclose(means, np.stack([kf.x for kf in filters]), rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(covs, np.stack([kf.P for kf in filters]), rtol=1e-9, atol=1e-9)

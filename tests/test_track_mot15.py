@@ -9,8 +9,8 @@ The tracker runs with its defaults: no parameter here is tuned for these two fil
 from __future__ import annotations
 
 import pytest
-from track_scoring import read_mot, run_box_tracker_on_mot, score_tracks
 
+from track_scoring import read_mot, run_box_tracker_on_mot, score_tracks
 from walkout.track import BoxTracker
 
 SORT_TUD_CAMPUS_MOTA = 62.7

@@ -78,6 +78,9 @@ Batch batch_of(py::array& means, py::array& covs, py::ssize_t D) {
 
 // dt: a number for all tracks or one per track.
 std::vector<double> dt_of(const py::object& dt, std::size_t n) {
+  // A plain number is the common case; turning it into a 0-d array first costs a microsecond.
+  if (py::isinstance<py::float_>(dt) || py::isinstance<py::int_>(dt))
+    return std::vector<double>(n, dt.cast<double>());
   carray<double> a = py::cast<carray<double>>(dt);
   if (a.ndim() == 0) return std::vector<double>(n, *a.data());
   require_shape(a, "dt", {static_cast<py::ssize_t>(n)});
@@ -112,18 +115,20 @@ void box_update_py(py::array means, py::array covs, const carray<double>& z, dou
   BoxNoise noise;
   noise.measurement = measurement_noise;
   const double* zd = z.data();
-  bool ok = true;
+  std::vector<double> r(b.n * 16, 0.0);
+  std::vector<char> ok(b.n);
   {
     // Safe: plain pointers into arrays held by the caller's frame; no Python objects touched.
     py::gil_scoped_release release;
     for (std::size_t k = 0; k < b.n; ++k) {
-      double rd[4], r[16] = {};
+      double rd[4];
       kalman::box_measurement_noise(b.mean + k * 8, noise, rd);
-      for (int i = 0; i < 4; ++i) r[i * 4 + i] = rd[i];
-      ok &= kalman::cv_update<4>(b.mean + k * 8, b.cov + k * 64, zd + k * 4, r);
+      for (int i = 0; i < 4; ++i) r[k * 16 + i * 4 + i] = rd[i];
     }
+    kalman::cv_update_batch<4>(b.mean, b.cov, zd, r.data(), b.n, ok.data());
   }
-  if (!ok) throw std::invalid_argument("covariances: innovation covariance not positive definite");
+  for (char o : ok)
+    if (!o) throw std::invalid_argument("covariances: innovation covariance not positive definite");
 }
 
 void floor_predict_py(py::array means, py::array covs, const py::object& dt_obj, double acceleration_std) {
@@ -147,13 +152,14 @@ void floor_update_py(py::array means, py::array covs, const carray<double>& z, c
   require_shape(R, "point_covariances", {static_cast<py::ssize_t>(b.n), 2, 2});
   const double* zd = z.data();
   const double* rd = R.data();
-  bool ok = true;
+  std::vector<char> ok(b.n);
   {
     // Safe: plain pointers into arrays held by the caller's frame; no Python objects touched.
     py::gil_scoped_release release;
-    for (std::size_t k = 0; k < b.n; ++k) ok &= kalman::cv_update<2>(b.mean + k * 4, b.cov + k * 16, zd + k * 2, rd + k * 4);
+    kalman::cv_update_batch<2>(b.mean, b.cov, zd, rd, b.n, ok.data());
   }
-  if (!ok) throw std::invalid_argument("point_covariances: innovation covariance not positive definite");
+  for (char o : ok)
+    if (!o) throw std::invalid_argument("point_covariances: innovation covariance not positive definite");
 }
 
 py::array_t<double> floor_gating_py(const carray<double>& means, const carray<double>& covs,
@@ -182,10 +188,30 @@ void check_box_inputs(const carray<float>& boxes, const carray<float>& scores) {
   require_shape(scores, "scores", {boxes.shape(0)});
 }
 
+// All live tracks, then the same five arrays for the confirmed tracks matched this frame:
+// building that subset here costs five small allocations, against several microseconds of
+// numpy masking per frame in Python (the subset is what most callers report).
 py::tuple box_tracks_py(const BoxTracks& t) {
   const auto n = static_cast<py::ssize_t>(t.ids.size());
+  py::ssize_t m = 0;
+  for (py::ssize_t k = 0; k < n; ++k)
+    m += t.states[k] == static_cast<std::int8_t>(TrackState::Confirmed) && t.det_index[k] >= 0;
+  py::array_t<std::int64_t> ids(m), det(m);
+  py::array_t<float> boxes({m, py::ssize_t{4}}), scores(m);
+  py::array_t<std::int8_t> states(m);
+  py::ssize_t r = 0;
+  for (py::ssize_t k = 0; k < n; ++k) {
+    if (!(t.states[k] == static_cast<std::int8_t>(TrackState::Confirmed) && t.det_index[k] >= 0)) continue;
+    ids.mutable_data()[r] = t.ids[k];
+    det.mutable_data()[r] = t.det_index[k];
+    scores.mutable_data()[r] = t.scores[k];
+    states.mutable_data()[r] = t.states[k];
+    std::copy_n(&t.boxes[k * 4], 4, boxes.mutable_data() + r * 4);
+    ++r;
+  }
   return py::make_tuple(to_numpy(t.ids, {n}), to_numpy(t.boxes, {n, 4}), to_numpy(t.states, {n}),
-                        to_numpy(t.det_index, {n}), to_numpy(t.scores, {n}));
+                        to_numpy(t.det_index, {n}), to_numpy(t.scores, {n}),
+                        py::make_tuple(ids, boxes, states, det, scores));
 }
 
 py::tuple floor_tracks_py(const FloorTracks& t) {

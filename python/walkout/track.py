@@ -43,6 +43,9 @@ class TrackState(enum.IntEnum):
     LOST = 2  # confirmed, currently unmatched; kept for lost_buffer_s
 
 
+_CONFIRMED = int(TrackState.CONFIRMED)
+
+
 # The compiled function itself, not a Python wrapper around it: at tracking sizes (10x10)
 # a wrapper's call would add ~5 % to the whole solve. Its documentation:
 #
@@ -63,7 +66,6 @@ def chi2_gate(probability: float, dof: int) -> float:
     return _core.track_chi2_quantile(probability, dof)
 
 
-@dataclass(frozen=True)
 class Tracks:
     """One frame of BoxTracker output, rows sorted by ID.
 
@@ -72,22 +74,39 @@ class Tracks:
     states: (N,) int8 TrackState values.
     det_index: (N,) int64, the input row that updated the track this frame, -1 if none.
     scores: (N,) float32, the score of the detection that last updated the track.
+
+    A plain slotted class rather than a frozen dataclass: it is built every frame, and a
+    frozen dataclass's __init__ costs several times the tracker's own per-frame work in C++.
+    Treat it as read-only.
     """
 
-    ids: npt.NDArray[np.int64]
-    boxes: npt.NDArray[np.float32]
-    states: npt.NDArray[np.int8]
-    det_index: npt.NDArray[np.int64]
-    scores: npt.NDArray[np.float32]
+    __slots__ = ("_confirmed", "boxes", "det_index", "ids", "scores", "states")
+
+    def __init__(self, ids: npt.NDArray[np.int64], boxes: npt.NDArray[np.float32],
+                 states: npt.NDArray[np.int8], det_index: npt.NDArray[np.int64],
+                 scores: npt.NDArray[np.float32], _confirmed: tuple | None = None) -> None:
+        self.ids = ids
+        self.boxes = boxes
+        self.states = states
+        self.det_index = det_index
+        self.scores = scores
+        self._confirmed = _confirmed  # the confirmed subset, when the tracker computed it
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __repr__(self) -> str:
+        return (f"Tracks(ids={self.ids!r}, boxes={self.boxes!r}, states={self.states!r}, "
+                f"det_index={self.det_index!r}, scores={self.scores!r})")
+
     def confirmed(self) -> Tracks:
         """Only the tracks confirmed and matched this frame (what one would draw or report)."""
-        keep = (self.states == TrackState.CONFIRMED) & (self.det_index >= 0)
-        return Tracks(self.ids[keep], self.boxes[keep], self.states[keep], self.det_index[keep],
-                      self.scores[keep])
+        if self._confirmed is not None:
+            return Tracks(*self._confirmed)
+        # A plain int, not the IntEnum: numpy compares against an enum member by a slow path.
+        keep = np.flatnonzero((self.states == _CONFIRMED) & (self.det_index >= 0))
+        return Tracks(self.ids.take(keep), self.boxes.take(keep, axis=0), self.states.take(keep),
+                      self.det_index.take(keep), self.scores.take(keep))
 
 
 @dataclass(frozen=True)
@@ -114,7 +133,7 @@ class BoxTracker:
     """Multi-person tracker for one camera's image plane (motion only).
 
     ByteTrack's two-pass association (high-score detections first, then low-score ones for
-    confirmed tracks), OC-SORT's velocity-direction consistency, observation-centric
+    confirmed and lost tracks), OC-SORT's velocity-direction consistency, observation-centric
     recovery and re-update, a tentative/confirmed/lost lifecycle with a lost buffer in
     seconds, and a constant-velocity Kalman filter on (cx, cy, w, h) stepped by real time.
     IDs belong to this instance.
@@ -123,14 +142,17 @@ class BoxTracker:
         fps: frame rate used when ``update`` gets no ``t``; only the default time step.
         high_score: detections at or above go to the first pass and may start tracks; raising
             keeps doubtful detections out (fewer false tracks, more fragmentation).
-        low_score: detections below are ignored; between low and high they only extend
-            confirmed tracks. Lowering recovers more occluded people, risks background.
-        new_track_score: an unmatched detection starts a track only above this; raising cuts
-            false tracks and delays newcomers.
+        low_score: detections below are ignored; between low and high they extend confirmed
+            and lost tracks (second pass). Lowering recovers more occluded people, risks
+            background.
+        new_track_score: an unmatched detection at or above this starts a tentative track,
+            low-score ones included when it is below high_score (people entering half hidden);
+            raising cuts false tracks and delays newcomers.
         match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
             raising swaps fewer identities between people passing close.
-        low_match_iou: second-pass minimum IoU for low-score detections (kept high: they are
-            often partial views).
+        low_match_iou: second-pass minimum IoU for low-score detections; raising protects
+            tracks from background detections, lowering keeps people through partial
+            occlusion.
         tentative_match_iou: minimum IoU for a tentative track's second hit.
         recovery_iou: minimum IoU between a lost track's last observed box and a detection.
         direction_weight: OC-SORT direction-consistency weight; raising prefers detections
@@ -160,8 +182,8 @@ class BoxTracker:
         high_score: float = 0.6,
         low_score: float = 0.1,
         new_track_score: float = 0.7,
-        match_iou: float = 0.2,
-        low_match_iou: float = 0.5,
+        match_iou: float = 0.3,
+        low_match_iou: float = 0.3,
         tentative_match_iou: float = 0.3,
         recovery_iou: float = 0.3,
         direction_weight: float = 0.2,

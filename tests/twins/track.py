@@ -154,7 +154,7 @@ def kalman_update(means: Array, covs: Array, z: Array, rs: Array) -> tuple[Array
 def box_predict(means: Array, covs: Array, dt: float | Array, position_noise: float = 0.27,
                 velocity_noise: float = 1.0) -> tuple[Array, Array]:
     dts = np.broadcast_to(np.asarray(dt, float), (len(means),))
-    qs = np.stack([box_process_noise(x, d, position_noise, velocity_noise) for x, d in zip(means, dts)]) \
+    qs = np.stack([box_process_noise(x, d, position_noise, velocity_noise) for x, d in zip(means, dts, strict=False)]) \
         if len(means) else np.zeros((0, 8, 8))
     return kalman_predict(means, covs, dts, qs)
 
@@ -228,7 +228,7 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
     points: list[Array] = []
     covs: list[Array] = []
     members: list[list[int]] = []
-    for c, (pts, cvs) in enumerate(zip(points_per_camera, covs_per_camera)):
+    for c, (pts, cvs) in enumerate(zip(points_per_camera, covs_per_camera, strict=False)):
         pts, cvs = np.asarray(pts, float).reshape(-1, 2), np.asarray(cvs, float).reshape(-1, 2, 2)
         cost = np.full((len(points), len(pts)), np.inf)
         for k in range(len(points)):
@@ -239,7 +239,7 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
                     cost[k, j] = d2
         used = set()
         if cost.size:
-            for k, j in zip(*linear_assignment(cost, gate + 1.0)):
+            for k, j in zip(*linear_assignment(cost, gate + 1.0), strict=False):
                 info = np.linalg.inv(covs[k]) + np.linalg.inv(cvs[j])
                 fused_cov = np.linalg.inv(info)
                 points[k] = fused_cov @ (np.linalg.solve(covs[k], points[k]) + np.linalg.solve(cvs[j], pts[j]))
@@ -254,3 +254,305 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
                 members[-1][c] = j
     return (np.array(points).reshape(-1, 2), np.array(covs).reshape(-1, 2, 2),
             np.array(members, dtype=np.int64).reshape(len(members), n_cams))
+
+
+# ---------------------------------------------------------------------------------------------
+# Trackers: readable step-by-step twins of the compiled BoxTracker and FloorTracker
+# ---------------------------------------------------------------------------------------------
+
+TENTATIVE, CONFIRMED, LOST = 0, 1, 2
+
+
+def _assign(rows: list[int], cols: list[int], cost_fn, limit: float) -> list[tuple[int, int]]:
+    """Min-cost assignment of track slots to detection indices; +inf = forbidden."""
+    if not rows or not cols:
+        return []
+    cost = np.array([[cost_fn(k, j) for j in cols] for k in rows], dtype=float)
+    r, c = linear_assignment(cost, limit)
+    return [(rows[a], cols[b]) for a, b in zip(r, c, strict=True) if np.isfinite(cost[a, b])]
+
+
+class _Clock:
+    def __init__(self, fps: float) -> None:
+        self.period, self.last, self.started, self.first = 1.0 / fps, 0.0, False, False
+
+    def advance(self, t: float | None) -> float:
+        now = t if t is not None else (self.last + self.period if self.started else 0.0)
+        if self.started and not now > self.last:
+            raise ValueError("t: expected a time after the previous frame's")
+        dt = now - self.last if self.started else 0.0
+        self.first, self.started, self.last = not self.started, True, now
+        return dt
+
+
+class FloorTrackerTwin:
+    """The FloorTracker algorithm (cpp/src/track/floor_tracker.cpp) in plain numpy."""
+
+    def __init__(self, *, fps=15.0, high_score=0.5, low_score=0.1, new_track_score=0.6,
+                 gate_probability=0.999, low_gate_probability=0.99, min_hits=2,
+                 lost_buffer_s=1.5, acceleration_std=0.5, measurement_std=0.15,
+                 initial_velocity_std=1.5) -> None:
+        self.p = dict(high=high_score, low=low_score, new=new_track_score, min_hits=min_hits,
+                      lost=lost_buffer_s, acc=acceleration_std, meas=measurement_std,
+                      vel0=initial_velocity_std)
+        self.gate = chi2_quantile(gate_probability, 2)
+        self.low_gate = chi2_quantile(low_gate_probability, 2)
+        self.clock = _Clock(fps)
+        self.next_id = 1
+        self.tracks: list[dict] = []
+
+    def update(self, points, covs=None, scores=None, t=None) -> dict[str, np.ndarray]:
+        dt = self.clock.advance(t)
+        now = self.clock.last
+        q = floor_process_noise(dt, self.p["acc"])
+        for tr in self.tracks:
+            tr["x"], tr["P"] = transition(dt, 2) @ tr["x"], transition(dt, 2) @ tr["P"] @ transition(dt, 2).T + q
+            tr["det"] = -1
+        points = np.asarray(points, float).reshape(-1, 2)
+        n = len(points)
+        rs = np.asarray(covs, float).reshape(-1, 2, 2) if covs is not None else np.stack([np.eye(2) * self.p["meas"] ** 2] * n) if n else np.zeros((0, 2, 2))
+        sc = np.asarray(scores, np.float32) if scores is not None else np.ones(n, np.float32)
+        high, low = [], []
+        for j in range(n):
+            r = rs[j]
+            valid = np.isfinite(points[j]).all() and np.isfinite(sc[j]) and r[0, 0] > 0 and r[1, 1] > 0 \
+                and r[0, 0] * r[1, 1] - r[0, 1] * r[1, 0] > 0
+            if valid and sc[j] >= self.p["low"]:
+                (high if sc[j] >= self.p["high"] else low).append(j)
+        done_t, done_d = set(), set()
+
+        def cost(gate):
+            def fn(k, j):
+                tr = self.tracks[k]
+                s = tr["P"][:2, :2] + rs[j]
+                y = points[j] - tr["x"][:2]
+                d2 = y @ np.linalg.solve(s, y)
+                return d2 + np.log(np.linalg.det(s)) if d2 <= gate else np.inf
+            return fn
+
+        def take(k, j):
+            tr = self.tracks[k]
+            m, c = kalman_update(tr["x"][None], tr["P"][None], points[j][None], rs[j][None])
+            tr.update(x=m[0], P=c[0], last=now, hits=tr["hits"] + 1, misses=0, det=j, score=float(sc[j]))
+            done_t.add(k)
+            done_d.add(j)
+
+        pool = [k for k, tr in enumerate(self.tracks) if tr["state"] != TENTATIVE]
+        for k, j in _assign(pool, high, cost(self.gate), self.gate + 1e6):
+            take(k, j)
+        rows = [k for k in pool if k not in done_t]
+        for k, j in _assign(rows, low, cost(self.low_gate), self.low_gate + 1e6):
+            take(k, j)
+        rows = [k for k, tr in enumerate(self.tracks) if tr["state"] == TENTATIVE]
+        for k, j in _assign(rows, [j for j in high if j not in done_d], cost(self.gate), self.gate + 1e6):
+            take(k, j)
+        for k, tr in enumerate(self.tracks):
+            if k in done_t:
+                if tr["state"] != TENTATIVE or tr["hits"] >= self.p["min_hits"]:
+                    tr["state"] = CONFIRMED
+            else:
+                tr["misses"] += 1
+                if tr["state"] == CONFIRMED:
+                    tr["state"] = LOST
+        self.tracks = [tr for tr in self.tracks
+                       if not (tr["state"] == TENTATIVE and tr["misses"] > 0)
+                       and not (tr["state"] == LOST and now - tr["last"] > self.p["lost"])]
+        confirm = self.clock.first or self.p["min_hits"] <= 1
+        for j in high:
+            if j in done_d or sc[j] < self.p["new"]:
+                continue
+            p0 = np.zeros((4, 4))
+            p0[:2, :2] = rs[j]
+            p0[2, 2] = p0[3, 3] = self.p["vel0"] ** 2
+            self.tracks.append(dict(id=self.next_id, x=np.r_[points[j], 0.0, 0.0], P=p0,
+                                    state=CONFIRMED if confirm else TENTATIVE, hits=1, misses=0,
+                                    last=now, det=j, score=float(sc[j])))
+            self.next_id += 1
+        return {
+            "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
+            "points": np.array([tr["x"][:2] for tr in self.tracks]).reshape(-1, 2),
+            "states": np.array([tr["state"] for tr in self.tracks], np.int8),
+            "det_index": np.array([tr["det"] for tr in self.tracks], np.int64),
+        }
+
+
+def _iou(a: Array, b: Array) -> float:
+    """IoU of two xyxy boxes; 0 when either is degenerate (walkout/common/boxes.hpp)."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if not (iw > 0 and ih > 0):
+        return 0.0
+
+    def area(x: Array) -> float:
+        w, h = x[2] - x[0], x[3] - x[1]
+        return w * h if (w > 0 and h > 0) else 0.0
+
+    union = area(a) + area(b) - iw * ih
+    return iw * ih / union if union > 0 else 0.0
+
+
+def _xyxy(c: Array) -> Array:
+    return np.array([c[0] - c[2] / 2, c[1] - c[3] / 2, c[0] + c[2] / 2, c[1] + c[3] / 2])
+
+
+class BoxTrackerTwin:
+    """The BoxTracker algorithm (cpp/src/track/box_tracker.cpp) in plain numpy."""
+
+    HISTORY = 8
+
+    def __init__(self, *, fps=30.0, high_score=0.6, low_score=0.1, new_track_score=0.7,
+                 match_iou=0.3, low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
+                 direction_weight=0.2, direction_span_s=0.1, fuse_score=True, min_hits=2,
+                 lost_buffer_s=1.0, observation_reupdate=True, position_noise=0.27,
+                 velocity_noise=1.0, measurement_noise=0.05, initial_position_std=0.1,
+                 initial_velocity_std=1.0) -> None:
+        self.p = dict(locals())
+        del self.p["self"]
+        self.clock = _Clock(fps)
+        self.next_id = 1
+        self.tracks: list[dict] = []
+
+    def _predict(self, tr: dict, dt: float) -> None:
+        q = box_process_noise(tr["x"], dt, self.p["position_noise"], self.p["velocity_noise"])
+        f = transition(dt, 4)
+        tr["x"], tr["P"] = f @ tr["x"], f @ tr["P"] @ f.T + q
+
+    def _correct(self, tr: dict, z: Array) -> None:
+        r = box_measurement_noise(tr["x"], self.p["measurement_noise"])
+        m, c = kalman_update(tr["x"][None], tr["P"][None], z[None], r[None])
+        tr["x"], tr["P"] = m[0], c[0]
+
+    def _observe(self, tr: dict, z: Array, t: float) -> None:
+        hist = tr["hist"]
+        if self.p["observation_reupdate"] and tr["misses"] > 0 and hist:
+            # Observation-centric re-update: from the last observation along a straight path.
+            tr["x"], tr["P"] = tr["saved"][0].copy(), tr["saved"][1].copy()
+            t_last, z_last = hist[-1]
+            steps = tr["misses"] + 1
+            for s in range(1, steps + 1):
+                self._predict(tr, (t - t_last) / steps)
+                self._correct(tr, z_last + s / steps * (z - z_last))
+        else:
+            self._correct(tr, z)
+        tr["x"][2:4] = np.maximum(tr["x"][2:4], 1.0)
+        tr["saved"] = (tr["x"].copy(), tr["P"].copy())
+        hist.append((t, z.copy()))
+        del hist[:-self.HISTORY]
+        tr.update(last=t, hits=tr["hits"] + 1, misses=0)
+
+    def _heading(self, tr: dict):
+        hist = tr["hist"]
+        if len(hist) < 2:
+            return None
+        t_last, z_last = hist[-1]
+        a = len(hist) - 2
+        while a > 0 and t_last - hist[a - 1][0] <= self.p["direction_span_s"] * (1 + 1e-9):
+            a -= 1
+        d = z_last[:2] - hist[a][1][:2]
+        norm = np.hypot(d[0], d[1])
+        return (d / norm, hist[a][1][:2]) if norm > 1e-6 else None
+
+    def update(self, boxes, scores, t=None) -> dict[str, np.ndarray]:
+        p = self.p
+        dt = self.clock.advance(t)
+        now = self.clock.last
+        for tr in self.tracks:
+            if tr["state"] == LOST:
+                tr["x"][6:8] = 0.0
+            self._predict(tr, dt)
+            tr["x"][2:4] = np.maximum(tr["x"][2:4], 1.0)
+            tr["det"] = -1
+        xyxy = np.asarray(boxes, np.float32).reshape(-1, 4).astype(float)
+        sc = np.asarray(scores, np.float32).astype(float)
+        cxcywh = np.column_stack([xyxy[:, 0] + (xyxy[:, 2] - xyxy[:, 0]) / 2,
+                                  xyxy[:, 1] + (xyxy[:, 3] - xyxy[:, 1]) / 2,
+                                  xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]])
+        high, low = [], []
+        for j in range(len(xyxy)):
+            valid = np.isfinite(xyxy[j]).all() and cxcywh[j, 2] > 0 and cxcywh[j, 3] > 0 and np.isfinite(sc[j])
+            if valid and sc[j] >= p["low_score"]:
+                (high if sc[j] >= p["high_score"] else low).append(j)
+        pred = [_xyxy(tr["x"]) for tr in self.tracks]
+        done_t, done_d = set(), set()
+
+        def take(k: int, j: int) -> None:
+            self._observe(self.tracks[k], cxcywh[j], now)
+            self.tracks[k].update(det=j, score=float(sc[j]))
+            done_t.add(k)
+            done_d.add(j)
+
+        pool = [k for k, tr in enumerate(self.tracks) if tr["state"] != TENTATIVE]
+        heads = {k: self._heading(self.tracks[k]) if p["direction_weight"] > 0 else None for k in pool}
+
+        def first_cost(k: int, j: int) -> float:
+            iou = _iou(pred[k], xyxy[j])
+            sim = iou * sc[j] if p["fuse_score"] else iou
+            if sim < p["match_iou"] or iou <= 0:
+                return np.inf
+            c = 1.0 - sim
+            if heads[k] is not None:
+                direction, anchor = heads[k]
+                d = cxcywh[j, :2] - anchor
+                norm = np.hypot(d[0], d[1])
+                if norm > 1e-6:
+                    cos = min(max((d[0] * direction[0] + d[1] * direction[1]) / norm, -1.0), 1.0)
+                    c -= p["direction_weight"] * sc[j] * (np.pi / 2 - np.arccos(cos)) / np.pi
+            return c
+
+        for k, j in _assign(pool, high, first_cost, 2.0 + p["direction_weight"]):
+            take(k, j)
+
+        def iou_cost(boxes_of, threshold):
+            def fn(k, j):
+                iou = _iou(boxes_of(k), xyxy[j])
+                return 1.0 - iou if iou >= threshold and iou > 0 else np.inf
+            return fn
+
+        rows = [k for k in pool if k not in done_t]
+        for k, j in _assign(rows, low, iou_cost(lambda k: pred[k], p["low_match_iou"]), 1.0):
+            take(k, j)
+        rows = [k for k in pool if k not in done_t]
+        last_box = {k: _xyxy(self.tracks[k]["hist"][-1][1]) for k in rows}
+        for k, j in _assign(rows, [j for j in high if j not in done_d],
+                            iou_cost(lambda k: last_box[k], p["recovery_iou"]), 1.0):
+            take(k, j)
+        starters = [j for j in high if j not in done_d] + \
+                   [j for j in low if j not in done_d and sc[j] >= p["new_track_score"]]
+
+        def tentative_cost(k, j):
+            iou = _iou(pred[k], xyxy[j])
+            sim = iou * sc[j] if p["fuse_score"] and sc[j] >= p["high_score"] else iou
+            return 1.0 - sim if sim >= p["tentative_match_iou"] and iou > 0 else np.inf
+
+        rows = [k for k, tr in enumerate(self.tracks) if tr["state"] == TENTATIVE]
+        for k, j in _assign(rows, starters, tentative_cost, 1.0):
+            take(k, j)
+        for k, tr in enumerate(self.tracks):
+            if k in done_t:
+                if tr["state"] != TENTATIVE or tr["hits"] >= p["min_hits"]:
+                    tr["state"] = CONFIRMED
+            else:
+                tr["misses"] += 1
+                if tr["state"] == CONFIRMED:
+                    tr["state"] = LOST
+        self.tracks = [tr for tr in self.tracks
+                       if not (tr["state"] == TENTATIVE and tr["misses"] > 0)
+                       and not (tr["state"] == LOST and now - tr["last"] > p["lost_buffer_s"])]
+        confirm = self.clock.first or p["min_hits"] <= 1
+        for j in starters:
+            if j in done_d or sc[j] < p["new_track_score"]:
+                continue
+            z = cxcywh[j].copy()
+            side = np.array([z[2], z[3], z[2], z[3]])
+            p0 = np.diag(np.r_[(p["initial_position_std"] * side) ** 2, (p["initial_velocity_std"] * side) ** 2])
+            x0 = np.r_[z, np.zeros(4)]
+            self.tracks.append(dict(id=self.next_id, x=x0, P=p0, saved=(x0.copy(), p0.copy()),
+                                    state=CONFIRMED if confirm else TENTATIVE, hits=1, misses=0,
+                                    last=now, hist=[(now, z)], det=j, score=float(sc[j])))
+            self.next_id += 1
+        return {
+            "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
+            "boxes": np.array([_xyxy(tr["x"]) for tr in self.tracks]).reshape(-1, 4),
+            "states": np.array([tr["state"] for tr in self.tracks], np.int8),
+            "det_index": np.array([tr["det"] for tr in self.tracks], np.int64),
+        }

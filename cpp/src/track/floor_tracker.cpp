@@ -159,7 +159,9 @@ const FloorTracks& FloorTracker::update(const double* points, const double* covs
   for (auto [k, j] : assign(pool, high, nll_cost(gate_), limit(gate_), scratch_)) take(k, j);
 
   std::vector<int> rows;
-  for (int k : pool) if (!track_done[k] && state_[k] == TrackState::Confirmed) rows.push_back(k);
+  // Lost tracks too, as in BoxTracker: a shopper stepping out from behind a shelf end is
+  // first seen partly covered, with a low score.
+  for (int k : pool) if (!track_done[k]) rows.push_back(k);
   for (auto [k, j] : assign(rows, low, nll_cost(low_gate_), limit(low_gate_), scratch_)) take(k, j);
 
   std::vector<int> high_left;

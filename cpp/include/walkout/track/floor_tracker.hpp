@@ -11,7 +11,8 @@
 // log-likelihood up to a constant, so a vague track does not win every contest) and a gate
 // at the chi-square quantile of gate_probability for 2 degrees of freedom:
 //  1. confirmed + lost tracks vs high-score points;
-//  2. (ByteTrack) confirmed tracks still unmatched vs low-score points, tighter gate;
+//  2. (ByteTrack) confirmed and lost tracks still unmatched vs low-score points, tighter
+//     gate (lost ones too: see BoxTracker);
 //  3. tentative tracks vs high-score points left;
 //  4. high-score points left above new_track_score start tentative tracks.
 #pragma once

