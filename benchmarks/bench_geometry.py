@@ -14,7 +14,10 @@ views. walkout runs with one thread and with its default (one per core).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -23,12 +26,26 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-from harness import format_seconds, markdown_table, median_seconds, write_results  # noqa: E402
-
-from walkout.config import load_store  # noqa: E402
-from walkout.geometry import Camera, triangulate  # noqa: E402
+from harness import format_seconds, markdown_table, write_results
+from walkout.config import load_store
+from walkout.geometry import Camera, triangulate
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def interleaved_medians(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each run, timed round-robin (one call of each, then again), so
+    that load from other processes falls on every implementation alike: on a shared machine
+    timing one implementation's calls back to back lets a burst of load land on it alone."""
+    for fn in runs.values():
+        fn()  # warm-up
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def numpy_floor(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray, R: np.ndarray,
@@ -91,9 +108,10 @@ def bench_floor(cam: Camera, n: int, repeat: int, rng: np.random.Generator) -> l
         "numpy (20 fixed-point steps)": lambda: numpy_floor(pixels, K, dist, R, t, 20),
     }
     rows = []
-    base = median_seconds(runs["walkout (1 thread)"], repeat=repeat)
+    times = interleaved_medians(runs, repeat)
+    base = times["walkout (1 thread)"]
     for name, fn in runs.items():
-        seconds = base if name == "walkout (1 thread)" else median_seconds(fn, repeat=repeat)
+        seconds = times[name]
         err = np.nanmax(np.linalg.norm(fn() - floor_truth, axis=1))
         rows.append([name, format_seconds(seconds), f"{seconds / base:.2f}", f"{err * 1000:.3g} mm"])
     return rows
@@ -108,10 +126,11 @@ def bench_image_from_store(cam: Camera, n: int, repeat: int, rng: np.random.Gene
         "walkout (all cores)": lambda: cam.pinhole.image_from_store(points),
         "cv2 projectPoints": lambda: cv2.projectPoints(points, rvec, cam.t, cam.K, cam.dist)[0],
     }
-    base = median_seconds(runs["walkout (1 thread)"], repeat=repeat)
+    times = interleaved_medians(runs, repeat)
+    base = times["walkout (1 thread)"]
     rows = []
     for name, fn in runs.items():
-        seconds = median_seconds(fn, repeat=repeat)
+        seconds = times[name]
         out = fn().reshape(-1, 2)
         front = (points @ cam.R.T + cam.t)[:, 2] > 0
         err = np.max(np.abs(out[front] - ref[front]) / np.maximum(1.0, np.abs(ref[front])))
@@ -153,10 +172,11 @@ def bench_triangulation(cams: list[Camera], n: int, repeat: int, rng: np.random.
     }
     if m == 2:
         runs["cv2.triangulatePoints (+ undistortPoints)"] = cv2_two_view
-    base = median_seconds(runs["walkout DLT + 5 Gauss-Newton (1 thread)"], repeat=repeat)
+    times = interleaved_medians(runs, repeat)
+    base = times["walkout DLT + 5 Gauss-Newton (1 thread)"]
     rows = []
     for name, fn in runs.items():
-        seconds = median_seconds(fn, repeat=repeat)
+        seconds = times[name]
         err = np.linalg.norm(fn() - truth, axis=1)
         rows.append([name, format_seconds(seconds), f"{seconds / base:.2f}",
                      f"{np.median(err) * 1000:.2f} mm", f"{np.percentile(err, 99) * 1000:.2f} mm"])
@@ -181,8 +201,9 @@ def main() -> None:
 
     body = "\n\n".join([
         f"## Floor back-projection, {args.points:,} pixels (cam1 of the example store, 5 distortion terms)\n\n"
-        "Time is the median of the runs; ratio is time / walkout (1 thread), so > 1 means slower "
-        "than walkout. Error: worst distance from the true floor point.\n\n"
+        "Time is the median of the runs, the implementations timed round-robin so that load from "
+        "other processes falls on all alike; ratio is time / walkout (1 thread), so > 1 means "
+        "slower than walkout. Error: worst distance from the true floor point.\n\n"
         + markdown_table(["implementation", "time", "ratio", "max error"], floor),
         f"## Store to image, {args.points:,} points\n\n"
         + markdown_table(["implementation", "time", "ratio", "max rel. diff vs cv2"], project),

@@ -80,7 +80,7 @@ def test_undistort_inverts_distortion_like_the_twin(cam: Camera, seed: int) -> N
     # distorting the undistorted pixels gives the pixels back
     xy_ours = np.linalg.solve(cam.K[:2, :2], (ours - cam.K[:2, 2]).T).T
     back = twin.distort(xy_ours, cam.dist) @ cam.K[:2, :2].T + cam.K[:2, 2]
-    np.testing.assert_allclose(back, pixels, atol=1e-7)
+    np.testing.assert_allclose(back, pixels, atol=1e-6)  # Newton stops at 1e-10 normalized
 
 
 @given(ceiling_cameras(), seeds)

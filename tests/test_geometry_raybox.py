@@ -73,3 +73,16 @@ def test_ray_box_refuses_bad_input() -> None:
         ray_box_intersection(np.zeros((1, 3)), np.ones((1, 3)), OrientedBox(np.zeros(3), np.eye(3), -np.ones(3)))
     zero = ray_box_intersection(np.zeros((1, 3)), np.zeros((1, 3)), box)
     assert not zero.hit[0]
+
+
+def test_camera_rays_share_the_centre_as_origin() -> None:
+    from twins.geometry_cases import make_camera
+
+    cam = make_camera([0.0, 0.0, 3.0], [3.0, 3.0, 0.0])
+    box = OrientedBox(np.array([3.0, 3.0, 0.5]), np.eye(3), np.array([0.5, 0.5, 0.5]))
+    pixels = cam.image_from_store(np.array([[3.2, 3.2, 1.0], [9.0, 0.0, 0.0]]))  # top face, and a miss
+    hits = ray_box_intersection(cam.centre[None], cam.rays_from_image(pixels), box)
+    assert hits.hit.tolist() == [True, False]
+    entry = cam.centre + hits.t_enter[0] * cam.rays_from_image(pixels)[0]
+    assert hits.face[0] == 5  # enters through the top (+z)
+    np.testing.assert_allclose(entry, [3.2, 3.2, 1.0], atol=1e-6)

@@ -42,6 +42,20 @@ def test_floor_covariance_matches_monte_carlo() -> None:
     assert np.trace(predicted[2]) > np.trace(predicted[0]) > 0
 
 
+@given(ceiling_cameras(), seeds)
+def test_floor_covariance_matches_monte_carlo_for_random_cameras(cam: Camera, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pixel = pixels_in_image(rng, 1, margin=40)
+    sigma = 1.0
+    cov = cam.floor_covariance(pixel, sigma)[0]
+    floor = cam.floor_from_image(pixel + rng.normal(0.0, sigma, (40000, 2)))
+    empirical = np.cov(floor.T)
+    # Each normalised entry of a 40000-sample covariance has a standard error of ~1 %
+    # (sqrt(2 / n) on the diagonal); 6 % is > 5 of them plus the linearisation's share.
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    np.testing.assert_allclose(empirical / scale, cov / scale, atol=0.06)
+
+
 def _rig(rng: np.random.Generator, m: int) -> list[Camera]:
     """m ceiling cameras around a 4 x 4 m work area, all looking at its middle."""
     cams = []

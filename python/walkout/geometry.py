@@ -9,10 +9,12 @@ no answer (behind the camera, a ray parallel to the plane, seen by fewer than tw
 comes back as a row of NaN rather than an exception, so one bad detection never costs the
 rest of its frame. Shapes that are wrong raise ValueError naming the argument.
 
->>> cam = Camera.from_calibration(load_calibration(Path("configs/calib/cam1.yaml")))
->>> floor = cam.floor_from_image(pixels)            # (N, 2) metres on the floor
->>> cov = cam.floor_covariance(pixels, 2.0)         # (N, 2, 2) m², for the floor tracker
->>> points, residuals = triangulate([cam_a, cam_b], [wrists_a, wrists_b])
+Example::
+
+    cam = Camera.from_calibration(load_store("configs/store.yaml").calibrations["cam1"])
+    floor = cam.floor_from_image(pixels)            # (N, 2) metres on the floor
+    cov = cam.floor_covariance(pixels, 2.0)         # (N, 2, 2) m², for the floor tracker
+    points, residuals = triangulate([cam_a, cam_b], [wrists_a, wrists_b])
 """
 
 from __future__ import annotations
@@ -237,7 +239,9 @@ class RayBoxHits:
 
 
 def ray_box_intersection(origins: ArrayLike, directions: ArrayLike, box: OrientedBox) -> RayBoxHits:
-    """Rays (N, 3) origins and directions (need not be unit) against one oriented box."""
+    """Rays (N, 3) origins and directions (need not be unit) against one oriented box.
+    ``origins`` may be a single (1, 3) row for rays that share it (a camera's centre with
+    :meth:`Camera.rays_from_image`)."""
     origins_a = _rows(origins, 3, "origins")
     directions_a = _rows(directions, 3, "directions")
     if origins_a.shape[0] != directions_a.shape[0] and origins_a.shape[0] == 1:

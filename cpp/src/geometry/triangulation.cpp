@@ -12,50 +12,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Eigenvector of the smallest eigenvalue of a symmetric 4x4 matrix, by cyclic Jacobi
-// rotations (converges quadratically; 4x4 needs a handful of sweeps).
-void smallest_eigenvector4(double A[16], double out[4]) {
-  double V[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
-  double scale = 0.0;
-  for (int i = 0; i < 16; ++i) scale += A[i] * A[i];
-  for (int sweep = 0; sweep < 30; ++sweep) {
-    double off = 0.0;
-    for (int p = 0; p < 4; ++p)
-      for (int q = p + 1; q < 4; ++q) off += A[4 * p + q] * A[4 * p + q];
-    // Relative to the matrix: an absolute threshold is never met by rounding-level
-    // off-diagonals of a large matrix and would run every sweep.
-    if (off <= 1e-30 * scale) break;
-    for (int p = 0; p < 4; ++p) {
-      for (int q = p + 1; q < 4; ++q) {
-        const double apq = A[4 * p + q];
-        if (std::fabs(apq) < 1e-300) continue;
-        const double theta = (A[4 * q + q] - A[4 * p + p]) / (2.0 * apq);
-        const double tt = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
-        const double c = 1.0 / std::sqrt(tt * tt + 1.0), s = tt * c;
-        for (int k = 0; k < 4; ++k) {  // A <- A J (columns p, q)
-          const double akp = A[4 * k + p], akq = A[4 * k + q];
-          A[4 * k + p] = c * akp - s * akq;
-          A[4 * k + q] = s * akp + c * akq;
-        }
-        for (int k = 0; k < 4; ++k) {  // A <- Jᵀ A (rows p, q)
-          const double apk = A[4 * p + k], aqk = A[4 * q + k];
-          A[4 * p + k] = c * apk - s * aqk;
-          A[4 * q + k] = s * apk + c * aqk;
-        }
-        for (int k = 0; k < 4; ++k) {
-          const double vkp = V[4 * k + p], vkq = V[4 * k + q];
-          V[4 * k + p] = c * vkp - s * vkq;
-          V[4 * k + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  int best = 0;
-  for (int i = 1; i < 4; ++i)
-    if (A[5 * i] < A[5 * best]) best = i;
-  for (int k = 0; k < 4; ++k) out[k] = V[4 * k + best];
-}
-
 // Solves the symmetric 3x3 system M x = b by Cramer's rule; false when singular.
 bool solve3(const double M[9], const double b[3], double x[3]) {
   const double c0 = M[4] * M[8] - M[5] * M[7];
@@ -114,10 +70,16 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
     ++used;
   }
   if (used < 2) return;
-  double h[4];
-  smallest_eigenvector4(A, h);
-  if (!(std::fabs(h[3]) > 1e-12)) return;  // point at infinity: parallel rays
-  double X[3] = {h[0] / h[3], h[1] / h[3], h[2] / h[3]};
+  // Inhomogeneous DLT (Hartley & Zisserman §12.2): fix the homogeneous coordinate to 1 and
+  // solve the 3x3 normal equations, M X = -b with M, b blocks of the 4x4 AᵀA. A store point
+  // is never at infinity, where this form fails (parallel rays make M singular: NaN), and it
+  // costs a 3x3 solve instead of an eigen-decomposition.
+  const double M[9] = {A[0], A[1], A[2], A[4], A[5], A[6], A[8], A[9], A[10]};
+  const double rhs[3] = {-A[3], -A[7], -A[11]};
+  double X[3];
+  if (!solve3(M, rhs, X)) return;
+  // Near-parallel rays leave M nearly singular: reject points whose solve is not finite.
+  if (!(std::isfinite(X[0]) && std::isfinite(X[1]) && std::isfinite(X[2]))) return;
   double sse = reprojection_sse(cams, pixels, n, j, X);
   if (std::isnan(sse)) return;  // the rays meet behind a camera
 
@@ -147,7 +109,7 @@ void triangulate_one(const std::vector<CameraModel>& cams, const double* pixels,
     const double moved = std::fabs(X[0] - trial[0]) + std::fabs(X[1] - trial[1]) + std::fabs(X[2] - trial[2]);
     for (int k = 0; k < 3; ++k) X[k] = trial[k];
     sse = trial_sse;
-    if (moved < 1e-12) break;
+    if (moved < 1e-9) break;  // a nanometre: far below any pixel's footprint
   }
   for (int k = 0; k < 3; ++k) P[k] = X[k];
   residual = std::sqrt(sse / used);

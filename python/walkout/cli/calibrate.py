@@ -16,6 +16,10 @@ import glob
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from walkout.calib import IntrinsicsResult
 
 DEFAULT_STORE = Path("configs/store.yaml")
 
@@ -124,6 +128,9 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise ValueError(f"folds: expected 2 or more, got {args.folds}")
     existing = read_existing(args.out)  # fail before the slow part when the file is broken
+    if existing is not None and args.camera and existing.camera != args.camera:
+        raise ValueError(f"camera: {args.out} is the calibration of '{existing.camera}', not "
+                         f"'{args.camera}'")
 
     quiet = args.no_progress
     with tqdm(total=len(paths), desc="finding boards", unit="photo", file=sys.stderr,
@@ -146,9 +153,6 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
     errors = CalibrationErrors(rms_px=chosen.rms_px, cross_validated_px=chosen.cross_validated_px)
     pose = None
     if existing is not None:
-        if args.camera and existing.camera != args.camera:
-            raise ValueError(f"camera: {args.out} is the calibration of '{existing.camera}', not "
-                             f"'{args.camera}'")
         pose = existing.pose
         if pose is not None:
             print("kept the pose already in the file; it was solved with the previous intrinsics, "
@@ -164,7 +168,7 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_intrinsics(result, n_photos: int) -> None:
+def _print_intrinsics(result: IntrinsicsResult, n_photos: int) -> None:
     detectors = [v.detector for v in result.views]
     print(f"board found and kept in {len(result.views)} of {n_photos} photos "
           f"(classic detector {detectors.count('classic')}, sector-based {detectors.count('sector')}); "
@@ -183,17 +187,17 @@ def _print_intrinsics(result, n_photos: int) -> None:
           f"{min(map(len, result.folds))}-{max(map(len, result.folds))} photos held out each")
     print("  model      coeffs   fit RMS px   cross-validated px")
     for fit in result.candidates:
-        mark = "  <- chosen" if fit is result.chosen else ""
+        mark = "  <- chosen" if fit is result.chosen else (f"  (ruled out: {fit.ruled_out})" if fit.ruled_out else "")
         print(f"  {fit.model.name:<10} {fit.model.n_coeffs:>6}   {fit.rms_px:>10.3f}   "
               f"{fit.cross_validated_px:>18.3f}{mark}")
     chosen = result.chosen
     print(f"chosen distortion model: {chosen.model.name} ({chosen.model.description}), the lowest "
-          "error on photos held out of the fit")
+          "error on photos held out of the fit among models that keep every clearly measured "
+          "coefficient")
     print(f"RMS reprojection error: {chosen.rms_px:.3f} px; cross-validated: "
           f"{chosen.cross_validated_px:.3f} px (what to expect on new views)")
     print("per-photo RMS px (fit / held out):")
-    for view, fit_err in zip(result.views, chosen.per_view_px, strict=True):
-        index = result.views.index(view)
+    for index, (view, fit_err) in enumerate(zip(result.views, chosen.per_view_px, strict=True)):
         print(f"  {view.path.name}: {fit_err:.3f} / {chosen.held_out_px.get(index, float('nan')):.3f}")
     names = list(chosen.std)
     values = [chosen.K[0, 0], chosen.K[1, 1], chosen.K[0, 2], chosen.K[1, 2], *chosen.dist]

@@ -43,7 +43,7 @@ struct CameraModel {
   void distort(double x, double y, double& xd, double& yd, double* J = nullptr) const;
 
   // Inverse of distort by Newton's method from (xd, yd). Returns false (and leaves the last
-  // iterate) when it does not converge to 1e-13 in normalized units, which happens only far
+  // iterate) when it does not converge to 1e-10 in normalized units, which happens only far
   // outside the image, where a polynomial model folds back on itself.
   bool undistort(double xd, double yd, double& x, double& y) const;
 

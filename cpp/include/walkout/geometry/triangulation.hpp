@@ -1,9 +1,10 @@
 // Multi-view triangulation: one store point from its pixels in two or more cameras.
 //
-// Linear DLT first (Hartley & Zisserman, Multiple View Geometry, 2nd ed., §12.2) on
-// undistorted normalized coordinates, rows scaled to unit norm so that near and far views
-// weigh alike; then Gauss-Newton on the pixel reprojection error, which is the maximum-
-// likelihood estimate under isotropic pixel noise and what the DLT only approximates.
+// Linear DLT first (Hartley & Zisserman, Multiple View Geometry, 2nd ed., §12.2, in its
+// inhomogeneous form: store points are never at infinity) on undistorted normalized
+// coordinates, rows scaled to unit norm so that near and far views weigh alike; then
+// Gauss-Newton on the pixel reprojection error, which is the maximum-likelihood estimate
+// under isotropic pixel noise and what the DLT only approximates.
 #pragma once
 
 #include <cstddef>
