@@ -23,6 +23,7 @@ its configured id (``Shelf.slot_id``), any other cell its default id
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -31,12 +32,15 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout import _core
+from walkout.geometry import Camera
 from walkout.config.loader import LoadedStore
 from walkout.config.store import Store
 
 __all__ = [
     "Dwell",
     "Event",
+    "HandLocator",
+    "HandSource",
     "Hands",
     "InteractionEngine",
     "Reach",
@@ -301,3 +305,95 @@ class InteractionEngine:
                 )
             )
         return out
+
+
+class HandSource(enum.IntEnum):
+    """How a hand's 3-D position was obtained (``HandLocator``)."""
+
+    NONE = 0  # not located this frame
+    TRIANGULATED = 1  # the wrist in two or more views that agree
+    WRIST_RAY_ELBOW = 2  # one wrist view, a forearm away from the triangulated elbow
+    ARM_EXTRAPOLATED = 3  # no wrist view: the straight-arm extension of shoulder and elbow
+    FACE_RAY = 4  # one wrist view, no arm: where its ray meets the nearest face in front
+
+
+@dataclass(frozen=True)
+class LocatedHands:
+    """Every tracked person's two hands: xyz (N, 2, 3), sigma (N, 2), source (N, 2) int8
+    :class:`HandSource` values, views (N, 2); index 0 is the left hand."""
+
+    track: npt.NDArray[np.int64]
+    xyz: npt.NDArray[np.float64]
+    sigma: npt.NDArray[np.float64]
+    source: npt.NDArray[np.int8]
+    views: npt.NDArray[np.int32]
+
+    def hands(self) -> Hands:
+        """The located ones as the engine's :class:`Hands` batch."""
+        person, side = np.nonzero(self.source != HandSource.NONE)
+        return Hands.of(self.track[person], side, self.xyz[person, side], self.sigma[person, side])
+
+
+class HandLocator:
+    """Hands in 3-D from the pose keypoints each camera gave for each tracked person.
+
+    Tried in order: the wrist triangulated from two or more views (a set whose RMS residual
+    exceeds ``max_residual_px`` is retried without each view, throwing out one wrong pairing);
+    one wrist ray a forearm away from the triangulated elbow; the straight-arm extrapolation
+    of shoulder and elbow when no camera sees the wrist (inside a shelf it is hidden from
+    most); one wrist ray met with the nearest open face in front of the person.
+
+    Parameters (each: what raising it trades):
+        min_wrist_confidence: wrist keypoints below it are unused: fewer wrong positions,
+            more hands falling back to the arm model.
+        min_arm_confidence: shoulders and elbows at or above it are used (pose models place
+            hidden joints with low confidence): raising it ignores hidden arms.
+        max_residual_px: RMS reprojection error (pixels) above which views disagree: raising
+            it keeps noisy right triangulations and lets wrong pairings through.
+        pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
+            widens slot probabilities and lowers reach confidences.
+        forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
+        arm_sigma: metres added in quadrature to positions that rely on the arm model.
+        max_face_distance: how far (metres) a person may stand from a face for the one-view
+            face fallback: raising it places more hands on faces of shelves across the aisle.
+    """
+
+    def __init__(
+        self,
+        cameras: Sequence[Camera],
+        shelves: Shelves,
+        *,
+        min_wrist_confidence: float = 0.3,
+        min_arm_confidence: float = 0.02,
+        max_residual_px: float = 15.0,
+        pixel_sigma: float = 4.0,
+        forearm_ratio: float = 0.785,
+        arm_sigma: float = 0.05,
+        max_face_distance: float = 1.2,
+    ) -> None:
+        self.cameras = list(cameras)
+        self._impl = _core.InteractHandLocator(
+            [c.pinhole for c in self.cameras],
+            shelves.core,
+            min_wrist_confidence=min_wrist_confidence,
+            min_arm_confidence=min_arm_confidence,
+            max_residual_px=max_residual_px,
+            pixel_sigma=pixel_sigma,
+            forearm_ratio=forearm_ratio,
+            arm_sigma=arm_sigma,
+            max_face_distance=max_face_distance,
+        )
+
+    def locate(
+        self, track_ids: npt.ArrayLike, track_xy: npt.ArrayLike, keypoints: npt.ArrayLike
+    ) -> LocatedHands:
+        """``keypoints`` (N, C, 17, 3): per tracked person and camera (in the order given to
+        the constructor) the COCO keypoints (u, v, confidence; 0 = unseen) of the detection
+        associated with that track; ``track_xy`` (N, 2) their floor points."""
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        xyz, sigma, source, views = self._impl.locate(
+            np.asarray(keypoints, dtype=np.float64), np.asarray(track_xy, dtype=np.float64)
+        )
+        if len(ids) != len(xyz):
+            raise ValueError(f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}")
+        return LocatedHands(ids, xyz, sigma, source, views)
