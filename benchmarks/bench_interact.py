@@ -33,6 +33,7 @@ PARAMS = dict(
     min_inside_s=0.10,
     min_outside_s=0.20,
     hand_lost_s=0.50,
+    hand_motion_std=0.5,
     lost_confidence=0.5,
     slot_prob_min=0.02,
     dwell_exit_s=1.0,

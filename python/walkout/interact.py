@@ -214,6 +214,11 @@ class InteractionEngine:
             delays events; lowering it splits a reach whose depth dips briefly.
         hand_lost_s: a reach whose hand is unseen this long closes as lost. Raising it
             bridges longer wrist occlusions but holds events back.
+        hand_motion_std: metres per √second a hand may wander between samples: the process
+            noise of a per-hand Kalman filter that smooths positions (each weighed by its
+            sigma) before the state machine. Raising it follows fast hands sooner and lets
+            noisy arm-model positions start or split reaches; lowering it averages noise away
+            but lags quick reaches. 0 turns smoothing off.
         lost_confidence: confidence factor of a reach closed by a lost track or hand.
         slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
         dwell_exit_s: a track must be out of a zone this long before its dwell closes.
@@ -230,6 +235,7 @@ class InteractionEngine:
         min_inside_s: float = 0.10,
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
+        hand_motion_std: float = 0.5,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -243,6 +249,7 @@ class InteractionEngine:
             min_inside_s=min_inside_s,
             min_outside_s=min_outside_s,
             hand_lost_s=hand_lost_s,
+            hand_motion_std=hand_motion_std,
             lost_confidence=lost_confidence,
             slot_prob_min=slot_prob_min,
             dwell_exit_s=dwell_exit_s,

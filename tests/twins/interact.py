@@ -218,6 +218,9 @@ class _Hand:
     max_depth: float = -math.inf
     sigma_at_max: float = 0.0
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    filt_t: float | None = None  # the smoothing filter: last sample time, position, variance
+    filt_x: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    filt_var: float = 0.0
 
 
 @dataclass
@@ -251,6 +254,7 @@ class EngineTwin:
         min_inside_s: float = 0.10,
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
+        hand_motion_std: float = 0.0,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -262,6 +266,7 @@ class EngineTwin:
         self.enter, self.exit = enter_depth, exit_depth
         self.min_inside, self.min_outside = min_inside_s, min_outside_s
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
+        self.motion = hand_motion_std
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -364,6 +369,19 @@ class EngineTwin:
         if h.prev_t is not None and t - h.prev_t > self.hand_lost:
             self._expire(track, side, h, t, out)
             h.prev_t = None
+        if self.motion > 0:  # random-walk Kalman filter, isotropic: one variance for all axes
+            r = sigma * sigma
+            if h.filt_t is None or t - h.filt_t > self.hand_lost:
+                h.filt_x, h.filt_var = np.array(p, dtype=np.float64), r
+            else:
+                prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
+                gain = prior / (prior + r) if prior + r > 0 else 1.0
+                h.filt_x = h.filt_x + gain * (np.asarray(p) - h.filt_x)
+                h.filt_var = (1.0 - gain) * prior
+            h.filt_t = t
+            p, sigma = h.filt_x.copy(), math.sqrt(h.filt_var)
+            nearest = tuple(x[0] for x in self.s.nearest_face(p[None]))
+            nearest = (int(nearest[0]), nearest[1])
         dt = t - h.prev_t if h.prev_t is not None else 0.0
         if h.phase == OUTSIDE:
             self._start_if_deep(h, t, p, sigma, nearest)

@@ -58,6 +58,7 @@ void EngineParams::check() const {
   need(std::isfinite(exit_depth) && exit_depth < enter_depth,
        "exit_depth: expected a finite value below enter_depth");
   finite_nonneg(min_inside_s, "min_inside_s");
+  finite_nonneg(hand_motion_std, "hand_motion_std");
   finite_nonneg(min_outside_s, "min_outside_s");
   need(std::isfinite(hand_lost_s) && hand_lost_s > 0.0,
        "hand_lost_s: expected a finite value > 0 seconds");
@@ -160,11 +161,30 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
 }
 
 void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, double t,
-                                  const double p[3], double sigma, UpdateResult& out) {
+                                  const double* raw, double raw_sigma, UpdateResult& out) {
   // A sample after a gap longer than hand_lost_s starts afresh: the old one is stale.
   if (h.has_prev && t - h.prev_t > params_.hand_lost_s) {
     expire_hand(track, side, h, t, out);
     h.has_prev = false;
+  }
+  double p[3] = {raw[0], raw[1], raw[2]};
+  double sigma = raw_sigma;
+  if (params_.hand_motion_std > 0.0) {
+    // Random-walk Kalman filter, isotropic so one variance serves all three axes.
+    const double r = raw_sigma * raw_sigma;
+    if (!h.filt || t - h.filt_t > params_.hand_lost_s) {
+      std::copy(raw, raw + 3, h.filt_x);
+      h.filt_var = r;
+      h.filt = true;
+    } else {
+      const double prior = h.filt_var + params_.hand_motion_std * params_.hand_motion_std * (t - h.filt_t);
+      const double gain = prior + r > 0.0 ? prior / (prior + r) : 1.0;
+      for (int k = 0; k < 3; ++k) h.filt_x[k] += gain * (raw[k] - h.filt_x[k]);
+      h.filt_var = (1.0 - gain) * prior;
+    }
+    h.filt_t = t;
+    std::copy(h.filt_x, h.filt_x + 3, p);
+    sigma = std::sqrt(h.filt_var);
   }
   const double dt = h.has_prev ? t - h.prev_t : 0.0;
   switch (h.phase) {
