@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "python"), str(ROOT / "benchmarks")]
 
 from harness import markdown_table, write_results  # noqa: E402
-
 from walkout.geometry import Camera  # noqa: E402
 from walkout.interact import HandLocator, InteractionEngine, Reach, Shelves  # noqa: E402
 from walkout.sim.run import Run  # noqa: E402
@@ -43,7 +42,7 @@ def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Ticks of the run's frame rate and, per camera, the frame index at each tick (-1: none).
     Cameras capture with jitter around the tick; each frame joins the nearest tick."""
     fps, start = run.fps, run.start_ns
-    n = int(round(run.duration_s * fps)) if hasattr(run, "duration_s") else None
+    n = round(run.duration_s * fps) if hasattr(run, "duration_s") else None
     frames = {}
     last = 0
     for cam in run.cameras:
@@ -60,7 +59,10 @@ def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def evaluate(run: Run, *, engine_params: dict | None = None) -> dict:
     store = run.store()
-    cams = [Camera.from_calibration(store.calibrations[c], image_size=tuple(run.image_size)) for c in run.cameras]
+    cams = [
+        Camera.from_calibration(store.calibrations[c], image_size=tuple(run.image_size))
+        for c in run.cameras
+    ]
     shelves = Shelves(store)
     locator = HandLocator(cams, shelves)
     engine = InteractionEngine(shelves, **(engine_params or {}))
@@ -78,7 +80,11 @@ def evaluate(run: Run, *, engine_params: dict | None = None) -> dict:
         points, covs, rows_used = [], [], []
         for ci, c in enumerate(run.cameras):
             f = index[c][k] if k < len(index[c]) else -1
-            rows = [r for r in by_frame[c].get(int(f), []) if oracle[c]["score"][r] >= MIN_SCORE] if f >= 0 else []
+            rows = (
+                [r for r in by_frame[c].get(int(f), []) if oracle[c]["score"][r] >= MIN_SCORE]
+                if f >= 0
+                else []
+            )
             kp = oracle[c]["keypoints"][rows].astype(np.float64) if rows else np.zeros((0, 17, 3))
             box = oracle[c]["box"][rows].astype(np.float64) if rows else np.zeros((0, 4))
             foot = np.c_[(box[:, 0] + box[:, 2]) / 2, box[:, 3]] if rows else np.zeros((0, 2))
@@ -86,15 +92,24 @@ def evaluate(run: Run, *, engine_params: dict | None = None) -> dict:
             if rows:
                 foot[ankles_seen] = kp[ankles_seen][:, ANKLES, :2].mean(axis=1)
             pts = cams[ci].floor_from_image(foot) if rows else np.zeros((0, 2))
-            cov = cams[ci].floor_covariance(foot, FLOOR_PIXEL_SIGMA) if rows else np.zeros((0, 2, 2))
+            cov = (
+                cams[ci].floor_covariance(foot, FLOOR_PIXEL_SIGMA) if rows else np.zeros((0, 2, 2))
+            )
             points.append(pts)
             covs.append(cov)
             rows_used.append(rows)
         fused = fuse_views(points, covs)
-        scores = np.array([
-            max(float(oracle[c]["score"][rows_used[ci][m]]) for ci, c in enumerate(run.cameras) if (m := fused.members[k2, ci]) >= 0)
-            for k2 in range(len(fused.points))
-        ], dtype=np.float32)
+        scores = np.array(
+            [
+                max(
+                    float(oracle[c]["score"][rows_used[ci][m]])
+                    for ci, c in enumerate(run.cameras)
+                    if (m := fused.members[k2, ci]) >= 0
+                )
+                for k2 in range(len(fused.points))
+            ],
+            dtype=np.float32,
+        )
         tracks = tracker.update(fused.points, fused.covariances, scores, t=float(t))
         n = len(tracks.ids)
         keypoints = np.zeros((n, len(cams), 17, 3))
@@ -128,14 +143,20 @@ def person_of(track: int, start: float, end: float, votes: dict) -> int:
 def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
     start = run.start_ns
     truth = [
-        dict(r, start=(r["start_ns"] - start) / 1e9, end=(r["end_ns"] - start) / 1e9) for r in run.reaches()
+        dict(r, start=(r["start_ns"] - start) / 1e9, end=(r["end_ns"] - start) / 1e9)
+        for r in run.reaches()
     ]
     predicted = [(r, person_of(r.track, r.start, r.end, votes)) for r in reaches]
     pairs = []
     for i, (r, person) in enumerate(predicted):
         for j, g in enumerate(truth):
             overlap = min(r.end, g["end"]) - max(r.start, g["start"])
-            if person == g["person"] and r.shelf == g["shelf"] and r.hand == g["hand"] and overlap >= 0:
+            if (
+                person == g["person"]
+                and r.shelf == g["shelf"]
+                and r.hand == g["hand"]
+                and overlap >= 0
+            ):
                 pairs.append((overlap, i, j))
     used_p, used_t, matched = set(), set(), []
     for _, i, j in sorted(pairs, reverse=True):
@@ -145,7 +166,10 @@ def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
             matched.append((i, j))
     right_slot = sum(predicted[i][0].slot == truth[j]["slot"] for i, j in matched)
     return dict(
-        predicted=len(predicted), true=len(truth), matched=len(matched), right_slot=right_slot,
+        predicted=len(predicted),
+        true=len(truth),
+        matched=len(matched),
+        right_slot=right_slot,
         misses=[truth[j] for j in range(len(truth)) if j not in used_t],
         false=[predicted[i] for i in range(len(predicted)) if i not in used_p],
     )
@@ -155,7 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--run", type=Path, nargs="*", default=[], help="score these oracle runs instead")
+    parser.add_argument(
+        "--run", type=Path, nargs="*", default=[], help="score these oracle runs instead"
+    )
     parser.add_argument("--verbose", action="store_true", help="list every miss and false reach")
     args = parser.parse_args()
     runs: list[tuple[str, Run]] = []
@@ -167,36 +193,75 @@ def main() -> None:
 
         for seed in args.seeds:
             out = Path(tmp.name) / f"seed{seed}"
-            runs.append((f"{Path(args.scenario).stem} seed {seed}", simulate(args.scenario, out, seed=seed, oracle=True)))
+            runs.append(
+                (
+                    f"{Path(args.scenario).stem} seed {seed}",
+                    simulate(args.scenario, out, seed=seed, oracle=True),
+                )
+            )
     rows, total = [], Counter()
     for name, run in runs:
         r = evaluate(run)
         for key in ("predicted", "true", "matched", "right_slot"):
             total[key] += r[key]
-        rows.append([
-            name, len(run.people), r["true"], r["predicted"], r["matched"],
-            f"{r['matched'] / max(r['predicted'], 1):.3f}", f"{r['matched'] / max(r['true'], 1):.3f}",
-            f"{r['right_slot'] / max(r['matched'], 1):.3f}",
-        ])
+        rows.append(
+            [
+                name,
+                len(run.people),
+                r["true"],
+                r["predicted"],
+                r["matched"],
+                f"{r['matched'] / max(r['predicted'], 1):.3f}",
+                f"{r['matched'] / max(r['true'], 1):.3f}",
+                f"{r['right_slot'] / max(r['matched'], 1):.3f}",
+            ]
+        )
         print(name, dict(r["sources"]), file=sys.stderr)
         if args.verbose:
             for m in r["misses"]:
-                print("  miss", {k: m[k] for k in ("person", "hand", "shelf", "slot", "kind", "start", "end")}, file=sys.stderr)
+                print(
+                    "  miss",
+                    {k: m[k] for k in ("person", "hand", "shelf", "slot", "kind", "start", "end")},
+                    file=sys.stderr,
+                )
             for f, person in r["false"]:
                 print("  false", person, f, file=sys.stderr)
     precision = total["matched"] / max(total["predicted"], 1)
     recall = total["matched"] / max(total["true"], 1)
     slot_acc = total["right_slot"] / max(total["matched"], 1)
-    rows.append(["**all**", "", total["true"], total["predicted"], total["matched"],
-                 f"**{precision:.3f}**", f"**{recall:.3f}**", f"**{slot_acc:.3f}**"])
+    rows.append(
+        [
+            "**all**",
+            "",
+            total["true"],
+            total["predicted"],
+            total["matched"],
+            f"**{precision:.3f}**",
+            f"**{recall:.3f}**",
+            f"**{slot_acc:.3f}**",
+        ]
+    )
     body = (
         "Oracle detections → floor projection → multi-view fusion → FloorTracker → "
         "HandLocator → InteractionEngine (default parameters); truth used only to score.\n\n"
-        + markdown_table(["run", "people", "true reaches", "predicted", "matched", "precision",
-                          "recall", "slot accuracy"], rows)
+        + markdown_table(
+            [
+                "run",
+                "people",
+                "true reaches",
+                "predicted",
+                "matched",
+                "precision",
+                "recall",
+                "slot accuracy",
+            ],
+            rows,
+        )
         + "\n\nTargets (issue #9): precision >= 0.98, recall >= 0.98, slot accuracy >= 0.97."
     )
-    write_results("interact_oracle", "Interaction engine: reaches against simulator ground truth", body)
+    write_results(
+        "interact_oracle", "Interaction engine: reaches against simulator ground truth", body
+    )
     tmp.cleanup()
 
 

@@ -32,9 +32,9 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout import _core
-from walkout.geometry import Camera
 from walkout.config.loader import LoadedStore
 from walkout.config.store import Store
+from walkout.geometry import Camera
 
 __all__ = [
     "Dwell",
@@ -402,5 +402,7 @@ class HandLocator:
             np.asarray(keypoints, dtype=np.float64), np.asarray(track_xy, dtype=np.float64)
         )
         if len(ids) != len(xyz):
-            raise ValueError(f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}")
+            raise ValueError(
+                f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}"
+            )
         return LocatedHands(ids, xyz, sigma, source, views)

@@ -511,3 +511,148 @@ class EngineTwin:
         reaches.sort(key=lambda r: (r.track, r.hand, r.start))
         dwells.sort(key=lambda d: (d.track, d.zone, d.enter))
         return reaches, dwells
+
+
+# --- hands in 3-D ----------------------------------------------------------------------------
+
+SHOULDER, ELBOW, WRIST = (5, 6), (7, 8), (9, 10)
+NONE, TRIANGULATED, WRIST_RAY_ELBOW, ARM_EXTRAPOLATED, FACE_RAY = range(5)
+
+
+def locate_hands(
+    cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    shelves: ShelfModelTwin,
+    keypoints: np.ndarray,
+    track_xy: np.ndarray,
+    *,
+    min_wrist_confidence: float = 0.3,
+    min_arm_confidence: float = 0.02,
+    max_residual_px: float = 15.0,
+    pixel_sigma: float = 4.0,
+    forearm_ratio: float = 0.785,
+    arm_sigma: float = 0.05,
+    max_face_distance: float = 1.2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
+    source (N, 2), views (N, 2)) from keypoints (N, C, 17, 3) and floor points (N, 2)."""
+    from twins.geometry import normalized_from_pixel
+    from twins.geometry import triangulate as triangulate_twin
+
+    def triangulate(cams, px):  # a Gauss-Newton step behind a camera: no point, as in C++
+        try:
+            with np.errstate(invalid="ignore"):
+                return triangulate_twin(cams, px)
+        except np.linalg.LinAlgError:
+            return np.full((1, 3), np.nan), np.full(1, np.nan)
+
+    centres = [-R.T @ t for _K, _d, R, t in cameras]
+    focal = [0.5 * (K[0, 0] + K[1, 1]) for K, _d, _R, _t in cameras]
+
+    def pixels_of(kp: np.ndarray, joint: int, min_conf: float) -> np.ndarray:
+        use = (
+            (kp[:, joint, 2] > 0)
+            & (kp[:, joint, 2] >= min_conf)
+            & np.isfinite(kp[:, joint, :2]).all(1)
+        )
+        return np.where(use[:, None], kp[:, joint, :2], np.nan)
+
+    def view_sigma(X: np.ndarray, px: np.ndarray) -> float:
+        used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
+        ranges = [np.linalg.norm(X - centres[c]) / focal[c] for c in used]
+        return pixel_sigma * float(np.mean(ranges)) / math.sqrt(len(used)) if used else 0.0
+
+    def joint_3d(px: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+        used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
+        if len(used) < 2:
+            return None
+        X, res = triangulate(cameras, px[:, None, :])
+        X, res, views = X[0], res[0], len(used)
+        if not (np.isfinite(res) and res <= max_residual_px):
+            if len(used) < 3:
+                return None
+            best = None
+            for drop in used:  # one wrong pairing: leave each view out in turn
+                sub = px.copy()
+                sub[drop] = np.nan
+                Y, r = triangulate(cameras, sub[:, None, :])
+                if np.isfinite(r[0]) and (best is None or r[0] < best[1]):
+                    best = (Y[0], r[0])
+            if best is None or best[1] > max_residual_px:
+                return None
+            X, views = best[0], len(used) - 1
+        return X, view_sigma(X, px), views
+
+    n = len(keypoints)
+    xyz, sigma = np.zeros((n, 2, 3)), np.zeros((n, 2))
+    source, views = np.zeros((n, 2), np.int8), np.zeros((n, 2), np.int32)
+    for p in range(n):
+        kp = keypoints[p]
+        for side in (0, 1):
+            wrist_px = pixels_of(kp, WRIST[side], min_wrist_confidence)
+            if (~np.isnan(wrist_px[:, 0])).sum() >= 2 and (w := joint_3d(wrist_px)) is not None:
+                xyz[p, side], sigma[p, side], source[p, side], views[p, side] = (
+                    w[0],
+                    w[1],
+                    TRIANGULATED,
+                    w[2],
+                )
+                continue
+            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
+            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
+            seen = [c for c in range(len(cameras)) if not np.isnan(wrist_px[c, 0])]
+            view = max(seen, key=lambda c: (kp[c, WRIST[side], 2], -c)) if seen else None
+            if view is not None:
+                K, dist, R, _t = cameras[view]
+                x, y = normalized_from_pixel(wrist_px[view][None], K, dist)[0]
+                d = R.T @ (np.array([x, y, 1.0]) / math.sqrt(x * x + y * y + 1.0))
+                origin = centres[view]
+            if view is not None and elbow is not None:
+                E = elbow[0]
+                fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
+                w0 = E + forearm_ratio * (E - shoulder[0]) if shoulder else E
+                oe = origin - E
+                b = d @ oe
+                disc = b * b - (oe @ oe - fore * fore)
+                t = -b
+                if disc >= 0:
+                    t1, t2 = -b - math.sqrt(disc), -b + math.sqrt(disc)
+                    t = (
+                        t1
+                        if np.linalg.norm(origin + t1 * d - w0)
+                        <= np.linalg.norm(origin + t2 * d - w0)
+                        else t2
+                    )
+                ray_sigma = pixel_sigma * t / K[0, 0]
+                xyz[p, side] = origin + t * d
+                sigma[p, side] = math.sqrt(ray_sigma**2 + elbow[1] ** 2 + arm_sigma**2)
+                source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1
+                continue
+            if elbow is not None and shoulder is not None:
+                xyz[p, side] = elbow[0] + forearm_ratio * (elbow[0] - shoulder[0])
+                sigma[p, side] = math.sqrt((elbow[1] * (1 + forearm_ratio)) ** 2 + arm_sigma**2)
+                source[p, side], views[p, side] = ARM_EXTRAPOLATED, 0
+                continue
+            if view is None:
+                continue
+            best = math.inf
+            for f_index, f in enumerate(shelves.faces):
+                stand = (track_xy[p] - f.origin) @ f.normal
+                denom = d[:2] @ f.normal
+                if stand < 0 or stand > max_face_distance or abs(denom) < 1e-9:
+                    continue
+                t = ((f.origin - origin[:2]) @ f.normal) / denom
+                if not t > 0:
+                    continue
+                X = origin + t * d
+                _depth, _eff, u, v = shelves.face_coords(f_index, X[None])[0]
+                m = shelves.margin
+                if u < -m or u > f.length + m or v < -m or v > (f.z1 - f.z0) + m:
+                    continue
+                if stand < best:
+                    best = stand
+                    K = cameras[view][0]
+                    ray_sigma = pixel_sigma * t / K[0, 0]
+                    xyz[p, side] = X
+                    sigma[p, side] = math.sqrt(ray_sigma**2 + arm_sigma**2)
+                    source[p, side], views[p, side] = FACE_RAY, 1
+    return xyz, sigma, source, views
