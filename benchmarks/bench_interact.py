@@ -34,6 +34,7 @@ PARAMS = dict(
     min_outside_s=0.20,
     hand_lost_s=0.50,
     hand_motion_std=0.5,
+    duplicate_radius=0.25,
     lost_confidence=0.5,
     slot_prob_min=0.02,
     dwell_exit_s=1.0,

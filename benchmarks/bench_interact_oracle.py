@@ -57,14 +57,14 @@ def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return np.arange(last) / fps, index
 
 
-def evaluate(run: Run, *, engine_params: dict | None = None) -> dict:
+def evaluate(run: Run, *, engine_params: dict | None = None, locator_params: dict | None = None) -> dict:
     store = run.store()
     cams = [
         Camera.from_calibration(store.calibrations[c], image_size=tuple(run.image_size))
         for c in run.cameras
     ]
     shelves = Shelves(store)
-    locator = HandLocator(cams, shelves)
+    locator = HandLocator(cams, shelves, **(locator_params or {}))
     engine = InteractionEngine(shelves, **(engine_params or {}))
     tracker = FloorTracker(fps=run.fps)
     oracle = {c: run.oracle(c) for c in run.cameras}

@@ -195,7 +195,8 @@ class InteractionEngine:
 
     A reach: outside → entering (effective depth behind the nearest face reaches
     ``enter_depth``) → inside (stayed in for ``min_inside_s``) → leaving (dropped below
-    ``exit_depth``) → the event, once out for ``min_outside_s``. The effective depth is the
+    ``exit_depth``) → the event, once out for ``min_outside_s``; a reach must span two samples
+    or more (one deep sample is a spike). The effective depth is the
     distance behind the face plane, capped by the distance inside the face's rectangle grown by
     ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
     whether a reach happens does not depend on the frame rate.
@@ -219,6 +220,11 @@ class InteractionEngine:
             sigma) before the state machine. Raising it follows fast hands sooner and lets
             noisy arm-model positions start or split reaches; lowering it averages noise away
             but lags quick reaches. 0 turns smoothing off.
+        duplicate_radius: metres within which a reach of another track at the same face,
+            within hand_lost_s in time, is taken for the same hand under a duplicate or
+            successor track (the tracker split a person) and dropped. Raising it also drops
+            real reaches of two people side by side; lowering it lets track splits
+            double-count. 0 turns it off.
         lost_confidence: confidence factor of a reach closed by a lost track or hand.
         slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
         dwell_exit_s: a track must be out of a zone this long before its dwell closes.
@@ -236,6 +242,7 @@ class InteractionEngine:
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
         hand_motion_std: float = 0.5,
+        duplicate_radius: float = 0.25,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -250,6 +257,7 @@ class InteractionEngine:
             min_outside_s=min_outside_s,
             hand_lost_s=hand_lost_s,
             hand_motion_std=hand_motion_std,
+            duplicate_radius=duplicate_radius,
             lost_confidence=lost_confidence,
             slot_prob_min=slot_prob_min,
             dwell_exit_s=dwell_exit_s,

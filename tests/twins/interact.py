@@ -218,6 +218,8 @@ class _Hand:
     max_depth: float = -math.inf
     sigma_at_max: float = 0.0
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pos_sum: np.ndarray = field(default_factory=lambda: np.zeros(3))  # weighted mean position
+    pos_weight: float = 0.0
     filt_t: float | None = None  # the smoothing filter: last sample time, position, variance
     filt_x: np.ndarray = field(default_factory=lambda: np.zeros(3))
     filt_var: float = 0.0
@@ -255,6 +257,7 @@ class EngineTwin:
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
         hand_motion_std: float = 0.0,
+        duplicate_radius: float = 0.0,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -267,6 +270,8 @@ class EngineTwin:
         self.min_inside, self.min_outside = min_inside_s, min_outside_s
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
         self.motion = hand_motion_std
+        self.duplicate_radius = duplicate_radius
+        self.recent: list[tuple[int, int, float, float, np.ndarray]] = []  # emitted reaches
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -276,11 +281,13 @@ class EngineTwin:
     def _coords(self, face: int, p: np.ndarray) -> np.ndarray:
         return self.s.face_coords(face, p[None])[0]
 
-    def _accumulate(self, h: _Hand, c: np.ndarray, weight_s: float, sigma: float) -> None:
+    def _accumulate(self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float) -> None:
         w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
             c[1], MIN_WEIGHT_DEPTH
         )
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
+        h.pos_sum = h.pos_sum + w * np.asarray(p, dtype=np.float64)
+        h.pos_weight += w
         if c[0] > h.max_depth:
             h.max_depth, h.sigma_at_max = c[0], sigma
 
@@ -300,14 +307,29 @@ class EngineTwin:
         h.first_in = h.last_in = t
         h.max_depth, h.sigma_at_max = -math.inf, sigma
         h.weight = np.zeros(f.rows * f.cols)
-        self._accumulate(h, c, t - start, sigma)
-        if t - start >= self.min_inside:
-            h.phase = INSIDE
+        h.pos_sum, h.pos_weight = np.zeros(3), 0.0
+        self._accumulate(h, c, p, t - start, sigma)  # one sample never confirms a reach
 
     def _emit(
         self, track: int, side: int, h: _Hand, end: float, lost: bool, out: list[ReachTwin]
     ) -> None:
         f = self.s.faces[h.face]
+        mean = h.pos_sum / h.pos_weight
+        if self.duplicate_radius > 0:
+            # The same hand under another track (the tracker split a person): drop it.
+            horizon = h.first_in - self.hand_lost
+            self.recent = [r for r in self.recent if not r[3] < horizon - self.hand_lost]
+            for r_track, r_face, r_start, r_end, r_mean in self.recent:
+                gap = max(r_start, h.first_in) - min(r_end, h.last_in)
+                if (
+                    r_track != track
+                    and r_face == h.face
+                    and gap <= self.hand_lost
+                    and float(np.sqrt(np.sum((r_mean - mean) ** 2))) <= self.duplicate_radius
+                ):
+                    h.phase, h.face = OUTSIDE, -1
+                    return
+            self.recent.append((track, h.face, h.first_in, h.last_in, mean))
         total = float(h.weight.sum())
         best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
         probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]
@@ -390,15 +412,15 @@ class EngineTwin:
             if c[1] < self.exit:
                 before = self._coords(h.face, h.prev_p)
                 out_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
-                if h.phase == ENTERING and out_t - h.start < self.min_inside:
+                if h.phase == ENTERING and (out_t - h.start < self.min_inside or h.last_in == h.first_in):
                     h.phase, h.face = OUTSIDE, -1
                     self._start_if_deep(h, t, p, sigma, nearest)
                 else:
                     h.phase, h.leave = LEAVING, out_t
             else:
-                self._accumulate(h, c, dt, sigma)
+                self._accumulate(h, c, p, dt, sigma)
                 h.last_in = t
-                if h.phase == ENTERING and t - h.start >= self.min_inside:
+                if h.phase == ENTERING and t - h.start >= self.min_inside and t > h.first_in:
                     h.phase = INSIDE
         else:  # LEAVING
             c = self._coords(h.face, p)
@@ -407,7 +429,7 @@ class EngineTwin:
                 back_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
                 if back_t - h.leave < self.min_outside:
                     h.phase = INSIDE
-                    self._accumulate(h, c, dt, sigma)
+                    self._accumulate(h, c, p, dt, sigma)
                     h.last_in = t
                 else:
                     self._emit(track, side, h, h.leave, False, out)
@@ -456,7 +478,7 @@ class EngineTwin:
         self.last_t = t
         reaches: list[ReachTwin] = []
         dwells: list[DwellTwin] = []
-        for track in [k for k in self.tracks if k not in set(ids)]:
+        for track in sorted(k for k in self.tracks if k not in set(ids)):
             self._close_track(track, *self.tracks.pop(track), reaches, dwells)
         xy = np.asarray(track_xy, dtype=np.float64).reshape(-1, 2)
         inside = np.array([self.s.zone_contains(z, xy) for z in range(len(self.s.zones))]).reshape(
