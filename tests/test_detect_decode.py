@@ -226,6 +226,13 @@ def test_boxes_are_clipped_to_the_frame():
     np.testing.assert_allclose(d.boxes, [[0, 0, 25, 480]])  # scale 1, pad (0, 80)
 
 
+def test_an_empty_class_filter_keeps_nothing():
+    t = transform_for(480, 640, 640)
+    raw = random_raw(4, "yolov8", 500, 2)[None]
+    assert len(detect.decode(raw, "yolov8", t)[0]) > 0
+    assert len(detect.decode(raw, "yolov8", t, classes=[])[0]) == 0
+
+
 def test_transforms_as_a_bare_array():
     t = transform_for(480, 640, 640)
     raw = random_raw(3, "yolov8", 500, 2)[None]
@@ -258,6 +265,8 @@ def test_transforms_as_a_bare_array():
         ),
         (np.zeros((1, 84, 10), np.float32), "yolov8", {"max_det": -1}, "max_det"),
         (np.zeros((1, 84, 10), np.complex64), "yolov8", {}, "output: expected a real-valued array"),
+        (np.zeros((1, 84, 10), np.float32), "yolov8", {"threads": -1}, "threads: expected >= 0"),
+        (np.zeros((1, 84, 10), np.float32), "yolov8-pose", {"num_keypoints": -1}, "num_keypoints"),
     ],
 )
 def test_bad_input_names_the_argument(output, layout, kwargs, message):

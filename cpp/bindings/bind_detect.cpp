@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -150,6 +151,7 @@ py::list decode_binding(const py::array& output, const std::string& layout, cons
     require_exact<std::int64_t>(*classes, "classes");
     require_shape(*classes, "classes", {-1});
     auto c = py::array_t<std::int64_t>::ensure(*classes);
+    o.filter_classes = true;
     o.classes.assign(c.data(), c.data() + c.shape(0));
   }
   o.check();

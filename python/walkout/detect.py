@@ -389,6 +389,10 @@ def decode(
             )
         size = (0, 0)
     c = None if classes is None else _class_ids("classes", classes, None)
+    if int(threads) < 0:
+        raise ValueError(f"threads: expected >= 0, got {threads}")
+    if int(num_keypoints) < 0:
+        raise ValueError(f"num_keypoints: expected >= 0, got {num_keypoints}")
     raw = _core.detect_decode(
         out,
         layout,

@@ -63,7 +63,7 @@ struct Candidates {
 };
 
 bool class_allowed(const DecodeOptions& o, std::int64_t cls) {
-  return o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), cls) != o.classes.end();
+  return !o.filter_classes || std::find(o.classes.begin(), o.classes.end(), cls) != o.classes.end();
 }
 
 // Best class per anchor over channel-major class rows: best[n] = max_c rows[c][n], with the
@@ -120,12 +120,11 @@ inline std::size_t first_max(const float* v, std::size_t n) {
   return best;
 }
 
-void collect_channel_major(const float* out, std::size_t channels, std::size_t n,
-                           std::size_t num_classes, const DecodeOptions& o, Candidates& cand) {
+void collect_channel_major(const float* out, std::size_t n, std::size_t num_classes,
+                           const DecodeOptions& o, Candidates& cand) {
   std::vector<float> best(n);
   std::vector<std::int32_t> best_class(n);
   best_class_channel_major(out + 4 * n, num_classes, n, best.data(), best_class.data());
-  (void)channels;
   const float* cx = out;
   const float* cy = out + n;
   const float* w = out + 2 * n;
@@ -231,11 +230,11 @@ Detections decode_image(const float* output, std::size_t dim0, std::size_t dim1,
   int num_keypoints = 0;
   switch (layout) {
     case OutputLayout::yolov8:
-      collect_channel_major(output, dim0, dim1, dim0 - 4, o, cand);
+      collect_channel_major(output, dim1, dim0 - 4, o, cand);
       break;
     case OutputLayout::yolov8_pose:
       num_keypoints = o.num_keypoints;
-      collect_channel_major(output, dim0, dim1, dim0 - 4 - 3 * static_cast<std::size_t>(num_keypoints),
+      collect_channel_major(output, dim1, dim0 - 4 - 3 * static_cast<std::size_t>(num_keypoints),
                             o, cand);
       break;
     case OutputLayout::end2end:

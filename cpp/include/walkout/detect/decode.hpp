@@ -44,7 +44,9 @@ struct DecodeOptions {
   // Keypoints per detection for yolov8-pose (17 for COCO people); the class count is what is
   // left of the channels. Ignored by the other layouts (end2end infers it from its width).
   int num_keypoints = 17;
-  // Keep only these class ids; empty keeps every class.
+  // When filter_classes is set, keep only the class ids in `classes` (an empty list keeps
+  // nothing); otherwise keep every class.
+  bool filter_classes = false;
   std::vector<std::int64_t> classes;
 
   void check() const;
