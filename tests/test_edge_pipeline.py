@@ -303,3 +303,12 @@ def test_hand_smoother_removes_spikes_and_keeps_reaches() -> None:
     assert not smooth._history  # hands of tracks long gone are forgotten
     with pytest.raises(ValueError, match="window_s"):
         HandSmoother(-1.0)
+
+
+def test_the_interaction_rooms_hand_locator_plugs_in(tiny_run: Path, tiny_replay) -> None:
+    from walkout.edge.pipeline import PipelineParams
+
+    other = replay_run(tiny_run, params=PipelineParams(hand_locator="interact"))
+    tracks = [m for m in other.messages if m.type == "tracks"]
+    assert tracks == [m for m in tiny_replay.messages if m.type == "tracks"]
+    assert sum(len(r.hands) for r in other.results) > 0
