@@ -312,3 +312,23 @@ def test_the_interaction_rooms_hand_locator_plugs_in(tiny_run: Path, tiny_replay
     tracks = [m for m in other.messages if m.type == "tracks"]
     assert tracks == [m for m in tiny_replay.messages if m.type == "tracks"]
     assert sum(len(r.hands) for r in other.results) > 0
+
+
+def test_observations_closer_than_a_body_are_one_person() -> None:
+    from walkout.edge.pipeline import merge_close
+    from walkout.track import FusedViews
+
+    points = np.array([[1.0, 1.0], [1.2, 1.0], [3.0, 1.0]])
+    covs = np.array([np.eye(2) * 0.01, np.eye(2) * 0.03, np.eye(2) * 0.01])
+    members = np.array([[0, 1, -1], [-1, -1, 4], [2, -1, -1]])
+    scores = np.array([0.9, 0.95, 0.8], np.float32)
+    fused, merged_scores = merge_close(FusedViews(points, covs, members), scores.copy(), 0.3)
+    assert len(fused.points) == 2
+    # The two-camera observation absorbs the one-camera one, information-weighted.
+    assert np.allclose(fused.points[0], [1.05, 1.0])
+    assert np.allclose(fused.covariances[0], np.eye(2) * 0.0075)
+    assert fused.members[0].tolist() == [0, 1, 4]
+    assert merged_scores.tolist() == pytest.approx([0.95, 0.8])
+    assert fused.points[1].tolist() == [3.0, 1.0]
+    apart, _ = merge_close(FusedViews(points, covs, members), scores.copy(), 0.1)
+    assert len(apart.points) == 3

@@ -38,7 +38,7 @@ from walkout.edge.floor_points import FloorObservations, FloorPointParams, floor
 from walkout.edge.hands import FacePlanes, HandParams, HandSmoother, hands_in_3d
 from walkout.geometry import Camera
 from walkout.interact import Dwell, Event, HandLocator, Hands, InteractionEngine, Reach, Shelves
-from walkout.track import FloorTracker, FloorTracks, TrackState, fuse_views
+from walkout.track import FloorTracker, FloorTracks, FusedViews, TrackState, fuse_views
 
 STAGES = ("project", "fuse", "track", "hands", "interact", "messages")
 
@@ -69,6 +69,12 @@ class PipelineParams:
         the right slot against 0.68 and found the reach of ``tiny`` that "interact" missed;
         "interact" costs ~0.15 ms a frameset against ~0.8 ms.
     locator: keyword arguments of :class:`walkout.interact.HandLocator`.
+    min_separation_m: fused observations closer than this are one person (two bodies hardly
+        stand closer, centre to centre): merged, the one seen by more cameras kept. 0 is off.
+        Raising it removes duplicates left by a view fusion did not gate in, and merges a
+        child held close by a parent. 0.3 raised id consistency and reach precision and
+        recall on two 60 s cuts of the benchmark scenario (seeds 1, 2); 0.4 and up lost
+        people in crowds.
     """
 
     floor: FloorPointParams = field(default_factory=FloorPointParams)
@@ -79,6 +85,7 @@ class PipelineParams:
     face_margin: float = 0.05
     hand_window_s: float = 0.0
     hand_locator: Literal["interact", "edge"] = "edge"
+    min_separation_m: float = 0.3
     locator: dict[str, Any] = field(default_factory=dict)
 
 
@@ -197,6 +204,8 @@ class EdgePipeline:
         fused = fuse_views([o.points for o in observations], [o.covariances for o in observations],
                            self.params.fusion_gate_probability)
         fused_scores = _fused_scores(fused.members, observations)
+        if self.params.min_separation_m > 0:
+            fused, fused_scores = merge_close(fused, fused_scores, self.params.min_separation_m)
         clock.lap("fuse")
 
         tracks = self.tracker.update(fused.points, fused.covariances, fused_scores, t)
@@ -270,6 +279,34 @@ class EdgePipeline:
 
 _NO_DETECTIONS = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                             np.zeros(0, np.int64), np.zeros((0, 17, 3), np.float32))
+
+
+def merge_close(fused: FusedViews, scores: npt.NDArray[np.float32], distance_m: float
+                ) -> tuple[FusedViews, npt.NDArray[np.float32]]:
+    """Fold every fused observation into a stronger one (more cameras, then higher score)
+    closer than ``distance_m``: information-weighted, cameras it had that the stronger one
+    lacks joining it."""
+    n = len(scores)
+    if n < 2:
+        return fused, scores
+    points, covs, members = (fused.points.copy(), fused.covariances.copy(),
+                             fused.members.copy())
+    order = np.lexsort((-scores, -(members >= 0).sum(axis=1)))  # strongest first
+    alive = np.ones(n, bool)
+    for a_pos, a in enumerate(order.tolist()):
+        if not alive[a]:
+            continue
+        for b in order[a_pos + 1:].tolist():
+            if alive[b] and np.hypot(*(points[a] - points[b])) < distance_m:
+                info_a, info_b = np.linalg.inv(covs[a]), np.linalg.inv(covs[b])
+                covs[a] = np.linalg.inv(info_a + info_b)
+                points[a] = covs[a] @ (info_a @ points[a] + info_b @ points[b])
+                join = (members[a] < 0) & (members[b] >= 0)
+                members[a, join] = members[b, join]
+                scores[a] = max(scores[a], scores[b])
+                alive[b] = False
+    keep = np.flatnonzero(alive)
+    return FusedViews(points[keep], covs[keep], members[keep]), scores[keep]
 
 
 def _fused_scores(members: npt.NDArray[np.int64],
