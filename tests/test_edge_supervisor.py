@@ -254,3 +254,33 @@ def test_sigterm_stops_cleanly(tmp_path: Path, rendered_run: Path, keys: Path,
     assert "stopped after" in out
     # What could not be delivered (no server here) waits in the spool for the next start.
     assert any((tmp_path / "spool").iterdir())
+
+
+def test_a_full_spool_drops_tracks_and_keeps_events(tmp_path: Path, keys: Path) -> None:
+    from walkout.edge.supervisor import Publisher
+    from walkout.wire import Sender
+
+    # A real sender with a tiny spool and no server: it fills, and refuses as documented.
+    sender = Sender(_free_endpoint(), "edge-a", tmp_path / "spool",
+                    secret_key=load_secret_key(keys / "edge-a.key_secret"),
+                    server_public_key=load_secret_key(keys / "server.key_secret").public,
+                    max_spool_bytes=6000, **FAST_SENDER)
+    try:
+        publisher = Publisher(sender, backlog=100)
+        track = protocol.TrackState(id=1, x=1.0, y=2.0, confidence=0.9, cameras=["cam1"])
+        for k in range(60):
+            publisher.publish([protocol.Tracks(src="edge-a", t_ns=k + 1, tracks=[track] * 3)])
+        assert publisher.dropped > 0  # tracks beyond the limit were refused, not queued
+        reaches = [protocol.Reach(src="edge-a", t_ns=100 + k, track=1, shelf="S1",
+                                  slot="S1/front/r0c0", start_ns=90 + k, end_ns=100 + k,
+                                  hand="left", confidence=0.9) for k in range(40)]
+        for reach in reaches:
+            publisher.publish([reach])
+        spooled = sender.stats().last_seq
+        kept = [m for m in publisher.backlog if m.type == "reach"]
+        # Every event is either in the spool (the event reserve) or waiting in the backlog.
+        in_spool = spooled - (60 - publisher.dropped)
+        assert in_spool + len(kept) == len(reaches)
+        assert len(kept) > 0
+    finally:
+        sender.close()
