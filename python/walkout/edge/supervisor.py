@@ -78,7 +78,7 @@ def load_for_start(config_path: Path | str) -> LoadedEdge:
         raise StartError(f"edge config {config_path}: {exc}") from None
     problems = missing_runtime_files(edge)
     if problems:
-        raise StartError(f"edge config {edge.path}: " + "; ".join(problems))
+        raise StartError(f"edge config {edge.path}:\n  " + "\n  ".join(problems))
     return edge
 
 
