@@ -234,7 +234,7 @@ class EdgePipeline:
         keypoints = np.zeros((len(ids), len(dets), 17, 3))
         for c, d in enumerate(dets):
             have = np.flatnonzero(rows[:, c] >= 0)
-            if d.keypoints is not None and len(have):
+            if d.keypoints is not None and d.keypoints.shape[1] >= 17 and len(have):
                 keypoints[have, c] = d.keypoints[rows[have, c], :17]
         return self.locator.locate(ids, points, keypoints).hands()
 
