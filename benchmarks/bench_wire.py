@@ -14,6 +14,8 @@ Both are checked: every message stored exactly once (walkout.wire: seq 1..N per 
 order).
 
 Run: ``PYTHONPATH=python python3 benchmarks/bench_wire.py [--per-sender 25000] [--repeat 3]``
+(``WIRE_BENCH_VERBOSE=1`` prints each process's CPU per message; ``WIRE_BENCH_PROFILE=1``
+profiles the walkout receiver loop.)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS wire_messages (
 # --- walkout.wire ------------------------------------------------------------------------------
 
 def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Event,
-                   out: mp.Queue) -> None:
+                   out: mp.Queue, cpu: mp.Queue) -> None:
     from walkout.wire import Receiver, SqliteStore, load_allowed_keys, load_secret_key
 
     store = SqliteStore(db, synchronous=SYNCHRONOUS)
@@ -62,7 +64,20 @@ def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Even
                         allowed_keys=load_allowed_keys(k / f"box-{i}.key" for i in range(SENDERS)),
                         on_batch=on_batch, poll_s=0.01)
     ready.set()
-    receiver.run()
+    cpu0, thread0 = time.process_time(), time.thread_time()
+    if os.environ.get("WIRE_BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.runcall(receiver.run)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    else:
+        receiver.run()
+    cpu.put(time.process_time() - cpu0)
+    if os.environ.get("WIRE_BENCH_VERBOSE"):
+        print(f"  wire receiver: {(time.process_time() - cpu0) / total * 1e6:.1f} µs CPU/msg "
+              f"(loop thread {(time.thread_time() - thread0) / total * 1e6:.1f})", flush=True)
     # "first" is stamped after the first batch; count that batch's messages from its start:
     # conservative for walkout (the elapsed time is shortened by less than one batch).
     out.put((receiver.stats.accepted, times["last"] - times["first"], receiver.stats.batches,
@@ -72,7 +87,7 @@ def _wire_receiver(endpoint: str, db: str, keys: str, total: int, ready: mp.Even
 
 
 def _wire_sender(endpoint: str, src: str, spool: str, keys: str, count: int,
-                 go: mp.Event) -> None:
+                 go: mp.Event, cpu: mp.Queue) -> None:
     import logging
 
     from walkout.wire import Sender, load_key_pair, load_secret_key
@@ -81,15 +96,19 @@ def _wire_sender(endpoint: str, src: str, spool: str, keys: str, count: int,
     logging.basicConfig(level=logging.WARNING, format=f"%(relativeCreated)d {src} %(message)s")
 
     k = Path(keys)
-    messages = make_messages(src, count, seed=hash(src) & 0xFFFF)
+    messages = make_messages(src, count, seed=_seed(src))
     with Sender(endpoint, src, spool, secret_key=load_secret_key(k / f"{src}.key_secret"),
                 server_public_key=load_key_pair(k / "server.key").public) as sender:
         go.wait()
+        cpu0 = time.process_time()
         send = sender.send
         for message in messages:
             send(message)
         if not sender.flush(120):
             raise SystemExit(f"{src}: not everything was acknowledged")
+        cpu.put(time.process_time() - cpu0)
+        if os.environ.get("WIRE_BENCH_VERBOSE"):
+            print(f"  {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True)
         stats = sender.stats()
         if stats.resent:
             print(f"  {src}: resent {stats.resent} (sent {stats.sent})", flush=True)
@@ -104,15 +123,16 @@ def run_wire(per_sender: int) -> tuple[float, int]:
             generate_keys(name, t / "keys")
         endpoint = _free_tcp()
         ctx = mp.get_context("spawn")
-        ready, go, out = ctx.Event(), ctx.Event(), ctx.Queue()
+        ready, go, out, cpu = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
         total = per_sender * SENDERS
         receiver = ctx.Process(target=_wire_receiver,
-                               args=(endpoint, str(t / "db.sqlite"), str(t / "keys"), total, ready, out))
+                               args=(endpoint, str(t / "db.sqlite"), str(t / "keys"), total, ready,
+                                     out, cpu))
         receiver.start()
         ready.wait(60)
         senders = [ctx.Process(target=_wire_sender,
                                args=(endpoint, f"box-{i}", str(t / f"spool-{i}"), str(t / "keys"),
-                                     per_sender, go)) for i in range(SENDERS)]
+                                     per_sender, go, cpu)) for i in range(SENDERS)]
         for s in senders:
             s.start()
         time.sleep(1.5)  # let every sender import and connect before the clock matters
@@ -125,7 +145,8 @@ def run_wire(per_sender: int) -> tuple[float, int]:
             assert s.exitcode == 0, f"sender exited with {s.exitcode}"
         receiver.join(60)
         _check_wire(t / "db.sqlite", per_sender)
-        return accepted / elapsed, batches
+        cpu_s = sum(cpu.get(timeout=10) for _ in range(SENDERS + 1))
+        return accepted / elapsed, cpu_s / accepted
 
 
 def _check_wire(db: Path, per_sender: int) -> None:
@@ -138,7 +159,8 @@ def _check_wire(db: Path, per_sender: int) -> None:
 
 # --- the peer: bare ROUTER + pydantic + batched SQLite -------------------------------------
 
-def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.Queue) -> None:
+def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.Queue,
+                   cpu: mp.Queue) -> None:
     import zmq
 
     from wire_mix import PYDANTIC_MESSAGE
@@ -152,6 +174,7 @@ def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.
     sock.rcvhwm = 100_000
     sock.bind(endpoint)
     ready.set()
+    cpu0, thread0 = time.process_time(), time.thread_time()
     validate = PYDANTIC_MESSAGE.validate_json
     stored = 0
     first = 0.0
@@ -173,29 +196,39 @@ def _peer_receiver(endpoint: str, db: str, total: int, ready: mp.Event, out: mp.
         con.execute("COMMIT")
         stored += len(rows)
     elapsed = time.perf_counter() - first
+    cpu.put(time.process_time() - cpu0)
+    if os.environ.get("WIRE_BENCH_VERBOSE"):
+        print(f"  peer receiver: {(time.process_time() - cpu0) / stored * 1e6:.1f} µs CPU/msg "
+              f"(loop thread {(time.thread_time() - thread0) / stored * 1e6:.1f})", flush=True)
     out.put((stored, elapsed))
     sock.close(0)
     ctx.term()
     con.close()
 
 
-def _peer_sender(endpoint: str, src: str, count: int, go: mp.Event) -> None:
+def _peer_sender(endpoint: str, src: str, count: int, go: mp.Event, cpu: mp.Queue) -> None:
     import msgspec
     import zmq
 
     from walkout import protocol
     from wire_mix import make_messages
 
-    bodies = [(m.type.encode(), protocol.encode(msgspec.structs.replace(m, seq=i + 1)))
-              for i, m in enumerate(make_messages(src, count, seed=hash(src) & 0xFFFF))]
+    messages = make_messages(src, count, seed=_seed(src))
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.connect(endpoint)
     go.wait()
-    for frames in bodies:
-        sock.send_multipart(frames)
+    cpu0 = time.process_time()
+    # Encoded as they are sent, with the same (fastest) encoder walkout uses, as a real
+    # source would: only the spool, the encryption and the acks differ.
+    replace, encode, send = msgspec.structs.replace, protocol.encode, sock.send_multipart
+    for seq, m in enumerate(messages, start=1):
+        send((m.type.encode(), encode(replace(m, seq=seq))))
     sock.close(linger=-1)  # wait until everything left
     ctx.term()
+    cpu.put(time.process_time() - cpu0)
+    if os.environ.get("WIRE_BENCH_VERBOSE"):
+        print(f"  peer {src}: {(time.process_time() - cpu0) / count * 1e6:.1f} µs CPU/msg", flush=True)
 
 
 def run_peer(per_sender: int) -> float:
@@ -203,13 +236,14 @@ def run_peer(per_sender: int) -> float:
         t = Path(tmp)
         endpoint = _free_tcp()
         ctx = mp.get_context("spawn")
-        ready, go, out = ctx.Event(), ctx.Event(), ctx.Queue()
+        ready, go, out, cpu = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
         total = per_sender * SENDERS
         receiver = ctx.Process(target=_peer_receiver,
-                               args=(endpoint, str(t / "db.sqlite"), total, ready, out))
+                               args=(endpoint, str(t / "db.sqlite"), total, ready, out, cpu))
         receiver.start()
         ready.wait(60)
-        senders = [ctx.Process(target=_peer_sender, args=(endpoint, f"box-{i}", per_sender, go))
+        senders = [ctx.Process(target=_peer_sender,
+                               args=(endpoint, f"box-{i}", per_sender, go, cpu))
                    for i in range(SENDERS)]
         for s in senders:
             s.start()
@@ -221,7 +255,12 @@ def run_peer(per_sender: int) -> float:
         receiver.join(60)
         with sqlite3.connect(t / "db.sqlite") as con:
             assert con.execute("SELECT COUNT(*) FROM wire_messages").fetchone()[0] == total
-        return stored / elapsed
+        cpu_s = sum(cpu.get(timeout=10) for _ in range(SENDERS + 1))
+        return stored / elapsed, cpu_s / stored
+
+
+def _seed(src: str) -> int:
+    return int(src.rsplit("-", 1)[1])  # stable across processes, unlike hash()
 
 
 def _free_tcp() -> str:
@@ -238,29 +277,37 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--name", default="wire")
     args = parser.parse_args()
-    wire, peer = [], []
+    wire, peer, wire_cpu, peer_cpu = [], [], [], []
     for r in range(args.repeat):  # interleaved, so load changes hit both sides alike
-        peer.append(run_peer(args.per_sender))
-        rate, _ = run_wire(args.per_sender)
+        rate, cpu_per_msg = run_peer(args.per_sender)
+        peer.append(rate)
+        peer_cpu.append(cpu_per_msg)
+        rate, cpu_per_msg = run_wire(args.per_sender)
         wire.append(rate)
-        print(f"run {r + 1}: walkout.wire {wire[-1]:,.0f} msg/s, peer {peer[-1]:,.0f} msg/s",
-              flush=True)
+        wire_cpu.append(cpu_per_msg)
+        print(f"run {r + 1}: walkout.wire {wire[-1]:,.0f} msg/s, peer {peer[-1]:,.0f} msg/s "
+              f"(ratio {wire[-1] / peer[-1]:.2f})", flush=True)
     w, pr = statistics.median(wire), statistics.median(peer)
+    wc, pc = statistics.median(wire_cpu), statistics.median(peer_cpu)
+    ratios = [a / b for a, b in zip(wire, peer, strict=True)]
     rows = [
         ["walkout.wire (spool + CURVE + acks + dedup)", f"{w:,.0f}",
-         " / ".join(f"{x:,.0f}" for x in wire), f"{w / pr:.2f}x"],
+         " / ".join(f"{x:,.0f}" for x in wire), f"{w / pr:.2f}x", f"{wc * 1e6:.0f} µs"],
         ["peer: bare ROUTER + pydantic + batched SQLite", f"{pr:,.0f}",
-         " / ".join(f"{x:,.0f}" for x in peer), "1.00x"],
+         " / ".join(f"{x:,.0f}" for x in peer), "1.00x", f"{pc * 1e6:.0f} µs"],
     ]
     body = (
         f"{SENDERS} sender processes x {args.per_sender:,} messages (90 % tracks with 2-8 "
-        "tracks each, reach, dwell, weight, checkin, health), one receiver process storing "
-        f"into SQLite (WAL, synchronous={SYNCHRONOUS}, one transaction per batch). Median "
-        f"of {args.repeat} interleaved runs.\n\n"
-        + markdown_table(["receiver", "median msg/s", "runs", "vs peer"], rows)
-        + "\n\nTarget (issue 7): walkout.wire at least as fast as the peer (≥ 1.00x). "
+        "tracks each, reach, dwell, weight, checkin, health), encoded as they are sent; one "
+        f"receiver process storing into SQLite (WAL, synchronous={SYNCHRONOUS}, one "
+        f"transaction per batch). Median of {args.repeat} interleaved runs; per-run ratios "
+        + ", ".join(f"{x:.2f}" for x in ratios) + ". CPU is the user+system time of all five "
+        "processes per message stored (load-independent).\n\n"
+        + markdown_table(["receiver", "median msg/s", "runs", "vs peer", "CPU per msg"], rows)
+        + "\n\nTarget (issue 7): walkout.wire at least as fast as the peer (>= 1.00x). "
         "Both sides were checked: every message stored once (walkout.wire: seq 1..N per "
-        f"source, in arrival order). cpus available: {os.cpu_count()}."
+        f"source, in arrival order). Load average at the end: {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cpus."
     )
     write_results(args.name, "The wire: messages per second, 4 senders -> 1 durable receiver",
                   body)

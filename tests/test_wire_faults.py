@@ -253,3 +253,28 @@ def test_a_failing_store_is_not_acked_and_the_sender_resends(keys: Path, tmp_pat
         assert receiver.stats.store_failures == 3
     rows = stored(tmp_path / "server.sqlite", "gate-1")
     assert rows == [(k, k) for k in range(1, 51)]
+
+
+def test_a_frozen_receiver_is_detected_by_heartbeat_and_nothing_is_doubled(
+        keys: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGSTOP: the server hangs without closing its sockets. The sender's heartbeat declares
+    it gone, goes back, and everything still arrives exactly once, in order."""
+    caplog.set_level(logging.INFO, logger="walkout.wire")
+    endpoint, db = free_endpoint(), tmp_path / "server.sqlite"
+    receiver = start_receiver(endpoint, db, keys, "box-1")
+    with Sender(endpoint, "box-1", tmp_path / "spool", **sender_args(keys, "box-1"),
+                **FAST_SENDER) as sender:
+        for k in range(1, 301):
+            sender.send(numbered("box-1", k))
+        assert sender.flush(15)
+        receiver.send_signal(signal.SIGSTOP)
+        try:
+            for k in range(301, 601):
+                sender.send(numbered("box-1", k))
+            wait_for(lambda: any("lost the connection" in r.getMessage()
+                                 for r in caplog.records), 10, "the heartbeat to time out")
+        finally:
+            receiver.send_signal(signal.SIGCONT)
+        assert sender.flush(20), sender.stats()
+        _stop(receiver)
+    assert stored(db, "box-1") == [(k, k) for k in range(1, 601)]

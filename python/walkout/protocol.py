@@ -16,8 +16,9 @@ integer ``*_ns``; durations that are only reported (latency) are float ``*_ms``.
 
 The models are :mod:`msgspec` structs rather than pydantic models because this code runs for
 every message on every box and on the server: on the benchmark mix, msgspec decodes and
-validates a body about 1.6x faster and encodes one about 5x faster than pydantic v2's
-``TypeAdapter`` over the same schema (``benchmarks/bench_wire_codec.py``). They are frozen:
+validates a body 1.3-1.6x faster and encodes one 5-6x faster than pydantic v2's
+``TypeAdapter`` over the same schema (``benchmarks/bench_wire_codec.py``; parsing the floats
+of a ``tracks`` body dominates both). They are frozen:
 change a field with ``msgspec.structs.replace(msg, seq=...)``.
 
 Compatibility rule: within one ``v``, changes are additive only (new optional fields with

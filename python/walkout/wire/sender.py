@@ -45,6 +45,7 @@ log = logging.getLogger("walkout.wire.sender")
 _SUPERSEDED_TYPES = frozenset({"tracks", "health"})
 _TOPIC_BYTES = {name: name.encode() for name in protocol.MESSAGE_TYPES}
 _SNDMORE_NOBLOCK = zmq.SNDMORE | zmq.NOBLOCK
+_raw_send = zmq.backend.Socket.send
 _wake_ids = itertools.count()
 
 
@@ -106,6 +107,10 @@ class Sender:
     event_reserve:
         Fraction of the spool kept for events (reach, dwell, weight, checkin) when it fills:
         tracks and health are refused above ``1 - event_reserve``.
+    linger_s:
+        When the thread has sent everything, it waits this long for more before it asks
+        :meth:`send` to wake it. Longer sends a busy source's messages in bigger bursts with
+        fewer wake-ups (less CPU); it is also the most a message can wait to go out.
     ack_save_s:
         How often the acknowledged seq is saved in the spool (only saves resending after a
         restart; losing it costs duplicates the receiver drops).
@@ -117,7 +122,8 @@ class Sender:
                  ack_timeout_s: float = 10.0, gap_holdoff_s: float = 1.0,
                  heartbeat_s: float = 1.0, reconnect_s: float = 0.1,
                  reconnect_max_s: float = 2.0, event_reserve: float = 0.1,
-                 ack_save_s: float = 0.5, context: zmq.Context | None = None) -> None:
+                 ack_save_s: float = 0.5, linger_s: float = 0.002,
+                 context: zmq.Context | None = None) -> None:
         if secret_key.secret is None:
             raise ValueError("secret_key: expected this source's secret key (NAME.key_secret)")
         if len(server_public_key) != 40:
@@ -135,6 +141,7 @@ class Sender:
         self.ack_save_s = ack_save_s
         self.event_reserve = event_reserve
         self.spool = Spool(spool_dir, max_spool_bytes, durability=durability)
+        self._superseded_bytes = self.spool.max_bytes * (1.0 - event_reserve)
         self._lock = threading.Lock()
         self._own_context = context is None
         self._ctx = context or zmq.Context()
@@ -166,6 +173,8 @@ class Sender:
         self._acked_at_gap_rewind = 0
         self._gap_pending = False
         self._sleeping = False
+        self._idle_rounds = 0
+        self._linger_ms = max(0, int(linger_s * 1000))
         self._stop = False
         self._sent = 0
         self._resent = 0
@@ -195,8 +204,9 @@ class Sender:
             seq = spool.next_seq
             body = protocol.encode(msgspec.structs.replace(message, seq=seq))
             topic = _TOPIC_BYTES[kind]
-            if kind in _SUPERSEDED_TYPES:
-                self._check_room((message,), 18 + len(topic) + len(body))
+            if (kind in _SUPERSEDED_TYPES
+                    and spool.used_bytes + 18 + len(topic) + len(body) > self._superseded_bytes):
+                self._check_room((message,), 18 + len(topic) + len(body))  # raises, with alarm
             try:
                 spool.append(topic, body)
             except SpoolFull as exc:
@@ -249,7 +259,7 @@ class Sender:
 
     def _superseded_limit(self) -> float:
         """Spool bytes above which tracks and health are refused."""
-        return self.spool.max_bytes * (1.0 - self.event_reserve)
+        return self._superseded_bytes
 
     def _check_room(self, messages: Iterable[protocol.Message], size: int) -> None:
         spool = self.spool
@@ -339,16 +349,26 @@ class Sender:
     def _step(self, poller: zmq.Poller, tick_ms: int, last_save: float) -> float:
         """One round of the IO loop: send, wait, handle events; returns when acks were saved."""
         state = self._pump()
+        timeout_ms = tick_ms
+        if state == "idle":
+            self._idle_rounds += 1
+            if self._idle_rounds == 1:
+                # Just ran dry: linger a moment before asking send() to wake us, so that a
+                # busy producer's messages go out in batches instead of one wake-up each.
+                timeout_ms = self._linger_ms
+        else:
+            self._idle_rounds = 0
         with self._lock:
             # send() wakes the thread only when it waits for data; a full window or
             # a socket that cannot take more wakes it through the poller instead (an
             # ack, or the socket becoming writable), so producers never ping-pong it.
             idle = state == "idle" and self._next_send > self.spool.last_seq
-            self._sleeping = idle
-        waiting = idle or state != "idle"
+            self._sleeping = idle and self._idle_rounds > 1
+        if state == "idle" and not idle:
+            timeout_ms = 0  # something arrived meanwhile
         poller.modify(self._dealer,
                       zmq.POLLIN | (zmq.POLLOUT if state == "again" else 0))
-        events = dict(poller.poll(tick_ms if waiting else 0))
+        events = dict(poller.poll(timeout_ms))
         self._sleeping = False
         if self._wake_rx in events:
             while self._wake_rx.poll(0):
@@ -371,7 +391,9 @@ class Sender:
         window is full (wait for acks), or the socket took no more (not connected, or its
         queue is full: wait until it is writable)."""
         spool, dealer = self.spool, self._dealer
-        send = dealer.send
+        # pyzmq's Python-level Socket.send wrapper costs as much as the send itself; call the
+        # compiled one (same arguments, no routing_id/group/Frame handling needed here).
+        send = _raw_send
         while True:
             room = self.window - (self._next_send - 1 - spool.acked)
             if room <= 0:
@@ -379,19 +401,24 @@ class Sender:
             records = spool.read(self._next_send, min(room, 512))
             if not records:
                 return "idle"
-            for seq, topic, body in records:
-                try:
-                    send(topic, _SNDMORE_NOBLOCK)
+            sent = 0
+            try:
+                for _, topic, body in records:
+                    send(dealer, topic, _SNDMORE_NOBLOCK)
                     # The high-water mark is checked on the first frame only; the second can
                     # still fail if the connection died in between, and then ZeroMQ rolls
                     # the whole message back, so it simply counts as not sent.
-                    send(body, zmq.NOBLOCK)
-                except zmq.Again:
-                    return "again"
+                    send(dealer, body, zmq.NOBLOCK)
+                    sent += 1
+            except zmq.Again:
+                pass
+            if sent:
                 if self._next_send - 1 == spool.acked:
                     self._last_progress = time.monotonic()  # the ack clock starts now
-                self._next_send = seq + 1
-                self._sent += 1
+                self._next_send = records[sent - 1][0] + 1
+                self._sent += sent
+            if sent < len(records):
+                return "again"
 
     def _on_monitor(self) -> None:
         while self._monitor.poll(0):

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from walkout.protocol import Message
+from walkout.protocol import MESSAGE_CLASSES, Message
 
 Accepted = tuple[Message, bytes]
 """One accepted message: the decoded model and the JSON body exactly as it arrived."""
@@ -36,6 +36,8 @@ class MessageStore(Protocol):
         the receiver will not acknowledge them (the sources send them again)."""
         ...
 
+
+_TAGS = {cls: tag for tag, cls in MESSAGE_CLASSES.items()}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wire_messages (
@@ -86,7 +88,8 @@ class SqliteStore:
             return {src: seq for src, seq in rows}
 
     def store(self, batch: Sequence[Accepted]) -> None:
-        rows = [(m.src, m.seq, m.type, m.t_ns, body.decode()) for m, body in batch]
+        tags = _TAGS
+        rows = [(m.src, m.seq, tags[type(m)], m.t_ns, body.decode()) for m, body in batch]
         with self._lock:
             self._db.execute("BEGIN")
             try:
