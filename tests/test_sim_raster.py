@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twins.sim import draw_capsules, label_boxes
+from twins.sim import draw_capsules, label_boxes, silhouette_areas
 from walkout import _core
 
 H, W = 24, 32
@@ -50,6 +50,27 @@ def test_draw_capsules_matches_twin(data: tuple[np.ndarray, ...], wall: float) -
                                   label_boxes(lab_t, len(ids) + 1))
 
 
+@given(capsule_sets(), st.integers(1, 3))
+def test_silhouette_areas_match_twin(data: tuple[np.ndarray, ...], groups: int) -> None:
+    caps, _, ids = data
+    ids = (ids % groups).astype(np.int32)
+    np.testing.assert_array_equal(_core.sim_silhouette_areas(H, W, caps, ids, groups),
+                                  silhouette_areas(H, W, caps, ids, groups))
+
+
+def test_silhouette_is_at_least_what_is_visible() -> None:
+    caps = np.array([[5, 12, 3.0, 4, 0.04, 25, 12, 3.0, 4, 0.04],
+                     [15, 12, 2.0, 6, 0.04, 15, 12, 2.0, 6, 0.04]], np.float64)
+    ids = np.array([0, 1], np.int32)
+    image, depth = np.zeros((H, W, 3), np.uint8), np.full((H, W), 10.0, np.float32)
+    labels = np.full((H, W), -1, np.int32)
+    _core.sim_draw_capsules(image, depth, labels, caps, np.zeros((2, 3), np.uint8), ids)
+    seen = _core.sim_label_boxes(labels, 2)[:, 4]
+    whole = _core.sim_silhouette_areas(H, W, caps, ids, 2)
+    assert whole[1] == seen[1]  # the nearer disc is whole
+    assert whole[0] > seen[0] > 0  # the bar behind it is partly hidden
+
+
 def test_nearer_scene_occludes_capsule() -> None:
     image = np.zeros((H, W, 3), np.uint8)
     depth = np.full((H, W), 10.0, np.float32)
@@ -81,3 +102,7 @@ def test_bad_inputs_name_the_argument() -> None:
         _core.sim_draw_capsules(image, depth, np.zeros((H, W), np.int64), caps, *ok)
     with pytest.raises(ValueError, match="labels"):
         _core.sim_label_boxes(np.zeros((H, W), np.float32), 3)
+    with pytest.raises(ValueError, match="ids"):
+        _core.sim_silhouette_areas(H, W, caps, np.zeros(2, np.int32), 1)
+    with pytest.raises(ValueError, match="height"):
+        _core.sim_silhouette_areas(0, W, caps, np.zeros(1, np.int32), 1)

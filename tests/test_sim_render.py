@@ -88,6 +88,10 @@ def test_render_truth_has_boxes_and_coco_keypoints(rendered: Run) -> None:
     box = truth["box"]
     assert np.all(box[:, 2] > box[:, 0]) and np.all(box[:, 3] > box[:, 1])
     assert np.all(truth["visible_px"] > 0)
+    # Visible pixels are part of the silhouette; some people are partly hidden.
+    assert np.all(truth["full_px"] >= truth["visible_px"])
+    hidden_share = 1 - truth["visible_px"] / truth["full_px"]
+    assert (hidden_share > 0.2).any() and (hidden_share == 0).any()
     per_frame = rendered.frame_truth("cam1")
     assert sum(len(f.person) for f in per_frame) == len(truth["person"])
 
@@ -164,3 +168,20 @@ def test_coco_export_is_readable_by_pycocotools(rendered: Run, tmp_path: Path) -
     ann = coco.loadAnns(coco.getAnnIds())[0]
     assert len(ann["keypoints"]) == 51 and ann["bbox"][2] > 0
     assert (tmp_path / "coco" / "images" / coco.loadImgs(ann["image_id"])[0]["file_name"]).is_file()
+
+
+def test_oracle_misses_rise_with_occlusion(rendered: Run) -> None:
+    clear = hidden = clear_missed = hidden_missed = 0
+    for camera in rendered.cameras:
+        truth, det = rendered.truth(camera), rendered.oracle(camera)
+        found = set(zip(det["rec_frame"].tolist(), det["person"].tolist(), strict=True))
+        share = 1 - truth["visible_px"] / truth["full_px"]
+        for frame, person, s in zip(truth["rec_frame"].tolist(), truth["person"].tolist(), share, strict=True):
+            missed = (frame, person) not in found
+            if s < 0.1:
+                clear, clear_missed = clear + 1, clear_missed + missed
+            elif s > 0.5:
+                hidden, hidden_missed = hidden + 1, hidden_missed + missed
+    assert clear > 100 and hidden > 30
+    assert clear_missed / clear >= 0.05
+    assert hidden_missed / hidden > clear_missed / clear + 0.2

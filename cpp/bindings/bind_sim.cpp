@@ -75,6 +75,30 @@ py::array_t<std::int32_t> sim_label_boxes(const py::array& labels, py::ssize_t n
   return out;
 }
 
+py::array_t<std::int64_t> sim_silhouette_areas(py::ssize_t height, py::ssize_t width,
+                                                const py::array& capsules, const py::array& ids,
+                                                py::ssize_t n_ids) {
+  if (height <= 0 || width <= 0) {
+    throw std::invalid_argument("height, width: expected a positive image size, got " +
+                                std::to_string(height) + "x" + std::to_string(width));
+  }
+  if (n_ids < 0) throw std::invalid_argument("n_ids: expected a count >= 0, got " + std::to_string(n_ids));
+  carray<double> caps(capsules);
+  require_shape(caps, "capsules", {-1, static_cast<py::ssize_t>(sim::kCapsuleCols)});
+  const py::ssize_t n = caps.shape(0);
+  carray<std::int32_t> idv(ids);
+  require_shape(idv, "ids", {n});
+  py::array_t<std::int64_t> out(n_ids);
+  const double* caps_p = caps.data();
+  const std::int32_t* ids_p = idv.data();
+  auto* out_p = out.mutable_data();
+  // Safe without the GIL: plain pointers into arrays held by this frame.
+  py::gil_scoped_release release;
+  sim::silhouette_areas(static_cast<int>(height), static_cast<int>(width), caps_p, ids_p,
+                        static_cast<std::size_t>(n), static_cast<std::size_t>(n_ids), out_p);
+  return out;
+}
+
 }  // namespace
 
 void bind_sim(py::module_& m) {
@@ -86,6 +110,10 @@ void bind_sim(py::module_& m) {
   m.def("sim_label_boxes", &sim_label_boxes, py::arg("labels"), py::arg("n"),
         "Per label 0..n-1 of an (H, W) int32 label image: (n, 5) int32 rows x_min, y_min, "
         "x_max, y_max (inclusive), pixel count; (-1, -1, -1, -1, 0) where unseen.");
+  m.def("sim_silhouette_areas", &sim_silhouette_areas, py::arg("height"), py::arg("width"),
+        py::arg("capsules"), py::arg("ids"), py::arg("n_ids"),
+        "Per id 0..n_ids-1: (n_ids,) int64 image pixels inside the union of its capsules (N, 10), "
+        "as if nothing else were in the scene.");
 }
 
 }  // namespace walkout::bindings

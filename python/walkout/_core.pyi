@@ -442,3 +442,9 @@ def sim_draw_capsules(
 def sim_label_boxes(labels: _npt.NDArray[_np.int32], n: int) -> _npt.NDArray[_np.int32]:
     """Per label 0..n-1: (n, 5) int32 x_min, y_min, x_max, y_max (inclusive), pixel count;
     (-1, -1, -1, -1, 0) where unseen."""
+
+def sim_silhouette_areas(
+    height: int, width: int, capsules: _npt.ArrayLike, ids: _npt.ArrayLike, n_ids: int
+) -> _npt.NDArray[_np.int64]:
+    """Per id 0..n_ids-1: (n_ids,) int64 image pixels inside the union of its capsules
+    (N, 10), as if nothing else were in the scene."""

@@ -61,3 +61,19 @@ def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
         if len(xs):
             out[label] = (xs.min(), ys.min(), xs.max(), ys.max(), len(xs))
     return out
+
+
+def silhouette_areas(height: int, width: int, capsules: np.ndarray, ids: np.ndarray,
+                     n_ids: int) -> np.ndarray:
+    """Like ``walkout._core.sim_silhouette_areas``: draw each id's capsules alone into an empty
+    image (infinite depth, so every inside pixel is drawn) and count its pixels."""
+    out = np.zeros(n_ids, np.int64)
+    capsules = np.asarray(capsules, np.float64).reshape(-1, 10)
+    for ident in range(n_ids):
+        mine = np.asarray(ids) == ident
+        labels = np.full((height, width), -1, np.int32)
+        draw_capsules(np.zeros((height, width, 3), np.uint8), np.full((height, width), np.inf, np.float32),
+                      labels, capsules[mine], np.zeros((int(mine.sum()), 3), np.uint8),
+                      np.full(int(mine.sum()), ident, np.int32))
+        out[ident] = int((labels == ident).sum())
+    return out

@@ -4,7 +4,8 @@ simulator frames.
 
 Boxes are the visible boxes (what a detector can see); keypoint visibility follows COCO
 (0 not labelled / outside, 1 labelled but hidden, 2 visible); ``num_keypoints`` counts
-visibility > 0. People with fewer than ``min_pixels`` visible pixels are left out.
+visibility > 0; ``visible_fraction`` (an extra key) is the share of the person's silhouette
+not hidden by shelves or people, for "at least half visible" evaluations. People with fewer than ``min_pixels`` visible pixels are left out.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def export_coco(run: Run, out_dir: Path | str, every: int = 5, min_pixels: int =
                     "id": len(annotations) + 1, "image_id": image_id, "category_id": 1,
                     "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(truth["visible_px"][r]),
                     "iscrowd": 0, "keypoints": flat, "num_keypoints": int((kps[:, 2] > 0).sum()),
-                    "person": int(truth["person"][r])})
+                    "person": int(truth["person"][r]),
+                    "visible_fraction": round(float(truth["visible_px"][r] / max(truth["full_px"][r], 1)), 4)})
     path = out / "annotations.json"
     path.write_text(json.dumps({
         "info": {"description": f"walkout simulator run {run.path.name}", "version": "1"},

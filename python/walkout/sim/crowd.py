@@ -431,6 +431,17 @@ def simulate_crowd(world: World, scenario: Scenario, rng: np.random.Generator,
                 amp[k, j] = agent.amp
         if progress is not None and (k % 100 == 0 or k == n_steps - 1):
             progress(k + 1, n_steps)
+    # Outside a person's visit hold the state at its first/last value, so that interpolating
+    # between a step where they are absent and one where they are present never drags the
+    # body towards the origin.
+    for j in range(P):
+        steps = np.nonzero(present[:, j])[0]
+        if len(steps) == 0:
+            continue
+        first, last = steps[0], steps[-1]
+        for arr in (pos, heading, phase, amp):
+            arr[:first, j] = arr[first, j]
+            arr[last + 1:, j] = arr[last, j]
     # A reach scheduled past the end or cut by the run's end is dropped from the truth.
     reaches = [r for r in crowd.reaches if r.t_end <= (n_steps - 1) * STEP_S]
     return Timeline(times=np.arange(n_steps) * STEP_S, pos=pos, heading=heading, phase=phase,

@@ -48,7 +48,8 @@ class LiveStore:
         if camera not in cams:
             raise ValueError(f"camera: expected one of {sorted(cams)}, got {camera!r}")
         renderer = CameraRenderer(self.world, self.timeline, cams[camera],
-                                  self.scenario.render.noise_sigma, stream(self.seed, f"noise/{camera}"))
+                                  self.scenario.render.noise_sigma, stream(self.seed, f"noise/{camera}"),
+                                  self.scenario.render.blur_px)
         times = capture_times(self.scenario, camera, stream(self.seed, f"capture/{camera}"))
         t_ns = to_ns(self.scenario, times)
         for i, t in enumerate(times):

@@ -11,8 +11,8 @@ Detections (``detect``) are made from a camera's truth with documented noise tha
 as hard as a good real detector at 640x360 (see ``walkout.sim.scenario.Oracle``):
 
 - a person is missed with probability ``miss_rate + miss_per_occlusion * occluded``, where
-  ``occluded`` is the share of its in-image keypoints that are hidden (+0.3 when its box is
-  under 24 px tall);
+  ``occluded`` is the hidden share of its silhouette's pixels in rendered runs, or of its
+  in-image keypoints in oracle runs (+0.3 when its box is under 24 px tall);
 - each box edge moves by a Gaussian of ``box_jitter`` x box width (x) or height (y);
 - each keypoint moves by a Gaussian of ``keypoint_px`` (x render width / 640), twice that when
   hidden; a hidden wrist is dropped (confidence 0, position 0, 0), other hidden keypoints get
@@ -47,6 +47,7 @@ class CameraTruth:
     box_full: np.ndarray  # (M, 4) float32
     keypoints: np.ndarray  # (M, 17, 3) float32 u, v, visibility
     visible_px: np.ndarray  # (M,) int32 (-1 when not rendered)
+    full_px: np.ndarray  # (M,) int32 silhouette pixels alone in the scene (-1 when not rendered)
 
 
 def _records(timeline: Timeline, frame_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +91,7 @@ def analytic_truth(timeline: Timeline, camera: SimCamera, static_depth: np.ndarr
     if m == 0:
         return CameraTruth(frame_t, rec_frame, person, np.zeros((0, 4), np.float32),
                            np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32),
-                           np.zeros(0, np.int32))
+                           np.zeros(0, np.int32), np.zeros(0, np.int32))
     state = timeline.body_state(frame_t[rec_frame], person)
     J = joints(state)
     uv, z, full = project_joints(camera, J, state.height)
@@ -134,7 +135,7 @@ def analytic_truth(timeline: Timeline, camera: SimCamera, static_depth: np.ndarr
     kps = np.concatenate([uv, vis[..., None]], -1).astype(np.float32)
     return CameraTruth(frame_t, rec_frame[keep], person[keep], box[keep].astype(np.float32),
                        full[keep].astype(np.float32), kps[keep],
-                       np.full(int(keep.sum()), -1, np.int32))
+                       np.full(int(keep.sum()), -1, np.int32), np.full(int(keep.sum()), -1, np.int32))
 
 
 @dataclass
@@ -154,6 +155,9 @@ def detect(truth: CameraTruth, width: int, height: int, noise: Oracle,
     vis = truth.keypoints[..., 2]
     in_image = np.maximum((vis > 0).sum(1), 1)
     occluded = (vis == 1).sum(1) / in_image
+    # Rendered runs know each person's hidden share of pixels exactly: use it where known.
+    measured = truth.full_px > 0
+    occluded = np.where(measured, 1.0 - truth.visible_px / np.maximum(truth.full_px, 1), occluded)
     box = truth.box.astype(np.float64)
     bw, bh = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
     p_miss = noise.miss_rate + noise.miss_per_occlusion * occluded + 0.3 * (bh < 24 * height / 360)

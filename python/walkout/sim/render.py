@@ -39,6 +39,9 @@ class FrameTruth:
     box_full: np.ndarray  # (M, 4) float32 box of the whole projected body, occluded parts too
     keypoints: np.ndarray  # (M, 17, 3) float32 u, v, visibility (0, 1, 2)
     visible_px: np.ndarray  # (M,) int32 pixels of this person in the frame
+    # (M,) int32 in-image pixels of the person's silhouette with no shelf and nobody else
+    # there: visible_px / full_px is the share not occluded (truncation at the border aside).
+    full_px: np.ndarray | None = None
 
 
 def _joint_radius() -> np.ndarray:
@@ -89,8 +92,9 @@ def project_bodies(camera: SimCamera, J: np.ndarray, heights: np.ndarray
 
 class CameraRenderer:
     def __init__(self, world: World, timeline: Timeline, camera: SimCamera,
-                 noise_sigma: float, rng: np.random.Generator) -> None:
+                 noise_sigma: float, rng: np.random.Generator, blur_px: float = 0.0) -> None:
         self.world, self.timeline, self.camera = world, timeline, camera
+        self.blur_px = blur_px
         # Frames are BGR (OpenCV's order): what cv2.VideoWriter and cv2.imwrite take.
         rgb, self.static_depth = render_static(world, camera)
         # Each camera's exposure and white balance differ a little, as real ones do.
@@ -128,8 +132,14 @@ class CameraRenderer:
             ids = np.repeat(np.arange(len(persons), dtype=np.int32), len(CAPSULES))
             _core.sim_draw_capsules(image, depth, self.labels, caps, colours, ids)
             truth = self._truth(persons, state.height, kp_uv, kp_z, full, depth)
+            truth.full_px = _core.sim_silhouette_areas(
+                self.camera.height, self.camera.width, caps, ids, len(persons)
+            )[np.isin(persons, truth.person)].astype(np.int32)
         else:
             truth = _empty_truth()
+        if self.blur_px > 0:  # optics before the sensor: blur, then noise
+            size = 3 if self.blur_px <= 1.0 else 2 * round(3 * self.blur_px) + 1
+            cv2.GaussianBlur(image, (size, size), self.blur_px, dst=image)
         if with_noise:
             k = int(self._noise_pick.integers(len(self._noise_plus)))
             cv2.add(image, self._noise_plus[k], dst=image)
@@ -158,4 +168,4 @@ class CameraRenderer:
 def _empty_truth() -> FrameTruth:
     return FrameTruth(np.zeros(0, np.int32), np.zeros((0, 4), np.float32),
                       np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32),
-                      np.zeros(0, np.int32))
+                      np.zeros(0, np.int32), np.zeros(0, np.int32))

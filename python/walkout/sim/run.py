@@ -36,7 +36,7 @@ LAYOUT = """\
 | `store/store.yaml`, `store/calib/*.yaml` | the store and camera calibrations the run used (a run is self-contained) |
 | `video/CAM.avi` (or `.mp4`) | rendered frames of camera CAM at the render size (render mode only) |
 | `video/CAM.timestamps.csv` | header `frame_index,t_ns`, one row per frame stored in the video, in order; `t_ns` = capture time; dropped frames and a failed camera's gap have no row |
-| `truth/CAM.npz` | per stored frame of CAM: `frame_index` (F,), `t_ns` (F,); per person seen, flat records: `rec_frame` (M,) index into the frames, `person` (M,), `box` (M, 4) x1 y1 x2 y2 of the visible pixels, `box_full` (M, 4) the whole projected body, `keypoints` (M, 17, 3) u, v, visibility (0 outside the image, 1 hidden, 2 seen), `visible_px` (M,) pixels drawn (-1 in oracle mode) |
+| `truth/CAM.npz` | per stored frame of CAM: `frame_index` (F,), `t_ns` (F,); per person seen, flat records: `rec_frame` (M,) index into the frames, `person` (M,), `box` (M, 4) x1 y1 x2 y2 of the visible pixels, `box_full` (M, 4) the whole projected body, `keypoints` (M, 17, 3) u, v, visibility (0 outside the image, 1 hidden, 2 seen), `visible_px` (M,) pixels drawn, `full_px` (M,) in-image pixels of the silhouette with no shelf and nobody else there (visible_px / full_px = share not occluded; both -1 in oracle mode) |
 | `oracle/CAM.npz` | oracle detections for the same frames: `rec_frame` (D,), `box` (D, 4), `score` (D,), `keypoints` (D, 17, 3) u, v, confidence (0 = dropped), `person` (D,) true person or -1 for a false positive |
 | `truth/trajectories.npz` | `t_ns` (T,), `pos` (T, P, 2) floor x, y, `heading` (T, P) radians, `present` (T, P) bool, at the simulation step |
 | `truth/events.json` | `reaches` (person, account, hand, shelf, slot, `start_ns`/`end_ns` when the wrist crossed the face plane, kind pick/put/touch, count, sku, `neighbours`: other people within 1.2 m mid-reach), `moves` (each pick and put: person, account, sku, count, slot, `t_ns`) |
@@ -55,6 +55,7 @@ class FrameTruth:
     box_full: np.ndarray
     keypoints: np.ndarray
     visible_px: np.ndarray
+    full_px: np.ndarray
 
 
 class Run:
@@ -151,7 +152,7 @@ class Run:
         for i, (a, b) in enumerate(itertools.pairwise(bounds)):
             out.append(FrameTruth(int(t["frame_index"][i]), int(t["t_ns"][i]), t["person"][a:b],
                                   t["box"][a:b], t["box_full"][a:b], t["keypoints"][a:b],
-                                  t["visible_px"][a:b]))
+                                  t["visible_px"][a:b], t["full_px"][a:b]))
         return out
 
     def oracle(self, camera: str) -> dict[str, np.ndarray]:

@@ -90,7 +90,7 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
 
     camera = s.world.cameras[camera_index]
     renderer = CameraRenderer(s.world, s.timeline, camera, s.scenario.render.noise_sigma,
-                              stream(s.seed, f"noise/{camera.id}"))
+                              stream(s.seed, f"noise/{camera.id}"), s.scenario.render.blur_px)
     render = s.scenario.render
     ext = ".mp4" if render.codec == "mp4v" else ".avi"
     video = s.out / "video" / f"{camera.id}{ext}"
@@ -100,7 +100,7 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
         raise RuntimeError(f"OpenCV cannot write {render.codec} video to {video}")
     t_ns = to_ns(s.scenario, frame_t)
     recs: dict[str, list[np.ndarray]] = {k: [] for k in ("rec_frame", "person", "box", "box_full",
-                                                         "keypoints", "visible_px")}
+                                                         "keypoints", "visible_px", "full_px")}
     with (s.out / "video" / f"{camera.id}.timestamps.csv").open("w") as ts:
         ts.write("frame_index,t_ns\n")
         for i, t in enumerate(frame_t):
@@ -116,11 +116,13 @@ def _render_camera(s: _Shared, camera_index: int, frame_t: np.ndarray) -> Camera
             recs["box_full"].append(truth.box_full)
             recs["keypoints"].append(truth.keypoints)
             recs["visible_px"].append(truth.visible_px)
+            recs["full_px"].append(truth.full_px)
     writer.release()
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in recs.items()}
     return CameraTruth(frame_t, cat["rec_frame"].astype(np.int32), cat["person"].astype(np.int32),
                        cat["box"].reshape(-1, 4), cat["box_full"].reshape(-1, 4),
-                       cat["keypoints"].reshape(-1, 17, 3), cat["visible_px"].astype(np.int32))
+                       cat["keypoints"].reshape(-1, 17, 3), cat["visible_px"].astype(np.int32),
+                       cat["full_px"].astype(np.int32))
 
 
 def _write_truth(s: _Shared, camera_id: str, truth: CameraTruth) -> None:
@@ -128,7 +130,7 @@ def _write_truth(s: _Shared, camera_id: str, truth: CameraTruth) -> None:
         s.out / "truth" / f"{camera_id}.npz", frame_index=np.arange(len(truth.frame_t), dtype=np.int64),
         t_ns=to_ns(s.scenario, truth.frame_t), rec_frame=truth.rec_frame, person=truth.person,
         box=truth.box, box_full=truth.box_full, keypoints=truth.keypoints,
-        visible_px=truth.visible_px)
+        visible_px=truth.visible_px, full_px=truth.full_px)
     cam = next(c for c in s.world.cameras if c.id == camera_id)
     det = detect(truth, cam.width, cam.height, s.scenario.oracle, stream(s.seed, f"oracle/{camera_id}"))
     np.savez(s.out / "oracle" / f"{camera_id}.npz", rec_frame=det.rec_frame,

@@ -53,6 +53,9 @@ class Render(StrictModel):
     drop_rate: Probability = Field(0.005, description="chance a frame is dropped (no frame, no "
                                    "timestamp row)")
     noise_sigma: NonNegativeFloat = Field(3.0, description="sensor noise std in grey levels")
+    blur_px: NonNegativeFloat = Field(0.6, le=3.0, description="std of the lens blur in pixels "
+                                      "(a 3x3 Gaussian up to 1 px, larger kernels above); 0 "
+                                      "gives hard, aliased edges no real camera has")
 
 
 class CameraFailure(StrictModel):

@@ -31,7 +31,7 @@ def write_camera_images(scenario_path: Path | str, out_dir: Path | str,
     paths = []
     for camera in world.cameras:
         renderer = CameraRenderer(world, timeline, camera, scenario.render.noise_sigma,
-                                  stream(seed, f"noise/{camera.id}"))
+                                  stream(seed, f"noise/{camera.id}"), scenario.render.blur_px)
         image, _ = renderer.render(busiest, with_noise=False)
         path = out / f"sim-{camera.id}.png"
         cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])

@@ -36,4 +36,11 @@ void draw_capsules(std::uint8_t* image, float* depth, std::int32_t* labels, int 
 void label_boxes(const std::int32_t* labels, int height, int width, std::size_t n,
                  std::int32_t* out);
 
+// Per id 0..n_ids-1, the number of image pixels inside the union of that id's capsules with
+// nothing else in the scene (same inside test as draw_capsules): the person's silhouette as if
+// no shelf and nobody else were there, so visible / silhouette is how much of it is occluded.
+// Ids outside [0, n_ids) are ignored. out has n_ids entries.
+void silhouette_areas(int height, int width, const double* capsules, const std::int32_t* ids,
+                      std::size_t n, std::size_t n_ids, std::int64_t* out);
+
 }  // namespace walkout::sim
