@@ -77,7 +77,9 @@ def main() -> None:
 
         runners["trackers ByteTrack"] = python_runner(lambda: trackers.ByteTrackTracker(frame_rate=FPS))
         runners["trackers SORT"] = python_runner(lambda: trackers.SORTTracker(frame_rate=FPS))
-        version = trackers.__version__ if hasattr(trackers, "__version__") else "?"
+        from importlib.metadata import version as package_version
+
+        version = package_version("trackers")
     except ImportError as err:
         print(f"note: roboflow trackers not importable ({err}); pip install --no-deps trackers "
               "supervision and pip install pyDeprecate defusedxml; skipping it")

@@ -352,3 +352,44 @@ def test_confirmed_subset_from_the_tracker_matches_the_mask(frames):
         for name in ("ids", "boxes", "states", "det_index", "scores"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
         assert np.all(fast.states == TrackState.CONFIRMED) and np.all(fast.det_index >= 0)
+
+
+def test_two_camera_fusion_feeds_the_floor_tracker():
+    """Two cameras see the walkers with different, depth-dependent noise and their own
+    misses; fused points tracked on the floor score better than either camera alone."""
+    from walkout.track import fuse_views
+
+    scene = crossing_walkers(21, walkers=6, frames=150, fps=15.0, false_positives_per_frame=0.0)
+    rng = np.random.default_rng(5)
+    cams = [np.array([-2.0, 4.0]), np.array([12.0, 4.0])]  # left and right of the floor
+
+    def view(fr, cam):
+        d = np.linalg.norm(fr.gt_points - cam, axis=1)
+        sigma = 0.03 + 0.02 * d  # metres: further from the camera, less precise
+        seen = rng.random(len(d)) > 0.25
+        pts = fr.gt_points[seen] + rng.normal(0, 1, (seen.sum(), 2)) * sigma[seen, None]
+        covs = np.eye(2)[None] * (sigma[seen] ** 2)[:, None, None]
+        return pts, covs
+
+    def score(feed) -> float:
+        tracker = FloorTracker(fps=scene.fps)
+        out, gt = {}, {}
+        for f, fr in enumerate(scene.frames):
+            pts, covs = feed(fr)
+            tr = tracker.update(pts, covs, t=fr.t)
+            keep = (tr.states == TrackState.CONFIRMED) & (tr.det_index >= 0)
+            out[f + 1] = (tr.ids[keep], np.hstack([tr.points[keep] - 0.5, tr.points[keep] + 0.5]))
+            gt[f + 1] = (fr.gt_ids, np.hstack([fr.gt_points - 0.5, fr.gt_points + 0.5]))
+        return score_tracks(gt, out, len(scene.frames))["MOTA"]
+
+    def fused(fr):
+        views = [view(fr, cam) for cam in cams]
+        f = fuse_views([v[0] for v in views], [v[1] for v in views])
+        return f.points, f.covariances
+
+    state = rng.bit_generator.state
+    one = score(lambda fr: view(fr, cams[0]))
+    rng.bit_generator.state = state
+    both = score(fused)
+    # Measured: one camera 68.6 MOTA (a quarter of the people missed each frame), fused 90.9.
+    assert both > one + 5, (one, both)

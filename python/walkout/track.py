@@ -210,7 +210,11 @@ class BoxTracker:
         )
 
     def update(self, boxes_xyxy: ArrayLike, scores: ArrayLike, t: float | None = None) -> Tracks:
-        """Advance to time ``t`` with this frame's (N, 4) xyxy boxes and (N,) scores."""
+        """Advance to time ``t`` with this frame's (N, 4) xyxy boxes and (N,) scores.
+
+        Degenerate (zero or negative size) and non-finite boxes, and non-finite scores, are
+        ignored rather than refused: a detector can emit them.
+        """
         return Tracks(*self._impl.update(boxes_xyxy, scores, t))
 
     def reset(self) -> None:
@@ -275,7 +279,12 @@ class FloorTracker:
         scores: ArrayLike | None = None,
         t: float | None = None,
     ) -> FloorTracks:
-        """Advance to ``t`` with (N, 2) points, optional (N, 2, 2) covariances and (N,) scores."""
+        """Advance to ``t`` with (N, 2) points, optional (N, 2, 2) covariances and (N,) scores.
+
+        Points with non-finite values or a covariance that is not positive definite are
+        ignored (a projection can fail for one detection without spoiling the frame); scores
+        default to 1.
+        """
         return FloorTracks(*self._impl.update(points_xy, covariances, scores, t))
 
     def reset(self) -> None:
