@@ -301,3 +301,23 @@ def test_model_replay_at_full_speed_sees_every_frame(rendered_run: Path, yolox: 
     # The files wait for the pipeline instead of being shed: one frameset per frame time.
     assert len(result.results) >= frames - 1
     assert max(len(r.messages[0].tracks) for r in result.results) >= 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.realdata
+def test_health_goes_on_while_every_camera_is_down(tmp_path: Path, tiny_run: Path, keys: Path,
+                                                   yolox: Path) -> None:
+    endpoint = _free_endpoint()
+    config = _edge_config(tmp_path, tiny_run, keys, yolox, endpoint, {
+        "cameras": [{"id": c, "source": "rtsp://127.0.0.1:9/nothing-here"}
+                    for c in ("cam1", "cam2", "cam3", "cam4")]})
+    db = tmp_path / "server.db"
+    supervisor = EdgeSupervisor(config, SupervisorOptions(health_interval_s=0.3,
+                                                          flush_timeout_s=10.0))
+    stop = threading.Event()
+    threading.Timer(2.0, stop.set).start()
+    with _receiver(endpoint, db, keys).start():
+        assert supervisor.run(stop) == 0  # no frameset, and a clean stop
+    health = [m for m in _stored(db) if isinstance(m, protocol.Health)]
+    assert len(health) >= 3  # periodic, not only at the end
+    assert all(c.fps == 0 for h in health for c in h.cameras)
+    assert [c.camera for c in health[-1].cameras] == ["cam1", "cam2", "cam3", "cam4"]

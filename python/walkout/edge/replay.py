@@ -154,4 +154,4 @@ def _model_replay(run: object, cameras: Sequence[str], model: ModelSettings, mod
     sink = LosslessSink(sync, capacity, stop) if speed is None else sync
     rig = CameraRig(options, sink)  # type: ignore[arg-type]
     with rig:
-        yield from model_framesets(sync, detector, stop, rig=rig)
+        yield from model_framesets(sync, detector, stop, rig=rig)  # type: ignore[misc]

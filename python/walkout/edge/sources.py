@@ -106,12 +106,14 @@ class LosslessSink:
 
 
 def model_framesets(sync: FrameSync, detector: Detector, stop: threading.Event,
-                    poll_timeout_s: float = 0.2, rig: CameraRig | None = None
-                    ) -> Iterator[Frameset]:
+                    poll_timeout_s: float = 0.2, rig: CameraRig | None = None,
+                    yield_idle: bool = False) -> Iterator[Frameset | None]:
     """Framesets pulled from a live ``sync`` (fed by a CameraRig), each camera's frame run
     through the detector in one batch, until ``stop`` is set or the sync is closed. With
     ``rig`` given, the iteration also ends once every camera has stopped (files that ended)
-    and nothing is left in the sync."""
+    and nothing is left in the sync. With ``yield_idle``, a ``None`` comes after every
+    ``poll_timeout_s`` without a frameset, so the caller keeps its periodic work (health)
+    going while every camera is down."""
     from walkout.edge.cameras import CameraState
 
     while not stop.is_set():
@@ -124,6 +126,8 @@ def model_framesets(sync: FrameSync, detector: Detector, stop: threading.Event,
                 while (rest := sync.poll(now_ns=FrameSync.now_ns() + 10**12)) is not None:
                     yield _detect(rest.ref_ns, rest.frames, detector)
                 return
+            if yield_idle:
+                yield None
             continue
         yield _detect(fs.ref_ns, fs.frames, detector)
 
