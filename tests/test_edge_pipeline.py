@@ -196,7 +196,7 @@ def test_floor_point_recovers_where_the_person_stands(x: float, y: float,
         det.boxes[0] = (foot[0] - width / 2, det.boxes[0, 1], foot[0] + width / 2, foot[1])
         det.keypoints[0, 15:17, 2] = 0.0  # type: ignore[index]
     _pixels, ankles = foot_pixels(det, params.ankle_confidence)
-    assert bool(ankles[0]) == from_ankles
+    assert ankles[0] == (2 if from_ankles else 0)
     obs = floor_observations(det, cam, params, (12.0, 9.0))
     assert len(obs) == 1 and obs.rows.tolist() == [0]
     assert np.allclose(obs.points[0], (x, y), atol=1e-3)
@@ -283,3 +283,52 @@ def test_a_single_view_wrist_stays_on_its_ray_near_the_shelf() -> None:
     det_far = _person_detection(cams[0], far, 0.07, (np.array([6.2, 2.6, 1.0]),) * 2)
     assert len(hands_in_3d(np.array([5]), far[None, :], np.array([[0]]), [det_far], cams,
                            planes, params)) == 0
+
+
+def test_hand_smoother_removes_spikes_and_keeps_reaches() -> None:
+    from walkout.edge.hands import HandSmoother
+    from walkout.interact import Hands
+
+    smooth = HandSmoother(window_s=0.25)
+    depth = [0.0, 0.0, 0.15, 0.0, 0.0, 0.12, 0.12, 0.12, 0.12, 0.0, 0.0]  # a spike, a reach
+    out = []
+    for k, d in enumerate(depth):
+        hands = Hands.of([3], [1], [[1.0, d, 1.0]], [0.03])
+        out.append(float(smooth(0.1 * k, hands).position[0, 1]))
+    assert max(out[:5]) == 0.0  # the one-frame spike is gone
+    assert out[6:9] == [0.12, 0.12, 0.12]  # the reach stays, one frame late at most
+    assert HandSmoother(0.0)(0.0, Hands.of([1], [0], [[1, 2, 3]], [0.1])).position.tolist() == \
+        [[1.0, 2.0, 3.0]]
+    smooth(100.0, Hands.empty())
+    assert not smooth._history  # hands of tracks long gone are forgotten
+    with pytest.raises(ValueError, match="window_s"):
+        HandSmoother(-1.0)
+
+
+def test_the_interaction_rooms_hand_locator_plugs_in(tiny_run: Path, tiny_replay) -> None:
+    from walkout.edge.pipeline import PipelineParams
+
+    other = replay_run(tiny_run, params=PipelineParams(hand_locator="interact"))
+    tracks = [m for m in other.messages if m.type == "tracks"]
+    assert tracks == [m for m in tiny_replay.messages if m.type == "tracks"]
+    assert sum(len(r.hands) for r in other.results) > 0
+
+
+def test_observations_closer_than_a_body_are_one_person() -> None:
+    from walkout.edge.pipeline import merge_close
+    from walkout.track import FusedViews
+
+    points = np.array([[1.0, 1.0], [1.2, 1.0], [3.0, 1.0]])
+    covs = np.array([np.eye(2) * 0.01, np.eye(2) * 0.03, np.eye(2) * 0.01])
+    members = np.array([[0, 1, -1], [-1, -1, 4], [2, -1, -1]])
+    scores = np.array([0.9, 0.95, 0.8], np.float32)
+    fused, merged_scores = merge_close(FusedViews(points, covs, members), scores.copy(), 0.3)
+    assert len(fused.points) == 2
+    # The two-camera observation absorbs the one-camera one, information-weighted.
+    assert np.allclose(fused.points[0], [1.05, 1.0])
+    assert np.allclose(fused.covariances[0], np.eye(2) * 0.0075)
+    assert fused.members[0].tolist() == [0, 1, 4]
+    assert merged_scores.tolist() == pytest.approx([0.95, 0.8])
+    assert fused.points[1].tolist() == [3.0, 1.0]
+    apart, _ = merge_close(FusedViews(points, covs, members), scores.copy(), 0.1)
+    assert len(apart.points) == 3

@@ -116,6 +116,7 @@ def yolox(shared_data: Path) -> Path:
     return path
 
 
+@pytest.mark.realdata
 def test_live_cameras_reach_a_server_that_comes_late(tmp_path: Path, rendered_run: Path,
                                                      keys: Path, yolox: Path) -> None:
     endpoint = _free_endpoint()
@@ -194,6 +195,7 @@ def test_missing_model_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Pa
         load_for_start(config)
 
 
+@pytest.mark.realdata
 def test_missing_key_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path,
                                       yolox: Path) -> None:
     config = _edge_config(tmp_path, tiny_run, keys, yolox, _free_endpoint(),
@@ -202,6 +204,7 @@ def test_missing_key_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path
         EdgeSupervisor(config)
 
 
+@pytest.mark.realdata
 def test_wrong_model_layout_is_a_start_error(tmp_path: Path, tiny_run: Path, keys: Path,
                                              yolox: Path) -> None:
     config = _edge_config(tmp_path, tiny_run, keys, yolox, _free_endpoint())
@@ -228,6 +231,7 @@ def test_invalid_config_is_a_start_error_naming_the_key(tmp_path: Path, tiny_run
     assert "needs --server" in capsys.readouterr().err
 
 
+@pytest.mark.realdata
 def test_sigterm_stops_cleanly(tmp_path: Path, rendered_run: Path, keys: Path,
                                yolox: Path) -> None:
     endpoint = _free_endpoint()
@@ -250,3 +254,70 @@ def test_sigterm_stops_cleanly(tmp_path: Path, rendered_run: Path, keys: Path,
     assert "stopped after" in out
     # What could not be delivered (no server here) waits in the spool for the next start.
     assert any((tmp_path / "spool").iterdir())
+
+
+def test_a_full_spool_drops_tracks_and_keeps_events(tmp_path: Path, keys: Path) -> None:
+    from walkout.edge.supervisor import Publisher
+    from walkout.wire import Sender
+
+    # A real sender with a tiny spool and no server: it fills, and refuses as documented.
+    sender = Sender(_free_endpoint(), "edge-a", tmp_path / "spool",
+                    secret_key=load_secret_key(keys / "edge-a.key_secret"),
+                    server_public_key=load_secret_key(keys / "server.key_secret").public,
+                    max_spool_bytes=6000, **FAST_SENDER)
+    try:
+        publisher = Publisher(sender, backlog=100)
+        track = protocol.TrackState(id=1, x=1.0, y=2.0, confidence=0.9, cameras=["cam1"])
+        for k in range(60):
+            publisher.publish([protocol.Tracks(src="edge-a", t_ns=k + 1, tracks=[track] * 3)])
+        assert publisher.dropped > 0  # tracks beyond the limit were refused, not queued
+        reaches = [protocol.Reach(src="edge-a", t_ns=100 + k, track=1, shelf="S1",
+                                  slot="S1/front/r0c0", start_ns=90 + k, end_ns=100 + k,
+                                  hand="left", confidence=0.9) for k in range(40)]
+        for reach in reaches:
+            publisher.publish([reach])
+        spooled = sender.stats().last_seq
+        kept = [m for m in publisher.backlog if m.type == "reach"]
+        # Every event is either in the spool (the event reserve) or waiting in the backlog.
+        in_spool = spooled - (60 - publisher.dropped)
+        assert in_spool + len(kept) == len(reaches)
+        assert len(kept) > 0
+    finally:
+        sender.close()
+
+
+@pytest.mark.realdata
+def test_model_replay_at_full_speed_sees_every_frame(rendered_run: Path, yolox: Path) -> None:
+    from walkout.config.edge import ModelSettings
+    from walkout.edge.replay import replay_run
+    from walkout.sim import Run
+
+    model = ModelSettings(path=yolox, layout="yolox", letterbox="yolox", input_size=(416, 416),
+                          conf_threshold=0.3, provider="cpu")
+    result = replay_run(rendered_run, box="edge-a", detections="model", model=model,
+                        model_path=yolox, speed=None)
+    run = Run(rendered_run)
+    frames = max(len(run.timestamps(c)[0]) for c in run.cameras)
+    # The files wait for the pipeline instead of being shed: one frameset per frame time.
+    assert len(result.results) >= frames - 1
+    assert max(len(r.messages[0].tracks) for r in result.results) >= 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.realdata
+def test_health_goes_on_while_every_camera_is_down(tmp_path: Path, tiny_run: Path, keys: Path,
+                                                   yolox: Path) -> None:
+    endpoint = _free_endpoint()
+    config = _edge_config(tmp_path, tiny_run, keys, yolox, endpoint, {
+        "cameras": [{"id": c, "source": "rtsp://127.0.0.1:9/nothing-here"}
+                    for c in ("cam1", "cam2", "cam3", "cam4")]})
+    db = tmp_path / "server.db"
+    supervisor = EdgeSupervisor(config, SupervisorOptions(health_interval_s=0.3,
+                                                          flush_timeout_s=10.0))
+    stop = threading.Event()
+    threading.Timer(2.0, stop.set).start()
+    with _receiver(endpoint, db, keys).start():
+        assert supervisor.run(stop) == 0  # no frameset, and a clean stop
+    health = [m for m in _stored(db) if isinstance(m, protocol.Health)]
+    assert len(health) >= 3  # periodic, not only at the end
+    assert all(c.fps == 0 for h in health for c in h.cameras)
+    assert [c.camera for c in health[-1].cameras] == ["cam1", "cam2", "cam3", "cam4"]

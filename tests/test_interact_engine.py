@@ -46,6 +46,8 @@ def default_params(**overrides: float) -> dict[str, float]:
         min_inside_s=0.10,
         min_outside_s=0.20,
         hand_lost_s=0.50,
+        hand_motion_std=0.0,
+        duplicate_radius=0.0,
         lost_confidence=0.5,
         slot_prob_min=0.02,
         dwell_exit_s=1.0,
@@ -64,6 +66,8 @@ def params(draw: st.DrawFn) -> dict[str, float]:
         min_inside_s=draw(st.floats(0.0, 0.3)),
         min_outside_s=draw(st.floats(0.0, 0.4)),
         hand_lost_s=draw(st.floats(0.1, 0.8)),
+        hand_motion_std=draw(st.one_of(st.just(0.0), st.floats(0.05, 2.0))),
+        duplicate_radius=draw(st.one_of(st.just(0.0), st.floats(0.05, 1.0))),
         slot_prob_min=draw(st.floats(0.0, 0.2)),
         dwell_exit_s=draw(st.floats(0.0, 1.5)),
         min_dwell_s=draw(st.floats(0.0, 1.5)),
@@ -283,7 +287,7 @@ def test_python_face_reports_config_ids_and_hand_names() -> None:
     t_in, t_out = 1 + math.asin(0.7) / math.pi, 2 - math.asin(0.64) / math.pi
     assert t_in <= r.start < t_in + 1 / 30
     assert t_out - 1 / 30 < r.end <= t_out
-    assert r.max_depth == pytest.approx(0.2, abs=1e-6)
+    assert r.max_depth == pytest.approx(0.2, abs=1e-3)  # smoothed by the hand filter
     assert r.slot_probs[0][0] == "S5/front/r1c0" and r.slot_probs[0][1] > 0.9
     assert [(d.track, d.shelf) for d in dwells] == [(7, "S5")]
     assert dwells[0].enter == 0.0 and dwells[0].leave == pytest.approx(149 / 30)

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "ndarray.hpp"
+#include "walkout/geometry/camera_model.hpp"
 #include "walkout/interact/engine.hpp"
+#include "walkout/interact/hands3d.hpp"
 #include "walkout/interact/shelf_model.hpp"
 
 namespace py = pybind11;
@@ -210,6 +212,7 @@ void bind_interact(py::module_& m) {
   py::class_<InteractionEngine>(m, "InteractEngine", "Reach state machines and dwell (C++).")
       .def(py::init([](const ShelfModel& shelves, double enter_depth, double exit_depth,
                        double min_inside_s, double min_outside_s, double hand_lost_s,
+                       double hand_motion_std, double duplicate_radius,
                        double lost_confidence, double slot_prob_min, double dwell_exit_s,
                        double min_dwell_s) {
              EngineParams p;
@@ -218,6 +221,8 @@ void bind_interact(py::module_& m) {
              p.min_inside_s = min_inside_s;
              p.min_outside_s = min_outside_s;
              p.hand_lost_s = hand_lost_s;
+             p.hand_motion_std = hand_motion_std;
+             p.duplicate_radius = duplicate_radius;
              p.lost_confidence = lost_confidence;
              p.slot_prob_min = slot_prob_min;
              p.dwell_exit_s = dwell_exit_s;
@@ -226,7 +231,7 @@ void bind_interact(py::module_& m) {
            }),
            py::arg("shelves"), py::kw_only(), py::arg("enter_depth"), py::arg("exit_depth"),
            py::arg("min_inside_s"), py::arg("min_outside_s"), py::arg("hand_lost_s"),
-           py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
+           py::arg("hand_motion_std"), py::arg("duplicate_radius"), py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
            py::arg("min_dwell_s"))
       .def(
           "update",
@@ -265,6 +270,59 @@ void bind_interact(py::module_& m) {
       .def("close_all", [](InteractionEngine& self) { return events_tuple(self.close_all()); })
       .def_property_readonly("open_reaches", &InteractionEngine::open_reaches)
       .def_property_readonly("track_count", &InteractionEngine::track_count);
+
+  py::class_<HandLocator>(m, "InteractHandLocator",
+                          "Hands in 3-D from per-camera pose keypoints of tracked people (C++).")
+      .def(py::init([](std::vector<geometry::CameraModel> cameras, const ShelfModel& shelves,
+                       double min_wrist_confidence, double min_arm_confidence,
+                       double max_residual_px, double pixel_sigma, double forearm_ratio,
+                       double arm_sigma, double max_face_distance) {
+             HandLocatorParams p;
+             p.min_wrist_confidence = min_wrist_confidence;
+             p.min_arm_confidence = min_arm_confidence;
+             p.max_residual_px = max_residual_px;
+             p.pixel_sigma = pixel_sigma;
+             p.forearm_ratio = forearm_ratio;
+             p.arm_sigma = arm_sigma;
+             p.max_face_distance = max_face_distance;
+             return HandLocator(std::move(cameras), shelves, p);
+           }),
+           py::arg("cameras"), py::arg("shelves"), py::kw_only(), py::arg("min_wrist_confidence"),
+           py::arg("min_arm_confidence"), py::arg("max_residual_px"), py::arg("pixel_sigma"),
+           py::arg("forearm_ratio"), py::arg("arm_sigma"), py::arg("max_face_distance"))
+      .def_property_readonly("camera_count", &HandLocator::camera_count)
+      .def(
+          "locate",
+          [](const HandLocator& self, const carray<double>& keypoints, const carray<double>& track_xy) {
+            const auto C = static_cast<py::ssize_t>(self.camera_count());
+            require_shape(keypoints, "keypoints", {-1, C, 17, 3});
+            const py::ssize_t n = keypoints.shape(0);
+            require_shape(track_xy, "track_xy", {n, 2});
+            std::vector<HandEstimate> est(static_cast<std::size_t>(2 * n));
+            const double* kp = keypoints.data();
+            const double* xy = track_xy.data();
+            {
+              // Safe: both inputs are C-contiguous float64 arrays held by this frame; the
+              // locator only reads its own C++ state.
+              py::gil_scoped_release release;
+              self.locate(kp, xy, static_cast<std::size_t>(n), est.data());
+            }
+            py::array_t<double> xyz({n, py::ssize_t{2}, py::ssize_t{3}});
+            py::array_t<double> sigma({n, py::ssize_t{2}});
+            py::array_t<std::int8_t> source({n, py::ssize_t{2}});
+            py::array_t<std::int32_t> views({n, py::ssize_t{2}});
+            double* o = xyz.mutable_data();
+            for (std::size_t i = 0; i < est.size(); ++i) {
+              std::copy(est[i].xyz, est[i].xyz + 3, o + 3 * i);
+              sigma.mutable_data()[i] = est[i].sigma;
+              source.mutable_data()[i] = static_cast<std::int8_t>(est[i].source);
+              views.mutable_data()[i] = est[i].views;
+            }
+            return py::make_tuple(xyz, sigma, source, views);
+          },
+          py::arg("keypoints"), py::arg("track_xy"),
+          "keypoints (N, C, 17, 3) u, v, confidence per person and camera; track_xy (N, 2) -> "
+          "(xyz (N, 2, 3), sigma (N, 2), source (N, 2) int8, views (N, 2) int32), left hand first.");
 }
 
 }  // namespace walkout::bindings

@@ -397,6 +397,8 @@ class InteractEngine:
         min_inside_s: float,
         min_outside_s: float,
         hand_lost_s: float,
+        hand_motion_std: float,
+        duplicate_radius: float,
         lost_confidence: float,
         slot_prob_min: float,
         dwell_exit_s: float,

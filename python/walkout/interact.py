@@ -23,6 +23,7 @@ its configured id (``Shelf.slot_id``), any other cell its default id
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -33,10 +34,13 @@ import numpy.typing as npt
 from walkout import _core
 from walkout.config.loader import LoadedStore
 from walkout.config.store import Store
+from walkout.geometry import Camera
 
 __all__ = [
     "Dwell",
     "Event",
+    "HandLocator",
+    "HandSource",
     "Hands",
     "InteractionEngine",
     "Reach",
@@ -191,7 +195,8 @@ class InteractionEngine:
 
     A reach: outside → entering (effective depth behind the nearest face reaches
     ``enter_depth``) → inside (stayed in for ``min_inside_s``) → leaving (dropped below
-    ``exit_depth``) → the event, once out for ``min_outside_s``. The effective depth is the
+    ``exit_depth``) → the event, once out for ``min_outside_s``; a reach must span two samples
+    or more (one deep sample is a spike). The effective depth is the
     distance behind the face plane, capped by the distance inside the face's rectangle grown by
     ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
     whether a reach happens does not depend on the frame rate.
@@ -210,6 +215,16 @@ class InteractionEngine:
             delays events; lowering it splits a reach whose depth dips briefly.
         hand_lost_s: a reach whose hand is unseen this long closes as lost. Raising it
             bridges longer wrist occlusions but holds events back.
+        hand_motion_std: metres per √second a hand may wander between samples: the process
+            noise of a per-hand Kalman filter that smooths positions (each weighed by its
+            sigma) before the state machine. Raising it follows fast hands sooner and lets
+            noisy arm-model positions start or split reaches; lowering it averages noise away
+            but lags quick reaches. 0 turns smoothing off.
+        duplicate_radius: metres within which a reach of another track at the same face,
+            within hand_lost_s in time, is taken for the same hand under a duplicate or
+            successor track (the tracker split a person) and dropped. Raising it also drops
+            real reaches of two people side by side; lowering it lets track splits
+            double-count. 0 turns it off.
         lost_confidence: confidence factor of a reach closed by a lost track or hand.
         slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
         dwell_exit_s: a track must be out of a zone this long before its dwell closes.
@@ -226,6 +241,8 @@ class InteractionEngine:
         min_inside_s: float = 0.10,
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
+        hand_motion_std: float = 0.5,
+        duplicate_radius: float = 0.25,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -239,6 +256,8 @@ class InteractionEngine:
             min_inside_s=min_inside_s,
             min_outside_s=min_outside_s,
             hand_lost_s=hand_lost_s,
+            hand_motion_std=hand_motion_std,
+            duplicate_radius=duplicate_radius,
             lost_confidence=lost_confidence,
             slot_prob_min=slot_prob_min,
             dwell_exit_s=dwell_exit_s,
@@ -301,3 +320,97 @@ class InteractionEngine:
                 )
             )
         return out
+
+
+class HandSource(enum.IntEnum):
+    """How a hand's 3-D position was obtained (``HandLocator``)."""
+
+    NONE = 0  # not located this frame
+    TRIANGULATED = 1  # the wrist in two or more views that agree
+    WRIST_RAY_ELBOW = 2  # one wrist view, a forearm away from the triangulated elbow
+    ARM_EXTRAPOLATED = 3  # no wrist view: the straight-arm extension of shoulder and elbow
+    FACE_RAY = 4  # one wrist view, no arm: where its ray meets the nearest face in front
+
+
+@dataclass(frozen=True)
+class LocatedHands:
+    """Every tracked person's two hands: xyz (N, 2, 3), sigma (N, 2), source (N, 2) int8
+    :class:`HandSource` values, views (N, 2); index 0 is the left hand."""
+
+    track: npt.NDArray[np.int64]
+    xyz: npt.NDArray[np.float64]
+    sigma: npt.NDArray[np.float64]
+    source: npt.NDArray[np.int8]
+    views: npt.NDArray[np.int32]
+
+    def hands(self) -> Hands:
+        """The located ones as the engine's :class:`Hands` batch."""
+        person, side = np.nonzero(self.source != HandSource.NONE)
+        return Hands.of(self.track[person], side, self.xyz[person, side], self.sigma[person, side])
+
+
+class HandLocator:
+    """Hands in 3-D from the pose keypoints each camera gave for each tracked person.
+
+    Tried in order: the wrist triangulated from two or more views (a set whose RMS residual
+    exceeds ``max_residual_px`` is retried without each view, throwing out one wrong pairing);
+    one wrist ray a forearm away from the triangulated elbow; the straight-arm extrapolation
+    of shoulder and elbow when no camera sees the wrist (inside a shelf it is hidden from
+    most); one wrist ray met with the nearest open face in front of the person.
+
+    Parameters (each: what raising it trades):
+        min_wrist_confidence: wrist keypoints below it are unused: fewer wrong positions,
+            more hands falling back to the arm model.
+        min_arm_confidence: shoulders and elbows at or above it are used (pose models place
+            hidden joints with low confidence): raising it ignores hidden arms.
+        max_residual_px: RMS reprojection error (pixels) above which views disagree: raising
+            it keeps noisy right triangulations and lets wrong pairings through.
+        pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
+            widens slot probabilities and lowers reach confidences.
+        forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
+        arm_sigma: metres added in quadrature to positions that rely on the arm model.
+        max_face_distance: how far (metres) a person may stand from a face for the one-view
+            face fallback: raising it places more hands on faces of shelves across the aisle.
+    """
+
+    def __init__(
+        self,
+        cameras: Sequence[Camera],
+        shelves: Shelves,
+        *,
+        min_wrist_confidence: float = 0.3,
+        min_arm_confidence: float = 0.02,
+        max_residual_px: float = 15.0,
+        pixel_sigma: float = 4.0,
+        forearm_ratio: float = 0.785,
+        arm_sigma: float = 0.05,
+        max_face_distance: float = 1.2,
+    ) -> None:
+        self.cameras = list(cameras)
+        self._impl = _core.InteractHandLocator(
+            [c.pinhole for c in self.cameras],
+            shelves.core,
+            min_wrist_confidence=min_wrist_confidence,
+            min_arm_confidence=min_arm_confidence,
+            max_residual_px=max_residual_px,
+            pixel_sigma=pixel_sigma,
+            forearm_ratio=forearm_ratio,
+            arm_sigma=arm_sigma,
+            max_face_distance=max_face_distance,
+        )
+
+    def locate(
+        self, track_ids: npt.ArrayLike, track_xy: npt.ArrayLike, keypoints: npt.ArrayLike
+    ) -> LocatedHands:
+        """``keypoints`` (N, C, 17, 3): per tracked person and camera (in the order given to
+        the constructor) the COCO keypoints (u, v, confidence; 0 = unseen) of the detection
+        associated with that track; ``track_xy`` (N, 2) their floor points."""
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        xyz, sigma, source, views = self._impl.locate(
+            np.asarray(keypoints, dtype=np.float64), np.asarray(track_xy, dtype=np.float64)
+        )
+        if len(ids) != len(xyz):
+            raise ValueError(
+                f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}"
+            )
+        return LocatedHands(ids, xyz, sigma, source, views)

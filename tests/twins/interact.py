@@ -218,6 +218,11 @@ class _Hand:
     max_depth: float = -math.inf
     sigma_at_max: float = 0.0
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pos_sum: np.ndarray = field(default_factory=lambda: np.zeros(3))  # weighted mean position
+    pos_weight: float = 0.0
+    filt_t: float | None = None  # the smoothing filter: last sample time, position, variance
+    filt_x: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    filt_var: float = 0.0
 
 
 @dataclass
@@ -251,6 +256,8 @@ class EngineTwin:
         min_inside_s: float = 0.10,
         min_outside_s: float = 0.20,
         hand_lost_s: float = 0.50,
+        hand_motion_std: float = 0.0,
+        duplicate_radius: float = 0.0,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -262,6 +269,9 @@ class EngineTwin:
         self.enter, self.exit = enter_depth, exit_depth
         self.min_inside, self.min_outside = min_inside_s, min_outside_s
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
+        self.motion = hand_motion_std
+        self.duplicate_radius = duplicate_radius
+        self.recent: list[tuple[int, int, float, float, np.ndarray]] = []  # emitted reaches
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -271,11 +281,13 @@ class EngineTwin:
     def _coords(self, face: int, p: np.ndarray) -> np.ndarray:
         return self.s.face_coords(face, p[None])[0]
 
-    def _accumulate(self, h: _Hand, c: np.ndarray, weight_s: float, sigma: float) -> None:
+    def _accumulate(self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float) -> None:
         w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
             c[1], MIN_WEIGHT_DEPTH
         )
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
+        h.pos_sum = h.pos_sum + w * np.asarray(p, dtype=np.float64)
+        h.pos_weight += w
         if c[0] > h.max_depth:
             h.max_depth, h.sigma_at_max = c[0], sigma
 
@@ -295,14 +307,29 @@ class EngineTwin:
         h.first_in = h.last_in = t
         h.max_depth, h.sigma_at_max = -math.inf, sigma
         h.weight = np.zeros(f.rows * f.cols)
-        self._accumulate(h, c, t - start, sigma)
-        if t - start >= self.min_inside:
-            h.phase = INSIDE
+        h.pos_sum, h.pos_weight = np.zeros(3), 0.0
+        self._accumulate(h, c, p, t - start, sigma)  # one sample never confirms a reach
 
     def _emit(
         self, track: int, side: int, h: _Hand, end: float, lost: bool, out: list[ReachTwin]
     ) -> None:
         f = self.s.faces[h.face]
+        mean = h.pos_sum / h.pos_weight
+        if self.duplicate_radius > 0:
+            # The same hand under another track (the tracker split a person): drop it.
+            horizon = h.first_in - self.hand_lost
+            self.recent = [r for r in self.recent if not r[3] < horizon - self.hand_lost]
+            for r_track, r_face, r_start, r_end, r_mean in self.recent:
+                gap = max(r_start, h.first_in) - min(r_end, h.last_in)
+                if (
+                    r_track != track
+                    and r_face == h.face
+                    and gap <= self.hand_lost
+                    and float(np.sqrt(np.sum((r_mean - mean) ** 2))) <= self.duplicate_radius
+                ):
+                    h.phase, h.face = OUTSIDE, -1
+                    return
+            self.recent.append((track, h.face, h.first_in, h.last_in, mean))
         total = float(h.weight.sum())
         best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
         probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]
@@ -364,6 +391,19 @@ class EngineTwin:
         if h.prev_t is not None and t - h.prev_t > self.hand_lost:
             self._expire(track, side, h, t, out)
             h.prev_t = None
+        if self.motion > 0:  # random-walk Kalman filter, isotropic: one variance for all axes
+            r = sigma * sigma
+            if h.filt_t is None or t - h.filt_t > self.hand_lost:
+                h.filt_x, h.filt_var = np.array(p, dtype=np.float64), r
+            else:
+                prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
+                gain = prior / (prior + r) if prior + r > 0 else 1.0
+                h.filt_x = h.filt_x + gain * (np.asarray(p) - h.filt_x)
+                h.filt_var = (1.0 - gain) * prior
+            h.filt_t = t
+            p, sigma = h.filt_x.copy(), math.sqrt(h.filt_var)
+            nearest = tuple(x[0] for x in self.s.nearest_face(p[None]))
+            nearest = (int(nearest[0]), nearest[1])
         dt = t - h.prev_t if h.prev_t is not None else 0.0
         if h.phase == OUTSIDE:
             self._start_if_deep(h, t, p, sigma, nearest)
@@ -372,15 +412,15 @@ class EngineTwin:
             if c[1] < self.exit:
                 before = self._coords(h.face, h.prev_p)
                 out_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
-                if h.phase == ENTERING and out_t - h.start < self.min_inside:
+                if h.phase == ENTERING and (out_t - h.start < self.min_inside or h.last_in == h.first_in):
                     h.phase, h.face = OUTSIDE, -1
                     self._start_if_deep(h, t, p, sigma, nearest)
                 else:
                     h.phase, h.leave = LEAVING, out_t
             else:
-                self._accumulate(h, c, dt, sigma)
+                self._accumulate(h, c, p, dt, sigma)
                 h.last_in = t
-                if h.phase == ENTERING and t - h.start >= self.min_inside:
+                if h.phase == ENTERING and t - h.start >= self.min_inside and t > h.first_in:
                     h.phase = INSIDE
         else:  # LEAVING
             c = self._coords(h.face, p)
@@ -389,7 +429,7 @@ class EngineTwin:
                 back_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
                 if back_t - h.leave < self.min_outside:
                     h.phase = INSIDE
-                    self._accumulate(h, c, dt, sigma)
+                    self._accumulate(h, c, p, dt, sigma)
                     h.last_in = t
                 else:
                     self._emit(track, side, h, h.leave, False, out)
@@ -438,7 +478,7 @@ class EngineTwin:
         self.last_t = t
         reaches: list[ReachTwin] = []
         dwells: list[DwellTwin] = []
-        for track in [k for k in self.tracks if k not in set(ids)]:
+        for track in sorted(k for k in self.tracks if k not in set(ids)):
             self._close_track(track, *self.tracks.pop(track), reaches, dwells)
         xy = np.asarray(track_xy, dtype=np.float64).reshape(-1, 2)
         inside = np.array([self.s.zone_contains(z, xy) for z in range(len(self.s.zones))]).reshape(
@@ -493,3 +533,148 @@ class EngineTwin:
         reaches.sort(key=lambda r: (r.track, r.hand, r.start))
         dwells.sort(key=lambda d: (d.track, d.zone, d.enter))
         return reaches, dwells
+
+
+# --- hands in 3-D ----------------------------------------------------------------------------
+
+SHOULDER, ELBOW, WRIST = (5, 6), (7, 8), (9, 10)
+NONE, TRIANGULATED, WRIST_RAY_ELBOW, ARM_EXTRAPOLATED, FACE_RAY = range(5)
+
+
+def locate_hands(
+    cameras: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    shelves: ShelfModelTwin,
+    keypoints: np.ndarray,
+    track_xy: np.ndarray,
+    *,
+    min_wrist_confidence: float = 0.3,
+    min_arm_confidence: float = 0.02,
+    max_residual_px: float = 15.0,
+    pixel_sigma: float = 4.0,
+    forearm_ratio: float = 0.785,
+    arm_sigma: float = 0.05,
+    max_face_distance: float = 1.2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
+    source (N, 2), views (N, 2)) from keypoints (N, C, 17, 3) and floor points (N, 2)."""
+    from twins.geometry import normalized_from_pixel
+    from twins.geometry import triangulate as triangulate_twin
+
+    def triangulate(cams, px):  # a Gauss-Newton step behind a camera: no point, as in C++
+        try:
+            with np.errstate(invalid="ignore"):
+                return triangulate_twin(cams, px)
+        except np.linalg.LinAlgError:
+            return np.full((1, 3), np.nan), np.full(1, np.nan)
+
+    centres = [-R.T @ t for _K, _d, R, t in cameras]
+    focal = [0.5 * (K[0, 0] + K[1, 1]) for K, _d, _R, _t in cameras]
+
+    def pixels_of(kp: np.ndarray, joint: int, min_conf: float) -> np.ndarray:
+        use = (
+            (kp[:, joint, 2] > 0)
+            & (kp[:, joint, 2] >= min_conf)
+            & np.isfinite(kp[:, joint, :2]).all(1)
+        )
+        return np.where(use[:, None], kp[:, joint, :2], np.nan)
+
+    def view_sigma(X: np.ndarray, px: np.ndarray) -> float:
+        used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
+        ranges = [np.linalg.norm(X - centres[c]) / focal[c] for c in used]
+        return pixel_sigma * float(np.mean(ranges)) / math.sqrt(len(used)) if used else 0.0
+
+    def joint_3d(px: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+        used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
+        if len(used) < 2:
+            return None
+        X, res = triangulate(cameras, px[:, None, :])
+        X, res, views = X[0], res[0], len(used)
+        if not (np.isfinite(res) and res <= max_residual_px):
+            if len(used) < 3:
+                return None
+            best = None
+            for drop in used:  # one wrong pairing: leave each view out in turn
+                sub = px.copy()
+                sub[drop] = np.nan
+                Y, r = triangulate(cameras, sub[:, None, :])
+                if np.isfinite(r[0]) and (best is None or r[0] < best[1]):
+                    best = (Y[0], r[0])
+            if best is None or best[1] > max_residual_px:
+                return None
+            X, views = best[0], len(used) - 1
+        return X, view_sigma(X, px), views
+
+    n = len(keypoints)
+    xyz, sigma = np.zeros((n, 2, 3)), np.zeros((n, 2))
+    source, views = np.zeros((n, 2), np.int8), np.zeros((n, 2), np.int32)
+    for p in range(n):
+        kp = keypoints[p]
+        for side in (0, 1):
+            wrist_px = pixels_of(kp, WRIST[side], min_wrist_confidence)
+            if (~np.isnan(wrist_px[:, 0])).sum() >= 2 and (w := joint_3d(wrist_px)) is not None:
+                xyz[p, side], sigma[p, side], source[p, side], views[p, side] = (
+                    w[0],
+                    w[1],
+                    TRIANGULATED,
+                    w[2],
+                )
+                continue
+            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
+            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
+            seen = [c for c in range(len(cameras)) if not np.isnan(wrist_px[c, 0])]
+            view = max(seen, key=lambda c: (kp[c, WRIST[side], 2], -c)) if seen else None
+            if view is not None:
+                K, dist, R, _t = cameras[view]
+                x, y = normalized_from_pixel(wrist_px[view][None], K, dist)[0]
+                d = R.T @ (np.array([x, y, 1.0]) / math.sqrt(x * x + y * y + 1.0))
+                origin = centres[view]
+            if view is not None and elbow is not None:
+                E = elbow[0]
+                fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
+                w0 = E + forearm_ratio * (E - shoulder[0]) if shoulder else E
+                oe = origin - E
+                b = d @ oe
+                disc = b * b - (oe @ oe - fore * fore)
+                t = -b
+                if disc >= 0:
+                    t1, t2 = -b - math.sqrt(disc), -b + math.sqrt(disc)
+                    t = (
+                        t1
+                        if np.linalg.norm(origin + t1 * d - w0)
+                        <= np.linalg.norm(origin + t2 * d - w0)
+                        else t2
+                    )
+                ray_sigma = pixel_sigma * t / K[0, 0]
+                xyz[p, side] = origin + t * d
+                sigma[p, side] = math.sqrt(ray_sigma**2 + elbow[1] ** 2 + arm_sigma**2)
+                source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1
+                continue
+            if elbow is not None and shoulder is not None:
+                xyz[p, side] = elbow[0] + forearm_ratio * (elbow[0] - shoulder[0])
+                sigma[p, side] = math.sqrt((elbow[1] * (1 + forearm_ratio)) ** 2 + arm_sigma**2)
+                source[p, side], views[p, side] = ARM_EXTRAPOLATED, 0
+                continue
+            if view is None:
+                continue
+            best = math.inf
+            for f_index, f in enumerate(shelves.faces):
+                stand = (track_xy[p] - f.origin) @ f.normal
+                denom = d[:2] @ f.normal
+                if stand < 0 or stand > max_face_distance or abs(denom) < 1e-9:
+                    continue
+                t = ((f.origin - origin[:2]) @ f.normal) / denom
+                if not t > 0:
+                    continue
+                X = origin + t * d
+                _depth, _eff, u, v = shelves.face_coords(f_index, X[None])[0]
+                m = shelves.margin
+                if u < -m or u > f.length + m or v < -m or v > (f.z1 - f.z0) + m:
+                    continue
+                if stand < best:
+                    best = stand
+                    K = cameras[view][0]
+                    ray_sigma = pixel_sigma * t / K[0, 0]
+                    xyz[p, side] = X
+                    sigma[p, side] = math.sqrt(ray_sigma**2 + arm_sigma**2)
+                    source[p, side], views[p, side] = FACE_RAY, 1
+    return xyz, sigma, source, views

@@ -58,6 +58,8 @@ void EngineParams::check() const {
   need(std::isfinite(exit_depth) && exit_depth < enter_depth,
        "exit_depth: expected a finite value below enter_depth");
   finite_nonneg(min_inside_s, "min_inside_s");
+  finite_nonneg(hand_motion_std, "hand_motion_std");
+  finite_nonneg(duplicate_radius, "duplicate_radius");
   finite_nonneg(min_outside_s, "min_outside_s");
   need(std::isfinite(hand_lost_s) && hand_lost_s > 0.0,
        "hand_lost_s: expected a finite value > 0 seconds");
@@ -83,14 +85,16 @@ std::size_t InteractionEngine::open_reaches() const {
   return n;
 }
 
-void InteractionEngine::accumulate(HandState& h, const FaceCoords& c, double weight_s,
-                                   double sigma) {
+void InteractionEngine::accumulate(HandState& h, const FaceCoords& c, const double p[3],
+                                   double weight_s, double sigma) {
   const Face& f = shelves_.faces()[static_cast<std::size_t>(h.face)];
   const double w = (std::clamp(weight_s, 0.0, params_.hand_lost_s) + kMinWeightTime) *
                    std::max(c.effective, kMinWeightDepth);
   shelves_.slot_probabilities(h.face, c.u, c.v, sigma, scratch_.data());
   const std::size_t cells = static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.cols);
   for (std::size_t i = 0; i < cells; ++i) h.slot_weight[i] += w * scratch_[i];
+  for (int k = 0; k < 3; ++k) h.pos_sum[k] += w * p[k];
+  h.pos_weight += w;
   if (c.depth > h.max_depth) {
     h.max_depth = c.depth;
     h.sigma_at_max = sigma;
@@ -115,14 +119,37 @@ void InteractionEngine::start_if_deep(HandState& h, double t, const double p[3],
   h.max_depth = -std::numeric_limits<double>::infinity();
   h.sigma_at_max = sigma;
   h.slot_weight.assign(static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.cols), 0.0);
-  accumulate(h, c, t - start, sigma);
-  if (t - start >= params_.min_inside_s) h.phase = Phase::Inside;
+  std::fill(h.pos_sum, h.pos_sum + 3, 0.0);
+  h.pos_weight = 0.0;
+  accumulate(h, c, p, t - start, sigma);
 }
 
 void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double end, bool lost,
                              UpdateResult& out) {
   // `end` is the interpolated time used for decisions; the event reports sample times.
   const Face& f = shelves_.faces()[static_cast<std::size_t>(h.face)];
+  double mean[3];
+  for (int k = 0; k < 3; ++k) mean[k] = h.pos_sum[k] / h.pos_weight;
+  if (params_.duplicate_radius > 0.0) {
+    // Forget what is too old to matter, then look for the same hand under another track.
+    const double horizon = h.first_in - params_.hand_lost_s;
+    recent_.erase(std::remove_if(recent_.begin(), recent_.end(),
+                                 [&](const Recent& r) { return r.end < horizon - params_.hand_lost_s; }),
+                  recent_.end());
+    for (const Recent& r : recent_) {
+      const double gap = std::max(r.start, h.first_in) - std::min(r.end, h.last_in);
+      const double d = std::sqrt((r.mean[0] - mean[0]) * (r.mean[0] - mean[0]) +
+                                 (r.mean[1] - mean[1]) * (r.mean[1] - mean[1]) +
+                                 (r.mean[2] - mean[2]) * (r.mean[2] - mean[2]));
+      if (r.track != track && r.face == h.face && gap <= params_.hand_lost_s &&
+          d <= params_.duplicate_radius) {
+        h.phase = Phase::Outside;  // a duplicate: the reach was already reported
+        h.face = -1;
+        return;
+      }
+    }
+    recent_.push_back({track, h.face, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
+  }
   ReachEvent e;
   e.track = track;
   e.hand = side;
@@ -160,11 +187,30 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
 }
 
 void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, double t,
-                                  const double p[3], double sigma, UpdateResult& out) {
+                                  const double* raw, double raw_sigma, UpdateResult& out) {
   // A sample after a gap longer than hand_lost_s starts afresh: the old one is stale.
   if (h.has_prev && t - h.prev_t > params_.hand_lost_s) {
     expire_hand(track, side, h, t, out);
     h.has_prev = false;
+  }
+  double p[3] = {raw[0], raw[1], raw[2]};
+  double sigma = raw_sigma;
+  if (params_.hand_motion_std > 0.0) {
+    // Random-walk Kalman filter, isotropic so one variance serves all three axes.
+    const double r = raw_sigma * raw_sigma;
+    if (!h.filt || t - h.filt_t > params_.hand_lost_s) {
+      std::copy(raw, raw + 3, h.filt_x);
+      h.filt_var = r;
+      h.filt = true;
+    } else {
+      const double prior = h.filt_var + params_.hand_motion_std * params_.hand_motion_std * (t - h.filt_t);
+      const double gain = prior + r > 0.0 ? prior / (prior + r) : 1.0;
+      for (int k = 0; k < 3; ++k) h.filt_x[k] += gain * (raw[k] - h.filt_x[k]);
+      h.filt_var = (1.0 - gain) * prior;
+    }
+    h.filt_t = t;
+    std::copy(h.filt_x, h.filt_x + 3, p);
+    sigma = std::sqrt(h.filt_var);
   }
   const double dt = h.has_prev ? t - h.prev_t : 0.0;
   switch (h.phase) {
@@ -177,7 +223,8 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
       if (c.effective < params_.exit_depth) {
         const FaceCoords before = shelves_.face_coords(h.face, h.prev_p);
         const double out_t = crossing(h.prev_t, before.effective, t, c.effective, params_.exit_depth);
-        if (h.phase == Phase::Entering && out_t - h.start < params_.min_inside_s) {
+        if (h.phase == Phase::Entering &&
+            (out_t - h.start < params_.min_inside_s || h.last_in == h.first_in)) {
           h.phase = Phase::Outside;  // too brief: a brush or a noise spike, nothing emitted
           h.face = -1;
           start_if_deep(h, t, p, sigma);
@@ -186,9 +233,10 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
           h.leave = out_t;
         }
       } else {
-        accumulate(h, c, dt, sigma);
+        accumulate(h, c, p, dt, sigma);
         h.last_in = t;
-        if (h.phase == Phase::Entering && t - h.start >= params_.min_inside_s) h.phase = Phase::Inside;
+        if (h.phase == Phase::Entering && t - h.start >= params_.min_inside_s && t > h.first_in)
+          h.phase = Phase::Inside;
       }
       break;
     }
@@ -199,7 +247,7 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
         const double back_t = crossing(h.prev_t, before.effective, t, c.effective, params_.exit_depth);
         if (back_t - h.leave < params_.min_outside_s) {
           h.phase = Phase::Inside;  // back within min_outside_s: the same reach goes on
-          accumulate(h, c, dt, sigma);
+          accumulate(h, c, p, dt, sigma);
           h.last_in = t;
         } else {
           emit(track, side, h, h.leave, false, out);

@@ -42,22 +42,26 @@ class FloorPointParams:
         makes the tracker smooth more and trust the motion model.
     box_sigma: pixel noise of a box-bottom point as a fraction of the box height (larger:
         the box bottom is often a shelf edge or a cropped leg, not the feet).
-    min_sigma_px: floor of the pixel noise, pixels (keypoint quantisation, compression).
+    min_sigma_px: floor of the pixel noise, pixels (keypoint jitter of a pose model is a few
+        pixels at 640 px wide; raise it for noisier models or smaller inputs).
     body_sigma_m: isotropic floor noise added to every point, metres: where a person "is" is
         itself uncertain by about this much (feet up to a stride apart, one ankle seen, a
         leaning body), whatever the camera. Raising it lets fusion merge views further apart
         and the tracker smooth more; lowering it lets two people close together stay apart.
+    one_ankle_sigma_m: body_sigma_m when only one ankle is seen: the other foot may be a
+        stride (~0.3 m) away, so the point between the feet is less certain.
     floor_margin_m: points further than this outside the floor rectangle are dropped (a
         false positive on a wall, or a ray nearly parallel to the floor).
     """
 
     min_score: float = 0.1
-    ankle_confidence: float = 0.3
+    ankle_confidence: float = 0.5
     ankle_height_m: float = 0.07
     ankle_sigma: float = 0.02
     box_sigma: float = 0.05
-    min_sigma_px: float = 1.5
-    body_sigma_m: float = 0.10
+    min_sigma_px: float = 3.0
+    body_sigma_m: float = 0.15
+    one_ankle_sigma_m: float = 0.20
     floor_margin_m: float = 0.5
 
 
@@ -87,21 +91,20 @@ class FloorObservations:
 
 
 def foot_pixels(detections: Detections, ankle_confidence: float
-                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """(M, 2) foot pixel per detection and (M,) whether it came from the ankles: the mean of
-    the ankles seen above ``ankle_confidence``, else the bottom centre of the box."""
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """(M, 2) foot pixel per detection and (M,) how many ankles gave it (0, 1 or 2): the mean
+    of the ankles seen above ``ankle_confidence``, else (0) the bottom centre of the box."""
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     pixels = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     kp = detections.keypoints
     if kp is None or kp.shape[1] <= RIGHT_ANKLE or len(boxes) == 0:
-        return pixels, np.zeros(len(boxes), bool)
+        return pixels, np.zeros(len(boxes), np.int64)
     ankles = np.asarray(kp[:, [LEFT_ANKLE, RIGHT_ANKLE]], dtype=np.float64)  # (M, 2, 3)
     seen = ankles[..., 2] > ankle_confidence
-    count = seen.sum(axis=1)
-    from_ankles = count > 0
+    count = seen.sum(axis=1).astype(np.int64)
     mean = (ankles[..., :2] * seen[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
-    pixels[from_ankles] = mean[from_ankles]
-    return pixels, from_ankles
+    pixels[count > 0] = mean[count > 0]
+    return pixels, count
 
 
 def floor_observations(detections: Detections, camera: Camera, params: FloorPointParams,
@@ -113,7 +116,8 @@ def floor_observations(detections: Detections, camera: Camera, params: FloorPoin
     subset = Detections(detections.boxes[keep], detections.scores[keep],
                         detections.class_ids[keep],
                         None if detections.keypoints is None else detections.keypoints[keep])
-    pixels, from_ankles = foot_pixels(subset, params.ankle_confidence)
+    pixels, ankle_count = foot_pixels(subset, params.ankle_confidence)
+    from_ankles = ankle_count > 0
     points = camera.floor_from_image(pixels)
     if from_ankles.any():
         lifted = camera.plane_from_image(pixels[from_ankles], (0.0, 0.0, 1.0),
@@ -124,7 +128,8 @@ def floor_observations(detections: Detections, camera: Camera, params: FloorPoin
     sigma = np.maximum(sigma, params.min_sigma_px)
     # The covariance is linear in sigma² (first order), so one unit-sigma call serves all.
     covariances = camera.floor_covariance(pixels, 1.0) * (sigma**2)[:, None, None]
-    covariances += np.eye(2) * params.body_sigma_m**2
+    body = np.where(ankle_count == 1, params.one_ankle_sigma_m, params.body_sigma_m)
+    covariances += np.eye(2) * (body**2)[:, None, None]
     width, depth = floor_size
     m = params.floor_margin_m
     ok = (np.isfinite(points).all(axis=1) & np.isfinite(covariances).all(axis=(1, 2))

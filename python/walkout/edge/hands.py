@@ -14,16 +14,19 @@ no association of their own. Per track and side:
   (elbow - shoulder), the forearm being ~0.8 of the upper arm in Drillis & Contini's table)
   and used like a seen wrist, flagged hidden;
 - seen by one camera only: the point of the wrist's ray nearest to a prior hand position at
-  the open shelf face nearest to the person (on the face plane for a seen wrist, since a seen
-  hand is not inside; ``hidden_depth_m`` behind it for a hidden one). A camera looking along
-  the face measures the depth itself (the ray runs parallel to the face); one looking
-  straight into the face cannot, and the prior decides: that is the honest limit of a
-  single view, and overlapping cameras are what buy reliable reaches.
+  the open shelf face nearest to the person (on the face plane for a seen wrist;
+  ``hidden_depth_m`` behind it for a hidden one, which the shelf hides because it is inside).
+  A camera looking along the face measures the depth itself (the ray runs parallel to the
+  face). One looking into the face cannot: a seen wrist on such a ray is left out rather
+  than guessed (a guess at depth 0 would end reaches other frames measured), a hidden one
+  takes the prior. That is the honest limit of a single view; overlapping cameras are what
+  buy reliable reaches.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,6 +74,10 @@ class HandParams:
         more reaches from views that look into the face, and more false ones from hands
         hidden just in front of a shelf.
     prior_height_m: height of the single-view prior (mid-shelf, where hands reach).
+    max_facing_cosine: a single-view *seen* wrist is used only when its ray is this close to
+        parallel to the face (|cos| of the angle between ray and face normal at most this):
+        then the ray itself measures the depth. Raising it admits views that look more into
+        the face, whose depth comes from the prior (on the face plane) and can split reaches.
     engage_distance_m: a single-view hand is estimated only for a person standing in front
         of a face (within its length) and at most this far from it: no one reaches into a
         shelf from further away or from beside its end.
@@ -92,6 +99,7 @@ class HandParams:
     prior_height_m: float = 1.1
     max_prior_distance_m: float = 0.8
     engage_distance_m: float = 1.0
+    max_facing_cosine: float = 0.5
 
 
 class FacePlanes:
@@ -118,14 +126,17 @@ class FacePlanes:
         self.half_lengths = np.array(half, dtype=np.float64)
         self.shelves = shelves
 
-    def in_front(self, face: int, floor_point: npt.NDArray[np.float64], distance_m: float,
-                 margin_m: float) -> bool:
-        """Whether a person at ``floor_point`` stands in front of ``face``: within
-        ``distance_m`` of its plane on the open side, and within its length (+ margin)."""
-        rel = floor_point - self.centres[face]
-        ahead = float(rel @ self.normals[face, :2])
-        sideways = abs(float(rel @ self.along[face]))
-        return -margin_m <= ahead <= distance_m and sideways <= self.half_lengths[face] + margin_m
+    def in_front(self, faces: npt.NDArray[np.int32], floor_points: npt.NDArray[np.float64],
+                 distance_m: float, margin_m: float) -> npt.NDArray[np.bool_]:
+        """Whether a person at ``floor_points[k]`` stands in front of ``faces[k]`` (-1: none):
+        within ``distance_m`` of its plane on the open side, and within its length + margin."""
+        ok = faces >= 0
+        f = np.where(ok, faces, 0)
+        rel = floor_points - self.centres[f]
+        ahead = np.einsum("ij,ij->i", rel, self.normals[f, :2])
+        sideways = np.abs(np.einsum("ij,ij->i", rel, self.along[f]))
+        return (ok & (ahead >= -margin_m) & (ahead <= distance_m)
+                & (sideways <= self.half_lengths[f] + margin_m))
 
     def nearest(self, floor_points: npt.NDArray[np.float64], height_m: float = 1.0
                 ) -> npt.NDArray[np.int32]:
@@ -199,48 +210,97 @@ def hands_in_3d(track_ids: npt.NDArray[np.int64], track_points: npt.NDArray[np.f
             # Prefer a seen wrist over an extrapolated one, then the most confident view.
             best = np.argmax(conf[:, single] + 2.0 * seen[:, single], axis=0)
             faces = planes.nearest(owner_xy[single])
-            for hand, cam, face in zip(single.tolist(), best.tolist(), faces.tolist(),
-                                       strict=True):
-                if face < 0 or not planes.in_front(face, owner_xy[hand],
-                                                   params.engage_distance_m, 0.1):
-                    continue
-                point = _single_view_hand(cameras[cam], pixels[cam, hand], planes, face,
-                                          owner_xy[hand], bool(hidden[cam, hand]), params)
-                if point is not None and _within_reach(
-                        point[None, :], owner_xy[hand][None, :], params.max_reach_m)[0]:
-                    position[hand] = point
-                    sigma[hand] = params.single_view_sigma_m
+            usable = planes.in_front(faces, owner_xy[single], params.engage_distance_m, 0.1)
+            for cam in np.unique(best[usable]).tolist():
+                pick = usable & (best == cam)
+                hands = single[pick]
+                points = _single_view_hands(cameras[cam], pixels[cam, hands], planes, faces[pick],
+                                            owner_xy[hands], hidden[cam, hands], params)
+                good = np.isfinite(points).all(axis=1)
+                good[good] = _within_reach(points[good], owner_xy[hands[good]],
+                                           params.max_reach_m)
+                position[hands[good]] = points[good]
+                sigma[hands[good]] = params.single_view_sigma_m
     found = np.flatnonzero(np.isfinite(position[:, 0]))
     return Hands.of(np.asarray(track_ids, np.int64)[found // 2], found % 2, position[found],
                     sigma[found])
 
 
-def _single_view_hand(camera: Camera, pixel: npt.NDArray[np.float64], planes: FacePlanes,
-                      face: int, owner_xy: npt.NDArray[np.float64], hidden: bool,
-                      params: HandParams) -> npt.NDArray[np.float64] | None:
-    """A one-view wrist: the point of its ray nearest to a prior hand position in front of the
-    person at the nearest face: on the face plane for a seen wrist, ``hidden_depth_m`` behind
-    it for a hidden one, at ``prior_height_m``. Along a ray that runs parallel to the face (a
-    camera looking along the shelf) the depth is measured by the ray itself; along one that
-    looks straight into the face it comes from the prior."""
-    normal, offset = planes.normals[face], planes.offsets[face]
-    depth = params.hidden_depth_m if hidden else 0.0
-    floor = np.array([owner_xy[0], owner_xy[1], 0.0])
-    prior = floor - normal * (float(normal @ floor) - offset + depth)
-    prior[2] = params.prior_height_m
-    direction = camera.rays_from_image(pixel[None, :])[0]
-    if not np.isfinite(direction).all():
-        return None
-    along = float((prior - camera.centre) @ direction)
-    if along <= 0:
-        return None
-    point = camera.centre + along * direction
-    if np.linalg.norm(point - prior) > params.max_prior_distance_m:
-        return None
-    return point
+def _single_view_hands(camera: Camera, pixels: npt.NDArray[np.float64], planes: FacePlanes,
+                       faces: npt.NDArray[np.int32], owner_xy: npt.NDArray[np.float64],
+                       hidden: npt.NDArray[np.bool_], params: HandParams
+                       ) -> npt.NDArray[np.float64]:
+    """One-view wrists (K, 2 pixels) of one camera -> (K, 3), NaN where there is no answer.
+
+    Each is the point of its ray nearest to a prior hand position in front of its person at
+    face ``faces[k]``: on the face plane for a seen wrist, ``hidden_depth_m`` behind it for a
+    hidden one, at ``prior_height_m``. Along a ray that runs parallel to the face (a camera
+    looking along the shelf) the depth is measured by the ray itself; along one that looks
+    into the face it would come from the prior, which a seen wrist is not given (its depth is
+    unknowable, and a guess would end or split a reach that other frames measured)."""
+    normals, offsets = planes.normals[faces], planes.offsets[faces]
+    directions = camera.rays_from_image(pixels)
+    facing = np.abs(np.einsum("ij,ij->i", directions, normals))
+    depth = np.where(hidden, params.hidden_depth_m, 0.0)
+    floor = np.column_stack([owner_xy, np.zeros(len(owner_xy))])
+    ahead = np.einsum("ij,ij->i", floor, normals) - offsets + depth
+    prior = floor - normals * ahead[:, None]
+    prior[:, 2] = params.prior_height_m
+    along = np.einsum("ij,ij->i", prior - camera.centre, directions)
+    points = camera.centre + along[:, None] * directions
+    ok = (np.isfinite(directions).all(axis=1) & (hidden | (facing <= params.max_facing_cosine))
+          & (along > 0) & (np.linalg.norm(points - prior, axis=1) <= params.max_prior_distance_m))
+    points[~ok] = np.nan
+    return points
 
 
 def _within_reach(points: npt.NDArray[np.float64], owner_xy: npt.NDArray[np.float64],
                   reach: float) -> npt.NDArray[np.bool_]:
     horizontal = np.linalg.norm(points[:, :2] - owner_xy, axis=1)
     return (horizontal <= reach) & (points[:, 2] > -0.1) & (points[:, 2] < 2.6)
+
+
+class HandSmoother:
+    """Per (track, side): the component-wise median of the hand's positions over the last
+    ``window_s`` seconds (this frameset's included).
+
+    A hidden wrist is estimated from the arm, and those estimates jump by a decimetre from
+    frame to frame: as deep as a reach. A running median removes one-frame spikes (which
+    would be reaches of one frame) and keeps a real reach, which lasts the better part of a
+    second. window_s: raising it removes longer spikes and delays the start and end of each
+    reach by up to half the window; 0 turns smoothing off.
+    """
+
+    def __init__(self, window_s: float = 0.25) -> None:
+        if window_s < 0:
+            raise ValueError(f"window_s: expected seconds >= 0, got {window_s}")
+        self.window_s = window_s
+        self._history: dict[tuple[int, int], deque[tuple[float, npt.NDArray[np.float64]]]] = {}
+
+    def __call__(self, t: float, hands: Hands) -> Hands:
+        if self.window_s == 0 or len(hands) == 0:
+            self._forget(t)
+            return hands
+        histories = []
+        for k, key in enumerate(zip(hands.track.tolist(), hands.side.tolist(), strict=True)):
+            history = self._history.setdefault(key, deque())
+            history.append((t, hands.position[k]))
+            while history[0][0] < t - self.window_s:
+                history.popleft()
+            histories.append(history)
+        # One sort for every hand: rows padded with NaN (sorted last), median from the counts.
+        counts = np.array([len(h) for h in histories])
+        stacked = np.full((len(histories), int(counts.max()), 3), np.nan)
+        for k, history in enumerate(histories):
+            stacked[k, : counts[k]] = [p for _, p in history]
+        ordered = np.sort(stacked, axis=1)
+        rows = np.arange(len(histories))
+        positions = (ordered[rows, (counts - 1) // 2] + ordered[rows, counts // 2]) / 2
+        self._forget(t)
+        return Hands(hands.track, hands.side, positions, hands.sigma)
+
+    def _forget(self, t: float) -> None:
+        """Drop hands not seen for a while (tracks that ended), so memory stays bounded."""
+        stale = [key for key, h in self._history.items() if h[-1][0] < t - 10 * self.window_s]
+        for key in stale:
+            del self._history[key]

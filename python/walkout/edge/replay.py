@@ -76,8 +76,8 @@ def replay_run(run_dir: Path | str, *, box: str | None = None,
     keep_results: keep each frameset's :class:`FramesetResult` (memory grows with the run).
     stop: set it to end the replay early (a signal handler).
     speed: "model" only: video playback speed (1.0 real time, as the cameras would deliver;
-        faster makes the sync shed frames the pipeline cannot keep up with; None as fast as
-        the files decode).
+        faster makes the sync shed frames the pipeline cannot keep up with, as live; None
+        reads the files as fast as the pipeline takes them and sheds nothing).
     health_interval_s: also emit a ``health`` message (pipeline latency percentiles) every
         this many seconds of run time; None emits none.
     """
@@ -135,14 +135,23 @@ def _model_replay(run: object, cameras: Sequence[str], model: ModelSettings, mod
                   stop: threading.Event, speed: float | None) -> object:
     from walkout.edge.cameras import CameraOptions, CameraRig
     from walkout.edge.detector import Detector
+    from walkout.edge.sources import LosslessSink
     from walkout.sync import FrameSync
 
     detector = Detector(model, model_path)
     width, height = run.image_size  # type: ignore[attr-defined]
-    sync = FrameSync(len(cameras), run.fps, capacity=8)  # type: ignore[attr-defined]
+    capacity = 8
+    # Frames arrive with their recorded times; the latency budget (arrival clock) must not
+    # release a frameset before a camera that is merely slower to decode has delivered.
+    sync = FrameSync(len(cameras), run.fps, capacity=capacity,  # type: ignore[attr-defined]
+                     latency_budget_ns=None if speed is not None else 10**10)
     options = [CameraOptions(c, str(run.video_path(c)), speed=speed,  # type: ignore[attr-defined]
-                             expected_size=(width, height), max_reconnects=0)
+                             expected_size=(width, height), max_reconnects=0,
+                             stall_timeout_s=2.0 if speed is not None else 30.0)
                for c in cameras]
-    rig = CameraRig(options, sync)
+    # At full speed, files wait for the pipeline instead of being shed (a replay should
+    # see every recorded frame); at a playback speed they behave as live cameras.
+    sink = LosslessSink(sync, capacity, stop) if speed is None else sync
+    rig = CameraRig(options, sink)  # type: ignore[arg-type]
     with rig:
-        yield from model_framesets(sync, detector, stop, rig=rig)
+        yield from model_framesets(sync, detector, stop, rig=rig)  # type: ignore[misc]

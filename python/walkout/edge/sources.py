@@ -76,13 +76,44 @@ def oracle_framesets(run: Run, cameras: Sequence[str], fps: float | None = None,
         yield frameset(fs)
 
 
+class LosslessSink:
+    """A FrameSync front for *replays* of recorded files at full speed: a camera thread's
+    ``push`` waits while that camera already has ``capacity - 1`` frames buffered, so files
+    are read as fast as the pipeline takes them and no frame is shed (live cameras must never
+    wait: use the FrameSync itself there). ``stop`` ends any wait."""
+
+    def __init__(self, sync: FrameSync, capacity: int, stop: threading.Event,
+                 poll_s: float = 0.002) -> None:
+        self.sync = sync
+        self.capacity = capacity
+        self.stop = stop
+        self.poll_s = poll_s
+
+    def wants(self, camera: int, t_ns: int) -> bool:
+        return bool(self.sync.wants(camera, t_ns))
+
+    def push(self, camera: int, t_ns: int, frame: np.ndarray) -> None:
+        while (not self.stop.is_set() and not self.sync.closed
+               and self.sync.counters()[camera].buffered >= self.capacity - 1):
+            self.stop.wait(self.poll_s)
+        self.sync.push(camera, t_ns, frame)
+
+    def set_live(self, camera: int, live: bool) -> None:
+        self.sync.set_live(camera, live)
+
+    def counters(self) -> list:  # CameraRig.report() reads the sync's counters through this
+        return list(self.sync.counters())
+
+
 def model_framesets(sync: FrameSync, detector: Detector, stop: threading.Event,
-                    poll_timeout_s: float = 0.2, rig: CameraRig | None = None
-                    ) -> Iterator[Frameset]:
+                    poll_timeout_s: float = 0.2, rig: CameraRig | None = None,
+                    yield_idle: bool = False) -> Iterator[Frameset | None]:
     """Framesets pulled from a live ``sync`` (fed by a CameraRig), each camera's frame run
     through the detector in one batch, until ``stop`` is set or the sync is closed. With
     ``rig`` given, the iteration also ends once every camera has stopped (files that ended)
-    and nothing is left in the sync."""
+    and nothing is left in the sync. With ``yield_idle``, a ``None`` comes after every
+    ``poll_timeout_s`` without a frameset, so the caller keeps its periodic work (health)
+    going while every camera is down."""
     from walkout.edge.cameras import CameraState
 
     while not stop.is_set():
@@ -95,6 +126,8 @@ def model_framesets(sync: FrameSync, detector: Detector, stop: threading.Event,
                 while (rest := sync.poll(now_ns=FrameSync.now_ns() + 10**12)) is not None:
                     yield _detect(rest.ref_ns, rest.frames, detector)
                 return
+            if yield_idle:
+                yield None
             continue
         yield _detect(fs.ref_ns, fs.frames, detector)
 

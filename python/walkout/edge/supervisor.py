@@ -78,7 +78,7 @@ def load_for_start(config_path: Path | str) -> LoadedEdge:
         raise StartError(f"edge config {config_path}: {exc}") from None
     problems = missing_runtime_files(edge)
     if problems:
-        raise StartError(f"edge config {edge.path}: " + "; ".join(problems))
+        raise StartError(f"edge config {edge.path}:\n  " + "\n  ".join(problems))
     return edge
 
 
@@ -209,12 +209,14 @@ class EdgeSupervisor:
                  self.options.endpoint or config.server.endpoint)
         try:
             with rig:
-                for t_ns, detections in model_framesets(sync, self.detector, stop, rig=rig):
-                    started = time.perf_counter()
-                    result = self.pipeline.step(t_ns, detections)
-                    self.publisher.publish(result.messages)
-                    self.latency.add(time.perf_counter() - started)
-                    self.framesets += 1
+                for frameset in model_framesets(sync, self.detector, stop, rig=rig,
+                                                yield_idle=True):
+                    if frameset is not None:  # None: no frameset for a while (cameras down)
+                        started = time.perf_counter()
+                        result = self.pipeline.step(*frameset)
+                        self.publisher.publish(result.messages)
+                        self.latency.add(time.perf_counter() - started)
+                        self.framesets += 1
                     if health_due.due(time.monotonic()):
                         self._send_health(rig, states)
         finally:

@@ -11,11 +11,15 @@
 // Per (track, hand) a state machine (reach_machine below):
 //   Outside  -> Entering  when the hand's effective depth behind the nearest face reaches
 //                         enter_depth;
-//   Entering -> Inside    once it has stayed at or above exit_depth for min_inside_s;
+//   Entering -> Inside    once it has stayed at or above exit_depth for min_inside_s, over
+//                         two samples or more (one sample is a spike, whatever the
+//                         interpolation says);
 //   Entering -> Outside   (nothing emitted) if it drops below exit_depth earlier;
 //   Inside   -> Leaving   when it drops below exit_depth;
 //   Leaving  -> Inside    if it comes back to exit_depth within min_outside_s (one reach);
 //   Leaving  -> Outside   emitting the reach once it has been out for min_outside_s.
+// With hand_motion_std > 0 each hand's samples first pass a random-walk Kalman filter (each
+// weighed by its sigma), and the machine sees the filtered position and its sigma.
 // Two thresholds (enter > exit) and two minimum times are the hysteresis: jitter around the
 // face never reaches enter_depth, and a short dip inside never outlasts min_outside_s.
 // Every decision compares crossing times interpolated linearly between samples, so whether a
@@ -55,6 +59,17 @@ struct EngineParams {
   // lost_confidence). Raising it bridges longer occlusions of the wrist but holds events
   // back; lowering it closes reaches early while the wrist is briefly unseen.
   double hand_lost_s = 0.50;
+  // How far a hand wanders, metres per √second: the process noise of the per-hand filter that
+  // smooths positions before the state machine (a random walk: variance hand_motion_std² · dt
+  // per step, each sample weighed by its own sigma). Raising it follows fast hands sooner and
+  // passes more noise through (a noisy arm-model position can start or split a reach);
+  // lowering it averages noise away but lags a quick reach. 0 turns smoothing off.
+  double hand_motion_std = 0.0;
+  // Metres within which a reach of another track, at the same face and within hand_lost_s
+  // in time, is the same hand seen through a duplicate or successor track (the tracker split
+  // one person): the later one is dropped. Raising it also drops real reaches of two people
+  // side by side at one face; lowering it lets track splits double-count. 0 turns it off.
+  double duplicate_radius = 0.0;
   // Confidence factor of a reach closed because its track or hand was lost mid-reach.
   double lost_confidence = 0.5;
   // Slot probabilities below this are left out of an event (the rest still sum to <= 1).
@@ -130,6 +145,10 @@ class InteractionEngine {
     double start = 0, leave = 0, first_in = 0, last_in = 0;
     double max_depth = 0, sigma_at_max = 0;
     std::vector<double> slot_weight;  // rows*cols of `face`, depth×time weighted mass
+    double pos_sum[3] = {0, 0, 0}, pos_weight = 0;  // weighted mean hand position
+    // The smoothing filter: position, isotropic variance, time of its last sample.
+    bool filt = false;
+    double filt_t = 0, filt_x[3] = {0, 0, 0}, filt_var = 0;
   };
 
   struct DwellState {
@@ -143,10 +162,11 @@ class InteractionEngine {
     double last_seen = 0;
   };
 
-  void step_hand(std::int64_t track, int side, HandState& h, double t, const double p[3],
-                 double sigma, UpdateResult& out);
+  void step_hand(std::int64_t track, int side, HandState& h, double t, const double* raw,
+                 double raw_sigma, UpdateResult& out);
   void start_if_deep(HandState& h, double t, const double p[3], double sigma);
-  void accumulate(HandState& h, const FaceCoords& c, double weight_s, double sigma);
+  void accumulate(HandState& h, const FaceCoords& c, const double p[3], double weight_s,
+                  double sigma);
   void emit(std::int64_t track, int side, HandState& h, double end, bool lost, UpdateResult& out);
   void close_track(std::int64_t id, TrackState& s, UpdateResult& out);
   void expire_hand(std::int64_t track, int side, HandState& h, double t, UpdateResult& out);
@@ -154,6 +174,12 @@ class InteractionEngine {
   ShelfModel shelves_;
   EngineParams params_;
   std::map<std::int64_t, TrackState> tracks_;  // ordered: events come out in track order
+  struct Recent {  // an emitted reach, for duplicate_radius
+    std::int64_t track;
+    int face;
+    double start, end, mean[3];
+  };
+  std::vector<Recent> recent_;
   bool has_t_ = false;
   double last_t_ = 0;
   std::vector<double> scratch_;

@@ -1,0 +1,269 @@
+"""Reach accuracy against the simulator's ground truth, oracle mode, the whole edge chain in the
+loop: per-camera oracle detections (17 COCO keypoints with the simulator's documented noise,
+misses and false positives) → floor points (walkout.geometry) → multi-view fusion and the
+real FloorTracker (walkout.track) → hands in 3-D (HandLocator) → InteractionEngine. No
+ground-truth track is used: the truth is consulted only to score.
+
+Scoring (issue #9): a predicted reach matches a true one when it is the same person (the
+track's person is the one most of its associated detections came from during the reach), the
+same shelf, the same hand, and their time intervals overlap; each true reach matches at most
+one prediction (greedy by overlap). Precision = matched / predicted, recall = matched / true,
+slot accuracy = matched with the right slot / matched.
+
+    python benchmarks/bench_interact_oracle.py [--scenario configs/scenarios/store-20.yaml]
+        [--seeds 1 2 3] [--run DIR]   # --run scores an existing oracle run instead
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "python"), str(ROOT / "benchmarks")]
+
+from harness import markdown_table, write_results  # noqa: E402
+from walkout.geometry import Camera  # noqa: E402
+from walkout.interact import HandLocator, InteractionEngine, Reach, Shelves  # noqa: E402
+from walkout.sim.run import Run  # noqa: E402
+from walkout.track import FloorTracker, fuse_views  # noqa: E402
+
+ANKLES = (15, 16)
+MIN_SCORE = 0.3  # detections below this are not projected (the tracker's low_score is 0.1)
+FLOOR_PIXEL_SIGMA = 6.0  # pixels, the foot point's noise used for its floor covariance
+
+
+def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Ticks of the run's frame rate and, per camera, the frame index at each tick (-1: none).
+    Cameras capture with jitter around the tick; each frame joins the nearest tick."""
+    fps, start = run.fps, run.start_ns
+    n = round(run.duration_s * fps) if hasattr(run, "duration_s") else None
+    frames = {}
+    last = 0
+    for cam in run.cameras:
+        truth = run.truth(cam)
+        tick = np.round((truth["t_ns"] - start) / 1e9 * fps).astype(int)
+        frames[cam] = tick
+        last = max(last, int(tick.max()) + 1)
+    n = n or last
+    index = {cam: np.full(last, -1, np.int64) for cam in run.cameras}
+    for cam, tick in frames.items():
+        index[cam][tick] = np.arange(len(tick))
+    return np.arange(last) / fps, index
+
+
+def evaluate(run: Run, *, engine_params: dict | None = None, locator_params: dict | None = None) -> dict:
+    store = run.store()
+    cams = [
+        Camera.from_calibration(store.calibrations[c], image_size=tuple(run.image_size))
+        for c in run.cameras
+    ]
+    shelves = Shelves(store)
+    locator = HandLocator(cams, shelves, **(locator_params or {}))
+    engine = InteractionEngine(shelves, **(engine_params or {}))
+    tracker = FloorTracker(fps=run.fps)
+    oracle = {c: run.oracle(c) for c in run.cameras}
+    by_frame = {c: defaultdict(list) for c in run.cameras}
+    for c in run.cameras:
+        for row, f in enumerate(oracle[c]["rec_frame"]):
+            by_frame[c][int(f)].append(row)
+    times, index = framesets(run)
+    votes: dict[int, list[tuple[float, int]]] = defaultdict(list)  # track -> (t, true person)
+    reaches: list[Reach] = []
+    sources = Counter()
+    for k, t in enumerate(times):
+        points, covs, rows_used = [], [], []
+        for ci, c in enumerate(run.cameras):
+            f = index[c][k] if k < len(index[c]) else -1
+            rows = (
+                [r for r in by_frame[c].get(int(f), []) if oracle[c]["score"][r] >= MIN_SCORE]
+                if f >= 0
+                else []
+            )
+            kp = oracle[c]["keypoints"][rows].astype(np.float64) if rows else np.zeros((0, 17, 3))
+            box = oracle[c]["box"][rows].astype(np.float64) if rows else np.zeros((0, 4))
+            foot = np.c_[(box[:, 0] + box[:, 2]) / 2, box[:, 3]] if rows else np.zeros((0, 2))
+            ankles_seen = (kp[:, ANKLES, 2] > 0.3).all(axis=1) if rows else np.zeros(0, bool)
+            if rows:
+                foot[ankles_seen] = kp[ankles_seen][:, ANKLES, :2].mean(axis=1)
+            pts = cams[ci].floor_from_image(foot) if rows else np.zeros((0, 2))
+            cov = (
+                cams[ci].floor_covariance(foot, FLOOR_PIXEL_SIGMA) if rows else np.zeros((0, 2, 2))
+            )
+            points.append(pts)
+            covs.append(cov)
+            rows_used.append(rows)
+        fused = fuse_views(points, covs)
+        scores = np.array(
+            [
+                max(
+                    float(oracle[c]["score"][rows_used[ci][m]])
+                    for ci, c in enumerate(run.cameras)
+                    if (m := fused.members[k2, ci]) >= 0
+                )
+                for k2 in range(len(fused.points))
+            ],
+            dtype=np.float32,
+        )
+        tracks = tracker.update(fused.points, fused.covariances, scores, t=float(t))
+        n = len(tracks.ids)
+        keypoints = np.zeros((n, len(cams), 17, 3))
+        for i in range(n):
+            d = int(tracks.det_index[i])
+            if d < 0:
+                continue
+            for ci, c in enumerate(run.cameras):
+                m = int(fused.members[d, ci])
+                if m < 0:
+                    continue
+                row = rows_used[ci][m]
+                keypoints[i, ci] = oracle[c]["keypoints"][row]
+                person = int(oracle[c]["person"][row])
+                if person >= 0:
+                    votes[int(tracks.ids[i])].append((float(t), person))
+        located = locator.locate(tracks.ids, tracks.points, keypoints)
+        sources.update(located.source[tracks.det_index >= 0].reshape(-1).tolist())
+        events = engine.update(float(t), tracks, located.hands())
+        reaches += [e for e in events if isinstance(e, Reach)]
+    reaches += [e for e in engine.close_all() if isinstance(e, Reach)]
+    return score(run, reaches, votes) | {"sources": sources}
+
+
+def person_of(track: int, start: float, end: float, votes: dict) -> int:
+    near = [p for t, p in votes.get(track, []) if start - 1.0 <= t <= end + 1.0]
+    pool = near or [p for _, p in votes.get(track, [])]
+    return Counter(pool).most_common(1)[0][0] if pool else -1
+
+
+def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
+    start = run.start_ns
+    truth = [
+        dict(r, start=(r["start_ns"] - start) / 1e9, end=(r["end_ns"] - start) / 1e9)
+        for r in run.reaches()
+    ]
+    predicted = [(r, person_of(r.track, r.start, r.end, votes)) for r in reaches]
+    pairs = []
+    for i, (r, person) in enumerate(predicted):
+        for j, g in enumerate(truth):
+            overlap = min(r.end, g["end"]) - max(r.start, g["start"])
+            if (
+                person == g["person"]
+                and r.shelf == g["shelf"]
+                and r.hand == g["hand"]
+                and overlap >= 0
+            ):
+                pairs.append((overlap, i, j))
+    used_p, used_t, matched = set(), set(), []
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+            matched.append((i, j))
+    right_slot = sum(predicted[i][0].slot == truth[j]["slot"] for i, j in matched)
+    return dict(
+        predicted=len(predicted),
+        true=len(truth),
+        matched=len(matched),
+        right_slot=right_slot,
+        misses=[truth[j] for j in range(len(truth)) if j not in used_t],
+        false=[predicted[i] for i in range(len(predicted)) if i not in used_p],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--run", type=Path, nargs="*", default=[], help="score these oracle runs instead"
+    )
+    parser.add_argument("--verbose", action="store_true", help="list every miss and false reach")
+    args = parser.parse_args()
+    runs: list[tuple[str, Run]] = []
+    tmp = tempfile.TemporaryDirectory(prefix="walkout-interact-oracle-")
+    if args.run:
+        runs = [(str(p), Run(p)) for p in args.run]
+    else:
+        from walkout.sim.runner import simulate
+
+        for seed in args.seeds:
+            out = Path(tmp.name) / f"seed{seed}"
+            runs.append(
+                (
+                    f"{Path(args.scenario).stem} seed {seed}",
+                    simulate(args.scenario, out, seed=seed, oracle=True),
+                )
+            )
+    rows, total = [], Counter()
+    for name, run in runs:
+        r = evaluate(run)
+        for key in ("predicted", "true", "matched", "right_slot"):
+            total[key] += r[key]
+        rows.append(
+            [
+                name,
+                len(run.people),
+                r["true"],
+                r["predicted"],
+                r["matched"],
+                f"{r['matched'] / max(r['predicted'], 1):.3f}",
+                f"{r['matched'] / max(r['true'], 1):.3f}",
+                f"{r['right_slot'] / max(r['matched'], 1):.3f}",
+            ]
+        )
+        print(name, dict(r["sources"]), file=sys.stderr)
+        if args.verbose:
+            for m in r["misses"]:
+                print(
+                    "  miss",
+                    {k: m[k] for k in ("person", "hand", "shelf", "slot", "kind", "start", "end")},
+                    file=sys.stderr,
+                )
+            for f, person in r["false"]:
+                print("  false", person, f, file=sys.stderr)
+    precision = total["matched"] / max(total["predicted"], 1)
+    recall = total["matched"] / max(total["true"], 1)
+    slot_acc = total["right_slot"] / max(total["matched"], 1)
+    rows.append(
+        [
+            "**all**",
+            "",
+            total["true"],
+            total["predicted"],
+            total["matched"],
+            f"**{precision:.3f}**",
+            f"**{recall:.3f}**",
+            f"**{slot_acc:.3f}**",
+        ]
+    )
+    body = (
+        "Oracle detections → floor projection → multi-view fusion → FloorTracker → "
+        "HandLocator → InteractionEngine (default parameters); truth used only to score.\n\n"
+        + markdown_table(
+            [
+                "run",
+                "people",
+                "true reaches",
+                "predicted",
+                "matched",
+                "precision",
+                "recall",
+                "slot accuracy",
+            ],
+            rows,
+        )
+        + "\n\nTargets (issue #9): precision >= 0.98, recall >= 0.98, slot accuracy >= 0.97."
+    )
+    write_results(
+        "interact_oracle", "Interaction engine: reaches against simulator ground truth", body
+    )
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+// Hands in 3-D from per-camera pose keypoints; see walkout/interact/hands3d.hpp.
+#include "walkout/interact/hands3d.hpp"
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "walkout/geometry/projection.hpp"
+#include "walkout/geometry/triangulation.hpp"
+
+namespace walkout::interact {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// COCO keypoint indices: shoulders 5/6, elbows 7/8, wrists 9/10 (left, right).
+constexpr int kShoulder[2] = {5, 6};
+constexpr int kElbow[2] = {7, 8};
+constexpr int kWrist[2] = {9, 10};
+constexpr int kKeypoints = 17;
+
+void need(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+double dist3(const double a[3], const double b[3]) {
+  return std::sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+                   (a[2] - b[2]) * (a[2] - b[2]));
+}
+
+}  // namespace
+
+HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel shelves,
+                         HandLocatorParams params)
+    : cameras_(std::move(cameras)), shelves_(std::move(shelves)), params_(params) {
+  need(!cameras_.empty(), "cameras: expected at least one camera");
+  need(params_.min_wrist_confidence >= 0 && params_.min_wrist_confidence <= 1,
+       "min_wrist_confidence: expected a value in [0, 1]");
+  need(params_.min_arm_confidence >= 0 && params_.min_arm_confidence <= 1,
+       "min_arm_confidence: expected a value in [0, 1]");
+  need(params_.max_residual_px > 0 && std::isfinite(params_.max_residual_px),
+       "max_residual_px: expected a finite value > 0 pixels");
+  need(params_.pixel_sigma > 0 && std::isfinite(params_.pixel_sigma),
+       "pixel_sigma: expected a finite value > 0 pixels");
+  need(params_.forearm_ratio > 0 && params_.forearm_ratio < 3, "forearm_ratio: expected a value in (0, 3)");
+  need(params_.arm_sigma >= 0 && std::isfinite(params_.arm_sigma), "arm_sigma: expected a finite value >= 0");
+  need(params_.max_face_distance >= 0 && std::isfinite(params_.max_face_distance),
+       "max_face_distance: expected a finite value >= 0 metres");
+  for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
+}
+
+// One pixel of noise moves a point at range r by about r / f metres across the ray; with k
+// views the errors average down by √k (the depth error of two near-parallel rays is larger,
+// which the residual check, not this sigma, guards against).
+double HandLocator::view_sigma(const double xyz[3], const double* pixels) const {
+  double sum = 0.0;
+  int k = 0;
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    if (std::isnan(pixels[2 * c])) continue;
+    const double f = 0.5 * (cameras_[c].fx + cameras_[c].fy);
+    sum += dist3(xyz, centres_[c].data()) / f;
+    ++k;
+  }
+  return k ? params_.pixel_sigma * (sum / k) / std::sqrt(static_cast<double>(k)) : 0.0;
+}
+
+HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
+  const std::size_t C = cameras_.size();
+  Point3 best;
+  int used = 0;
+  for (std::size_t c = 0; c < C; ++c) used += !std::isnan(pixels[2 * c]);
+  if (used < 2) return best;
+  geometry::TriangulationOptions opt;
+  opt.threads = 1;  // one point: a thread start would cost more than the solve
+  double X[3], residual;
+  int views = 0;
+  geometry::triangulate(cameras_, pixels, 1, opt, X, &residual, &views);
+  if (std::isfinite(residual) && residual <= params_.max_residual_px) {
+    best.ok = true;
+  } else if (used >= 3) {
+    // One wrong pairing (a wrist of a neighbour, a false detection): drop each view in turn
+    // and keep the subset that agrees best.
+    std::vector<double> sub(pixels, pixels + 2 * C);
+    double best_residual = std::numeric_limits<double>::infinity();
+    for (std::size_t drop = 0; drop < C; ++drop) {
+      if (std::isnan(pixels[2 * drop])) continue;
+      sub.assign(pixels, pixels + 2 * C);
+      sub[2 * drop] = sub[2 * drop + 1] = kNaN;
+      double Y[3], r;
+      int v = 0;
+      geometry::triangulate(cameras_, sub.data(), 1, opt, Y, &r, &v);
+      if (std::isfinite(r) && r < best_residual) {
+        best_residual = r;
+        std::copy(Y, Y + 3, X);
+        views = v;
+        residual = r;
+      }
+    }
+    best.ok = best_residual <= params_.max_residual_px;
+  }
+  if (!best.ok) return best;
+  std::copy(X, X + 3, best.xyz);
+  best.views = views;
+  best.sigma = view_sigma(X, pixels);
+  return best;
+}
+
+void HandLocator::locate(const double* keypoints, const double* track_xy, std::size_t n,
+                         HandEstimate* out) const {
+  const std::size_t C = cameras_.size();
+  std::vector<double> px(2 * C);
+  // Pixels of joint j of person p in every camera whose confidence reaches `min_conf`.
+  auto gather = [&](std::size_t p, int j, double min_conf) {
+    int k = 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const double* kp = keypoints + ((p * C + c) * kKeypoints + static_cast<std::size_t>(j)) * 3;
+      const bool use = kp[2] > 0 && kp[2] >= min_conf && std::isfinite(kp[0]) && std::isfinite(kp[1]);
+      px[2 * c] = use ? kp[0] : kNaN;
+      px[2 * c + 1] = use ? kp[1] : kNaN;
+      k += use;
+    }
+    return k;
+  };
+  for (std::size_t p = 0; p < n; ++p) {
+    for (int side = 0; side < 2; ++side) {
+      HandEstimate& e = out[2 * p + static_cast<std::size_t>(side)];
+      e = HandEstimate{};
+      // 1. The wrist in two or more views.
+      const int wrist_views = gather(p, kWrist[side], params_.min_wrist_confidence);
+      std::vector<double> wrist_px = px;
+      if (wrist_views >= 2) {
+        const Point3 w = triangulate_joint(wrist_px.data());
+        if (w.ok) {
+          std::copy(w.xyz, w.xyz + 3, e.xyz);
+          e.sigma = w.sigma;
+          e.source = HandSource::Triangulated;
+          e.views = w.views;
+          continue;
+        }
+      }
+      // The arm, for the fallbacks.
+      gather(p, kElbow[side], params_.min_arm_confidence);
+      const Point3 elbow = triangulate_joint(px.data());
+      gather(p, kShoulder[side], params_.min_arm_confidence);
+      const Point3 shoulder = triangulate_joint(px.data());
+      // The most confident single wrist view, if any.
+      int view = -1;
+      double view_conf = 0.0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double* kp = keypoints + ((p * C + c) * kKeypoints + static_cast<std::size_t>(kWrist[side])) * 3;
+        if (!std::isnan(wrist_px[2 * c]) && kp[2] > view_conf) {
+          view = static_cast<int>(c);
+          view_conf = kp[2];
+        }
+      }
+      double O[3] = {0, 0, 0}, d[3] = {0, 0, 0};
+      bool ray_ok = false;
+      if (view >= 0) {
+        const auto& cam = cameras_[static_cast<std::size_t>(view)];
+        geometry::rays_from_image(cam, &wrist_px[2 * static_cast<std::size_t>(view)], 1, d, 1);
+        const auto& c = centres_[static_cast<std::size_t>(view)];
+        std::copy(c.begin(), c.end(), O);
+        ray_ok = std::isfinite(d[0]);
+      }
+      // 2. One wrist ray and the elbow: the point on the ray a forearm away from the elbow.
+      if (ray_ok && elbow.ok) {
+        const double fore = shoulder.ok ? params_.forearm_ratio * dist3(elbow.xyz, shoulder.xyz)
+                                        : 0.25;  // about 0.146 H for a 1.7 m adult
+        double w0[3];  // straight-arm guess, to choose between the two sphere crossings
+        for (int k = 0; k < 3; ++k)
+          w0[k] = shoulder.ok ? elbow.xyz[k] + params_.forearm_ratio * (elbow.xyz[k] - shoulder.xyz[k])
+                              : elbow.xyz[k];
+        double oe[3] = {O[0] - elbow.xyz[0], O[1] - elbow.xyz[1], O[2] - elbow.xyz[2]};
+        const double b = d[0] * oe[0] + d[1] * oe[1] + d[2] * oe[2];
+        const double cterm = oe[0] * oe[0] + oe[1] * oe[1] + oe[2] * oe[2] - fore * fore;
+        const double disc = b * b - cterm;
+        double t = -b;  // closest point to the elbow when the ray misses the sphere
+        if (disc >= 0) {
+          const double t1 = -b - std::sqrt(disc), t2 = -b + std::sqrt(disc);
+          double p1[3], p2[3];
+          for (int k = 0; k < 3; ++k) {
+            p1[k] = O[k] + t1 * d[k];
+            p2[k] = O[k] + t2 * d[k];
+          }
+          t = dist3(p1, w0) <= dist3(p2, w0) ? t1 : t2;
+        }
+        for (int k = 0; k < 3; ++k) e.xyz[k] = O[k] + t * d[k];
+        const double ray_sigma = params_.pixel_sigma * t / cameras_[static_cast<std::size_t>(view)].fx;
+        e.sigma = std::sqrt(ray_sigma * ray_sigma + elbow.sigma * elbow.sigma +
+                            params_.arm_sigma * params_.arm_sigma);
+        e.source = HandSource::WristRayElbow;
+        e.views = 1;
+        continue;
+      }
+      // 3. No usable wrist: extrapolate the straight arm.
+      if (elbow.ok && shoulder.ok) {
+        for (int k = 0; k < 3; ++k)
+          e.xyz[k] = elbow.xyz[k] + params_.forearm_ratio * (elbow.xyz[k] - shoulder.xyz[k]);
+        e.sigma = std::sqrt(elbow.sigma * elbow.sigma * (1 + params_.forearm_ratio) *
+                                (1 + params_.forearm_ratio) +
+                            params_.arm_sigma * params_.arm_sigma);
+        e.source = HandSource::ArmExtrapolated;
+        e.views = 0;
+        continue;
+      }
+      // 4. One wrist ray, no arm: where it meets the nearest open face in front of the person.
+      if (ray_ok) {
+        const double px_ = track_xy[2 * p], py_ = track_xy[2 * p + 1];
+        double best_d = std::numeric_limits<double>::infinity();
+        for (std::size_t f = 0; f < shelves_.faces().size(); ++f) {
+          const Face& face = shelves_.faces()[f];
+          // The person must stand on the open side of this face, near it.
+          const double stand = (px_ - face.ox) * face.nx + (py_ - face.oy) * face.ny;
+          if (stand < 0 || stand > params_.max_face_distance) continue;
+          const double denom = d[0] * face.nx + d[1] * face.ny;
+          if (std::fabs(denom) < 1e-9) continue;
+          const double t = ((face.ox - O[0]) * face.nx + (face.oy - O[1]) * face.ny) / denom;
+          if (!(t > 0)) continue;
+          const double X[3] = {O[0] + t * d[0], O[1] + t * d[1], O[2] + t * d[2]};
+          const FaceCoords fc = shelves_.face_coords(static_cast<int>(f), X);
+          const double m = shelves_.face_margin();
+          if (fc.u < -m || fc.u > face.length + m || fc.v < -m || fc.v > (face.z1 - face.z0) + m) continue;
+          if (stand < best_d) {
+            best_d = stand;
+            std::copy(X, X + 3, e.xyz);
+            const double ray_sigma = params_.pixel_sigma * t / cameras_[static_cast<std::size_t>(view)].fx;
+            e.sigma = std::sqrt(ray_sigma * ray_sigma + params_.arm_sigma * params_.arm_sigma);
+            e.source = HandSource::FaceRay;
+            e.views = 1;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace walkout::interact

@@ -1,0 +1,175 @@
+"""Hands in 3-D (HandLocator): known answers with the example store's cameras and exact
+keypoints, one wrong view thrown out, each fallback, argument checks, and agreement with the
+numpy twin on noisy random arms with missing and wrong views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twins.interact import ShelfModelTwin, locate_hands
+from walkout.config import load_store
+from walkout.geometry import Camera
+from walkout.interact import HandLocator, HandSource, Shelves
+from walkout.resources import configs_dir
+
+LOADED = load_store(configs_dir() / "store.yaml")
+STORE = LOADED.config
+CAMERAS = [Camera.from_calibration(LOADED.calibrations[c.id]) for c in STORE.cameras]
+SHELVES = Shelves(STORE)
+TWIN_SHELVES = ShelfModelTwin(
+    np.array(
+        [
+            [s.center[0], s.center[1], s.yaw, s.length, s.depth, s.height, s.base_height]
+            for s in STORE.shelves
+        ]
+    ),
+    np.array([[s.rows, s.cols] for s in STORE.shelves], np.int32),
+    np.array([["front" in s.faces, "back" in s.faces] for s in STORE.shelves], bool),
+    0.05,
+)
+TUPLES = [(c.K, c.dist, c.R, c.t) for c in CAMERAS]
+LOCATOR = HandLocator(CAMERAS, SHELVES)
+
+
+def arm_in_front_of_s5(reach: float = 0.6, straight: bool = True) -> tuple[np.ndarray, ...]:
+    """A right arm of a person 0.55 m in front of S5's front face (y = 5.5), reaching in."""
+    shoulder = np.array([4.0, 6.05 - 0.0, 1.40])
+    target = np.array([4.1, 5.5 - 0.08, 1.05])
+    direction = (target - shoulder) / np.linalg.norm(target - shoulder)
+    upper = reach / (1 + 0.785)
+    elbow = shoulder + direction * upper
+    if not straight:
+        elbow = elbow + np.array([0.0, 0.0, -0.05])
+    wrist = elbow + direction * 0.785 * upper
+    return shoulder, elbow, wrist
+
+
+ALL_CAMERAS = tuple(range(len(CAMERAS)))
+
+
+def keypoints_of(
+    joints: dict[int, np.ndarray], cameras: tuple[int, ...] | list[int] = ALL_CAMERAS, conf: float = 0.9
+) -> np.ndarray:
+    kp = np.zeros((1, len(CAMERAS), 17, 3))
+    for c in cameras:
+        for j, X in joints.items():
+            kp[0, c, j, :2] = CAMERAS[c].image_from_store(X[None])[0]
+            kp[0, c, j, 2] = conf
+    return kp
+
+
+FLOOR = np.array([[4.0, 6.05]])
+
+
+def locate(kp: np.ndarray):
+    return LOCATOR.locate([1], FLOOR, kp)
+
+
+def test_a_wrist_seen_by_every_camera_is_triangulated_exactly() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    hands = locate(keypoints_of({6: shoulder, 8: elbow, 10: wrist}))
+    assert hands.source[0, 1] == HandSource.TRIANGULATED
+    assert hands.views[0, 1] == len(CAMERAS)
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+    assert 0 < hands.sigma[0, 1] < 0.05
+    assert hands.source[0, 0] == HandSource.NONE  # the left arm was not given
+
+
+def test_one_wrong_view_is_thrown_out() -> None:
+    _shoulder, _elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({10: wrist}, cameras=[0, 1, 4, 5])
+    kp[0, 4, 10, :2] += [60.0, -40.0]  # another person's wrist in camera 5
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.TRIANGULATED
+    assert hands.views[0, 1] == 3
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+
+
+def test_one_wrist_view_and_the_elbow_put_the_wrist_a_forearm_away_on_its_ray() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow})
+    kp[0, 2, 10] = [*CAMERAS[2].image_from_store(wrist[None])[0], 0.9]
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.WRIST_RAY_ELBOW
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+
+
+def test_a_hidden_wrist_is_extrapolated_along_a_straight_arm() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    hands = locate(keypoints_of({6: shoulder, 8: elbow}, conf=0.1))  # hidden: low confidence
+    assert hands.source[0, 1] == HandSource.ARM_EXTRAPOLATED
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+    assert hands.sigma[0, 1] >= 0.05  # carries the arm model's uncertainty
+
+
+def test_one_wrist_view_without_an_arm_lands_on_the_face_in_front() -> None:
+    _shoulder, _elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({10: wrist}, cameras=[3])
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.FACE_RAY
+    face, coords = SHELVES.nearest_face(hands.xyz[0, 1][None])
+    assert SHELVES.face_of(int(face[0])) == ("S5", "front")
+    assert coords[0, 0] == pytest.approx(0.0, abs=1e-9)  # on the face plane, never inside
+
+
+def test_located_hands_become_the_engine_batch() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    batch = locate(keypoints_of({6: shoulder, 8: elbow, 10: wrist})).hands()
+    assert batch.track.tolist() == [1] and batch.side.tolist() == [1]
+    np.testing.assert_allclose(batch.position[0], wrist, atol=1e-6)
+
+
+def test_bad_arguments_name_themselves() -> None:
+    with pytest.raises(ValueError, match=r"keypoints: expected shape \(N, 8, 17, 3\)"):
+        LOCATOR.locate([1], FLOOR, np.zeros((1, 7, 17, 3)))
+    with pytest.raises(ValueError, match=r"track_xy: expected shape \(1, 2\)"):
+        LOCATOR.locate([1], np.zeros((2, 2)), np.zeros((1, 8, 17, 3)))
+    with pytest.raises(ValueError, match="max_residual_px"):
+        HandLocator(CAMERAS, SHELVES, max_residual_px=0.0)
+    with pytest.raises(ValueError, match="track_ids: expected 1 ids"):
+        LOCATOR.locate([1, 2], FLOOR, np.zeros((1, 8, 17, 3)))
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    people=st.integers(1, 4),
+    noise=st.floats(0.0, 6.0),
+    drop=st.floats(0.0, 0.9),
+)
+def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: float) -> None:
+    rng = np.random.default_rng(seed)
+    kp = np.zeros((people, len(CAMERAS), 17, 3))
+    floor = np.zeros((people, 2))
+    for p in range(people):
+        face = TWIN_SHELVES.faces[rng.integers(len(TWIN_SHELVES.faces))]
+        u = rng.uniform(0.2, face.length - 0.2)
+        feet = face.origin + face.along * u + face.normal * rng.uniform(0.3, 1.0)
+        floor[p] = feet
+        for side in (0, 1):
+            shoulder = np.r_[feet + face.along * (0.2 if side else -0.2), rng.uniform(1.2, 1.5)]
+            target = np.r_[
+                face.origin + face.along * u - face.normal * rng.uniform(-0.3, 0.15),
+                rng.uniform(0.3, 1.6),
+            ]
+            direction = (target - shoulder) / np.linalg.norm(target - shoulder)
+            elbow = shoulder + direction * 0.3 + rng.normal(0, 0.05, 3)
+            wrist = elbow + direction * 0.25 + rng.normal(0, 0.03, 3)
+            for joint, X in ((5 + side, shoulder), (7 + side, elbow), (9 + side, wrist)):
+                for c, cam in enumerate(CAMERAS):
+                    if rng.random() < drop:
+                        continue
+                    uv = cam.image_from_store(X[None])[0] + rng.normal(0, noise, 2)
+                    if rng.random() < 0.05:
+                        uv = uv + rng.normal(0, 80, 2)  # a wrong pairing
+                    w, h = cam.image_size
+                    if np.isfinite(uv).all() and 0 <= uv[0] < w and 0 <= uv[1] < h:  # in the image
+                        kp[p, c, joint] = [*uv, rng.uniform(0.01, 1.0)]
+    got = LOCATOR.locate(np.arange(people), floor, kp)
+    xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor)
+    np.testing.assert_array_equal(got.source, source)
+    np.testing.assert_array_equal(got.views, views)
+    np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)
+    np.testing.assert_allclose(got.sigma, sigma, atol=1e-6)
