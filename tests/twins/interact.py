@@ -178,7 +178,7 @@ class ShelfModelTwin:
 # --- the engine --------------------------------------------------------------------------------
 
 OUTSIDE, ENTERING, INSIDE, LEAVING = range(4)
-MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA = 1e-6, 1e-3, 1e-3
+MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA, MIN_WEIGHT_SIGMA = 1e-6, 1e-3, 1e-3, 1e-2
 
 
 @dataclass
@@ -282,9 +282,8 @@ class EngineTwin:
         return self.s.face_coords(face, p[None])[0]
 
     def _accumulate(self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float) -> None:
-        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
-            c[1], MIN_WEIGHT_DEPTH
-        )
+        sd = max(sigma, MIN_WEIGHT_SIGMA)  # a triangulated wrist outweighs an arm-model guess
+        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(c[1], MIN_WEIGHT_DEPTH) / (sd * sd)
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
         h.pos_sum = h.pos_sum + w * np.asarray(p, dtype=np.float64)
         h.pos_weight += w

@@ -27,12 +27,14 @@ void need(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
-// A sample weighs its time (seconds since the previous one) times its effective depth: the
-// slot where the hand spent the most "deep time" wins. The floors keep a reach seen in one
-// sample, or only at the face, from summing to zero weight.
+// A sample weighs its time (seconds since the previous one) times its effective depth over
+// its variance: the slot where the hand spent the most "deep time" wins, and a triangulated
+// wrist outweighs an arm-model guess. The floors keep a reach seen in one sample, or only at
+// the face, from summing to zero weight, and an exact position from weighing infinitely.
 constexpr double kMinWeightTime = 1e-6;
 constexpr double kMinWeightDepth = 1e-3;
 constexpr double kMinSigma = 1e-3;
+constexpr double kMinWeightSigma = 1e-2;
 
 // One order for every caller, so that the numpy twin and the tests can compare lists.
 void sort_events(UpdateResult& out) {
@@ -88,8 +90,9 @@ std::size_t InteractionEngine::open_reaches() const {
 void InteractionEngine::accumulate(HandState& h, const FaceCoords& c, const double p[3],
                                    double weight_s, double sigma) {
   const Face& f = shelves_.faces()[static_cast<std::size_t>(h.face)];
+  const double sd = std::max(sigma, kMinWeightSigma);
   const double w = (std::clamp(weight_s, 0.0, params_.hand_lost_s) + kMinWeightTime) *
-                   std::max(c.effective, kMinWeightDepth);
+                   std::max(c.effective, kMinWeightDepth) / (sd * sd);
   shelves_.slot_probabilities(h.face, c.u, c.v, sigma, scratch_.data());
   const std::size_t cells = static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.cols);
   for (std::size_t i = 0; i < cells; ++i) h.slot_weight[i] += w * scratch_[i];
