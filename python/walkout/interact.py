@@ -201,6 +201,12 @@ class InteractionEngine:
     ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
     whether a reach happens does not depend on the frame rate.
 
+    Defaults are tuned on the simulator's oracle runs (benchmarks/bench_interact_oracle.py):
+    a wrist inside a shelf is hidden from most cameras, so the hand is often an arm-model
+    guess (sigma 5-15 cm) or unseen for most of a reach (hence hand_lost_s = 1 s), and the
+    true wrist goes only 7-12 cm past the face (hence enter_depth = 3 cm, exit_depth = 0,
+    which still keeps start and end inside the true interval).
+
     Parameters (metres, seconds; each: what raising it trades):
         enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the
             face and more wrist noise, but misses shallow grabs of front items.
@@ -236,13 +242,13 @@ class InteractionEngine:
         self,
         shelves: Shelves,
         *,
-        enter_depth: float = 0.05,
-        exit_depth: float = 0.02,
-        min_inside_s: float = 0.10,
+        enter_depth: float = 0.03,
+        exit_depth: float = 0.0,
+        min_inside_s: float = 0.15,
         min_outside_s: float = 0.20,
-        hand_lost_s: float = 0.50,
+        hand_lost_s: float = 1.0,
         hand_motion_std: float = 0.5,
-        duplicate_radius: float = 0.25,
+        duplicate_radius: float = 0.4,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
