@@ -281,9 +281,15 @@ class EngineTwin:
     def _coords(self, face: int, p: np.ndarray) -> np.ndarray:
         return self.s.face_coords(face, p[None])[0]
 
-    def _accumulate(self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float) -> None:
+    def _accumulate(
+        self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float
+    ) -> None:
         sd = max(sigma, MIN_WEIGHT_SIGMA)  # a triangulated wrist outweighs an arm-model guess
-        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(c[1], MIN_WEIGHT_DEPTH) / (sd * sd)
+        w = (
+            (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME)
+            * max(c[1], MIN_WEIGHT_DEPTH)
+            / (sd * sd)
+        )
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
         h.pos_sum = h.pos_sum + w * np.asarray(p, dtype=np.float64)
         h.pos_weight += w
@@ -390,19 +396,6 @@ class EngineTwin:
         if h.prev_t is not None and t - h.prev_t > self.hand_lost:
             self._expire(track, side, h, t, out)
             h.prev_t = None
-        if self.motion > 0:  # random-walk Kalman filter, isotropic: one variance for all axes
-            r = sigma * sigma
-            if h.filt_t is None or t - h.filt_t > self.hand_lost:
-                h.filt_x, h.filt_var = np.array(p, dtype=np.float64), r
-            else:
-                prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
-                gain = prior / (prior + r) if prior + r > 0 else 1.0
-                h.filt_x = h.filt_x + gain * (np.asarray(p) - h.filt_x)
-                h.filt_var = (1.0 - gain) * prior
-            h.filt_t = t
-            p, sigma = h.filt_x.copy(), math.sqrt(h.filt_var)
-            nearest = tuple(x[0] for x in self.s.nearest_face(p[None]))
-            nearest = (int(nearest[0]), nearest[1])
         dt = t - h.prev_t if h.prev_t is not None else 0.0
         if h.phase == OUTSIDE:
             self._start_if_deep(h, t, p, sigma, nearest)
@@ -411,7 +404,9 @@ class EngineTwin:
             if c[1] < self.exit:
                 before = self._coords(h.face, h.prev_p)
                 out_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
-                if h.phase == ENTERING and (out_t - h.start < self.min_inside or h.last_in == h.first_in):
+                if h.phase == ENTERING and (
+                    out_t - h.start < self.min_inside or h.last_in == h.first_in
+                ):
                     h.phase, h.face = OUTSIDE, -1
                     self._start_if_deep(h, t, p, sigma, nearest)
                 else:
@@ -495,7 +490,21 @@ class EngineTwin:
                     if d.last_in - d.enter >= self.min_dwell:
                         dwells.append(DwellTwin(track, self.s.zone_shelf[z], z, d.enter, d.last_in))
                     d.active = False
-        xyz = np.asarray(hand_xyz, dtype=np.float64).reshape(-1, 3)
+        xyz = np.array(hand_xyz, dtype=np.float64).reshape(-1, 3)
+        hand_sigma = np.array(hand_sigma, dtype=np.float64).reshape(-1)
+        if self.motion > 0:  # random-walk Kalman filter per hand, isotropic: one variance
+            for k in range(len(hand_track)):
+                h = self.tracks[int(hand_track[k])][0][int(hand_side[k])]
+                r = hand_sigma[k] ** 2
+                if h.filt_t is None or t - h.filt_t > self.hand_lost:
+                    h.filt_x, h.filt_var = xyz[k].copy(), r
+                else:
+                    prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
+                    gain = prior / (prior + r) if prior + r > 0 else 1.0
+                    h.filt_x = h.filt_x + gain * (xyz[k] - h.filt_x)
+                    h.filt_var = (1.0 - gain) * prior
+                h.filt_t = t
+                xyz[k], hand_sigma[k] = h.filt_x, math.sqrt(h.filt_var)
         faces, coords = self.s.nearest_face(xyz)  # every hand against every face at once
         sampled = set()
         for k in range(len(hand_track)):
