@@ -182,6 +182,32 @@ class InteractEngine:
     @property
     def track_count(self) -> int: ...
 
+class InteractHandLocator:
+    def __init__(
+        self,
+        cameras: list[PinholeCamera],
+        shelves: InteractShelves,
+        *,
+        min_wrist_confidence: float,
+        min_arm_confidence: float,
+        max_residual_px: float,
+        pixel_sigma: float,
+        forearm_ratio: float,
+        elbow_flexion: float,
+        arm_sigma: float,
+        max_face_distance: float,
+    ) -> None: ...
+    @property
+    def camera_count(self) -> int: ...
+    def locate(
+        self, keypoints: npt.ArrayLike, track_xy: npt.ArrayLike
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.int32],
+    ]: ...
+
 # ---------------------------------------------------------------------------------------------
 # sim (cpp/bindings/bind_sim.cpp)
 # ---------------------------------------------------------------------------------------------

@@ -360,8 +360,8 @@ class HandLocator:
 
     Tried in order: the wrist triangulated from two or more views (a set whose RMS residual
     exceeds ``max_residual_px`` is retried without each view, throwing out one wrong pairing);
-    one wrist ray a forearm away from the triangulated elbow; the straight-arm extrapolation
-    of shoulder and elbow when no camera sees the wrist (inside a shelf it is hidden from
+    one wrist ray a forearm away from the triangulated elbow; the arm model (shoulder and
+    elbow extended by a forearm bent ``elbow_flexion`` upwards) when no camera sees the wrist (inside a shelf it is hidden from
     most); one wrist ray met with the nearest open face in front of the person.
 
     Parameters (each: what raising it trades):
@@ -374,6 +374,9 @@ class HandLocator:
         pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
             widens slot probabilities and lowers reach confidences.
         forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
+        elbow_flexion: radians the forearm bends upwards off the upper arm's line in the arm
+            model (a reaching arm drops its elbow; a straight extension lands low). 0 is a
+            straight arm; raising it lifts and deepens the guessed wrist.
         arm_sigma: metres added in quadrature to positions that rely on the arm model.
         max_face_distance: how far (metres) a person may stand from a face for the one-view
             face fallback: raising it places more hands on faces of shelves across the aisle.
@@ -389,6 +392,7 @@ class HandLocator:
         max_residual_px: float = 15.0,
         pixel_sigma: float = 4.0,
         forearm_ratio: float = 0.785,
+        elbow_flexion: float = 0.5,
         arm_sigma: float = 0.05,
         max_face_distance: float = 1.2,
     ) -> None:
@@ -401,6 +405,7 @@ class HandLocator:
             max_residual_px=max_residual_px,
             pixel_sigma=pixel_sigma,
             forearm_ratio=forearm_ratio,
+            elbow_flexion=elbow_flexion,
             arm_sigma=arm_sigma,
             max_face_distance=max_face_distance,
         )

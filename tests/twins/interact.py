@@ -560,6 +560,7 @@ def locate_hands(
     max_residual_px: float = 15.0,
     pixel_sigma: float = 4.0,
     forearm_ratio: float = 0.785,
+    elbow_flexion: float = 0.5,
     arm_sigma: float = 0.05,
     max_face_distance: float = 1.2,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -612,6 +613,17 @@ def locate_hands(
             X, views = best[0], len(used) - 1
         return X, view_sigma(X, px), views
 
+    def arm_wrist(shoulder: np.ndarray, elbow: np.ndarray) -> np.ndarray:
+        """A forearm from the elbow along the upper arm, turned up by elbow_flexion."""
+        a = np.linalg.norm(elbow - shoulder)
+        if not a > 0:
+            return elbow.copy()
+        u = (elbow - shoulder) / a
+        v = np.array([0.0, 0.0, 1.0]) - u[2] * u  # up, minus its part along the upper arm
+        vn = np.linalg.norm(v)
+        s = math.sin(elbow_flexion) / vn if vn > 1e-9 else 0.0
+        return elbow + forearm_ratio * a * (math.cos(elbow_flexion) * u + s * v)
+
     n = len(keypoints)
     xyz, sigma = np.zeros((n, 2, 3)), np.zeros((n, 2))
     source, views = np.zeros((n, 2), np.int8), np.zeros((n, 2), np.int32)
@@ -639,7 +651,7 @@ def locate_hands(
             if view is not None and elbow is not None:
                 E = elbow[0]
                 fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
-                w0 = E + forearm_ratio * (E - shoulder[0]) if shoulder else E
+                w0 = arm_wrist(shoulder[0], E) if shoulder else E
                 oe = origin - E
                 b = d @ oe
                 disc = b * b - (oe @ oe - fore * fore)
@@ -658,7 +670,7 @@ def locate_hands(
                 source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1
                 continue
             if elbow is not None and shoulder is not None:
-                xyz[p, side] = elbow[0] + forearm_ratio * (elbow[0] - shoulder[0])
+                xyz[p, side] = arm_wrist(shoulder[0], elbow[0])
                 sigma[p, side] = math.sqrt((elbow[1] * (1 + forearm_ratio)) ** 2 + arm_sigma**2)
                 source[p, side], views[p, side] = ARM_EXTRAPOLATED, 0
                 continue
