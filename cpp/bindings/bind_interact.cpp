@@ -276,7 +276,8 @@ void bind_interact(py::module_& m) {
       .def(py::init([](std::vector<geometry::CameraModel> cameras, const ShelfModel& shelves,
                        double min_wrist_confidence, double min_arm_confidence,
                        double max_residual_px, double pixel_sigma, double forearm_ratio,
-                       double elbow_flexion, double arm_sigma, double max_face_distance) {
+                       double elbow_flexion, double arm_sigma, double max_hand_distance,
+                       double max_face_distance) {
              HandLocatorParams p;
              p.min_wrist_confidence = min_wrist_confidence;
              p.min_arm_confidence = min_arm_confidence;
@@ -285,13 +286,14 @@ void bind_interact(py::module_& m) {
              p.forearm_ratio = forearm_ratio;
              p.elbow_flexion = elbow_flexion;
              p.arm_sigma = arm_sigma;
+             p.max_hand_distance = max_hand_distance;
              p.max_face_distance = max_face_distance;
              return HandLocator(std::move(cameras), shelves, p);
            }),
            py::arg("cameras"), py::arg("shelves"), py::kw_only(), py::arg("min_wrist_confidence"),
            py::arg("min_arm_confidence"), py::arg("max_residual_px"), py::arg("pixel_sigma"),
            py::arg("forearm_ratio"), py::arg("elbow_flexion"), py::arg("arm_sigma"),
-           py::arg("max_face_distance"))
+           py::arg("max_hand_distance"), py::arg("max_face_distance"))
       .def_property_readonly("camera_count", &HandLocator::camera_count)
       .def(
           "locate",

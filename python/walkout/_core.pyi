@@ -195,6 +195,7 @@ class InteractHandLocator:
         forearm_ratio: float,
         elbow_flexion: float,
         arm_sigma: float,
+        max_hand_distance: float,
         max_face_distance: float,
     ) -> None: ...
     @property

@@ -203,9 +203,10 @@ class InteractionEngine:
 
     Defaults are tuned on the simulator's oracle runs (benchmarks/bench_interact_oracle.py):
     a wrist inside a shelf is hidden from most cameras, so the hand is often an arm-model
-    guess (sigma 5-15 cm) or unseen for most of a reach (hence hand_lost_s = 1 s), and the
-    true wrist goes only 7-12 cm past the face (hence enter_depth = 3 cm, exit_depth = 0,
-    which still keeps start and end inside the true interval).
+    guess (sigma 5-15 cm) or unseen for most of a reach (hence hand_lost_s = 1 s, and
+    min_outside_s = 0.5 s so that a reach whose estimate dips out is not split), and the true
+    wrist goes only 7-12 cm past the face (hence enter_depth = 3 cm, exit_depth = 0, which
+    still keeps start and end inside the true interval).
 
     Parameters (metres, seconds; each: what raising it trades):
         enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the
@@ -245,9 +246,9 @@ class InteractionEngine:
         enter_depth: float = 0.03,
         exit_depth: float = 0.0,
         min_inside_s: float = 0.15,
-        min_outside_s: float = 0.20,
+        min_outside_s: float = 0.5,
         hand_lost_s: float = 1.0,
-        hand_motion_std: float = 0.5,
+        hand_motion_std: float = 0.3,
         duplicate_radius: float = 0.4,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
@@ -378,6 +379,9 @@ class HandLocator:
             model (a reaching arm drops its elbow; a straight extension lands low). 0 is a
             straight arm; raising it lifts and deepens the guessed wrist.
         arm_sigma: metres added in quadrature to positions that rely on the arm model.
+        max_hand_distance: metres on the floor a hand may be from its track's point; beyond
+            it the estimate is someone else's keypoint (a wrong association) and is dropped.
+            Raising it keeps long reaches of people tracked off-centre.
         max_face_distance: how far (metres) a person may stand from a face for the one-view
             face fallback: raising it places more hands on faces of shelves across the aisle.
     """
@@ -394,6 +398,7 @@ class HandLocator:
         forearm_ratio: float = 0.785,
         elbow_flexion: float = 0.5,
         arm_sigma: float = 0.05,
+        max_hand_distance: float = 1.0,
         max_face_distance: float = 1.2,
     ) -> None:
         self.cameras = list(cameras)
@@ -407,6 +412,7 @@ class HandLocator:
             forearm_ratio=forearm_ratio,
             elbow_flexion=elbow_flexion,
             arm_sigma=arm_sigma,
+            max_hand_distance=max_hand_distance,
             max_face_distance=max_face_distance,
         )
 

@@ -562,6 +562,7 @@ def locate_hands(
     forearm_ratio: float = 0.785,
     elbow_flexion: float = 0.5,
     arm_sigma: float = 0.05,
+    max_hand_distance: float = 1.0,
     max_face_distance: float = 1.2,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
@@ -697,4 +698,8 @@ def locate_hands(
                     xyz[p, side] = X
                     sigma[p, side] = math.sqrt(ray_sigma**2 + arm_sigma**2)
                     source[p, side], views[p, side] = FACE_RAY, 1
+    # A hand far from its person's floor point belongs to someone else (or nobody).
+    far = ~(np.linalg.norm(xyz[:, :, :2] - track_xy[:, None, :], axis=-1) <= max_hand_distance)
+    far &= source != NONE
+    xyz[far], sigma[far], source[far], views[far] = 0.0, 0.0, NONE, 0
     return xyz, sigma, source, views

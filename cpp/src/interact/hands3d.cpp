@@ -64,6 +64,8 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
   need(std::isfinite(params_.elbow_flexion) && std::fabs(params_.elbow_flexion) < 1.6,
        "elbow_flexion: expected radians in (-1.6, 1.6)");
   need(params_.arm_sigma >= 0 && std::isfinite(params_.arm_sigma), "arm_sigma: expected a finite value >= 0");
+  need(params_.max_hand_distance > 0 && std::isfinite(params_.max_hand_distance),
+       "max_hand_distance: expected a finite value > 0 metres");
   need(params_.max_face_distance >= 0 && std::isfinite(params_.max_face_distance),
        "max_face_distance: expected a finite value >= 0 metres");
   for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
@@ -251,6 +253,13 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
         }
       }
     }
+  }
+  // A hand far from its person's floor point belongs to someone else (or to nobody).
+  for (std::size_t i = 0; i < 2 * n; ++i) {
+    HandEstimate& e = out[i];
+    if (e.source == HandSource::None) continue;
+    const double dx = e.xyz[0] - track_xy[2 * (i / 2)], dy = e.xyz[1] - track_xy[2 * (i / 2) + 1];
+    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) e = HandEstimate{};
   }
 }
 

@@ -57,6 +57,10 @@ struct HandLocatorParams {
   double elbow_flexion = 0.5;
   // Sigma added (in quadrature) to positions that depend on the arm model, metres.
   double arm_sigma = 0.05;
+  // Farthest (metres, on the floor) a hand may be from its track's floor point: an estimate
+  // beyond it is a keypoint of someone else or a wrong association and is dropped. Raising
+  // it keeps long reaches of a person tracked off-centre; lowering it drops more of them.
+  double max_hand_distance = 1.0;
   // Farthest a person's floor point may be from a face plane for the FaceRay fallback, metres.
   double max_face_distance = 1.2;
 };
