@@ -135,7 +135,7 @@ def test_a_hand_far_from_its_track_is_someone_elses_and_dropped() -> None:
     shoulder, elbow, wrist = arm_in_front_of_s5()
     kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist})
     near = LOCATOR.locate([1], FLOOR, kp)
-    far = LOCATOR.locate([1], FLOOR + [1.5, 0.0], kp)  # the track is 1.5 m away from this arm
+    far = LOCATOR.locate([1], FLOOR + np.array([1.5, 0.0]), kp)  # the track is 1.5 m away from this arm
     assert near.source[0, 1] == HandSource.TRIANGULATED
     assert far.source[0, 1] == HandSource.NONE
     assert len(far.hands()) == 0

@@ -172,7 +172,9 @@ class ShelfModelTwin:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # masked below
             xc = xi + (y - yi) * (xj - xi) / (yj - yi)
         crossings = straddles & (x < xc)
-        return (crossings.sum(axis=1) % 2).astype(bool)
+        lo, hi = poly.min(axis=0), poly.max(axis=0)  # outside the bounding box is outside
+        in_box = (xy >= lo).all(axis=1) & (xy <= hi).all(axis=1)
+        return (crossings.sum(axis=1) % 2).astype(bool) & in_box
 
 
 # --- the engine --------------------------------------------------------------------------------
