@@ -11,7 +11,7 @@ one prediction (greedy by overlap). Precision = matched / predicted, recall = ma
 slot accuracy = matched with the right slot / matched.
 
     python benchmarks/bench_interact_oracle.py [--scenario configs/scenarios/store-20.yaml]
-        [--seeds 1 2 3] [--run DIR]   # --run scores an existing oracle run instead
+        [--seeds 1 2 3 4 5] [--run DIR]   # --run scores an existing oracle run instead
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument(
         "--run", type=Path, nargs="*", default=[], help="score these oracle runs instead"
     )
