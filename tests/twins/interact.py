@@ -181,6 +181,7 @@ class ShelfModelTwin:
 
 OUTSIDE, ENTERING, INSIDE, LEAVING = range(4)
 MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA, MIN_WEIGHT_SIGMA = 1e-6, 1e-3, 1e-3, 1e-2
+MIN_SLOT_PROB = 1e-12  # far-tail slot probabilities are absent, not 1e-300
 
 
 @dataclass
@@ -343,7 +344,7 @@ class EngineTwin:
         keep = [
             (f.first_slot + i, float(p))
             for i, p in enumerate(probs)
-            if p >= self.prob_min and p > 0
+            if p >= self.prob_min and p > MIN_SLOT_PROB
         ]
         keep.sort(key=lambda sp: (-sp[1], sp[0]))
         c_depth = normal_cdf(h.max_depth / max(h.sigma_at_max, MIN_SIGMA))

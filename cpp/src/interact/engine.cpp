@@ -35,6 +35,8 @@ constexpr double kMinWeightTime = 1e-6;
 constexpr double kMinWeightDepth = 1e-3;
 constexpr double kMinSigma = 1e-3;
 constexpr double kMinWeightSigma = 1e-2;
+// Far-tail slot probabilities (erfc of a dozen sigmas) are reported as absent, not as 1e-300.
+constexpr double kMinSlotProb = 1e-12;
 
 // One order for every caller, so that the numpy twin and the tests can compare lists.
 void sort_events(UpdateResult& out) {
@@ -171,7 +173,7 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
   e.slot = f.first_slot + static_cast<int>(best);
   for (std::size_t i = 0; i < h.slot_weight.size(); ++i) {
     const double p = total > 0.0 ? h.slot_weight[i] / total : (i == best ? 1.0 : 0.0);
-    if (p >= params_.slot_prob_min && p > 0.0)
+    if (p >= params_.slot_prob_min && p > kMinSlotProb)
       e.slot_probs.emplace_back(f.first_slot + static_cast<int>(i), p);
   }
   std::sort(e.slot_probs.begin(), e.slot_probs.end(), [](const auto& a, const auto& b) {
