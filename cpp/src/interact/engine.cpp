@@ -146,14 +146,17 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
       const double d = std::sqrt((r.mean[0] - mean[0]) * (r.mean[0] - mean[0]) +
                                  (r.mean[1] - mean[1]) * (r.mean[1] - mean[1]) +
                                  (r.mean[2] - mean[2]) * (r.mean[2] - mean[2]));
-      if (r.track != track && r.face == h.face && gap <= params_.hand_lost_s &&
+      // Another track (a split person), or this very hand again (a reach the estimate broke
+      // in two, e.g. closed as lost while the wrist was hidden).
+      const bool other = r.track != track || r.hand == side;
+      if (other && r.face == h.face && gap <= params_.hand_lost_s &&
           d <= params_.duplicate_radius) {
         h.phase = Phase::Outside;  // a duplicate: the reach was already reported
         h.face = -1;
         return;
       }
     }
-    recent_.push_back({track, h.face, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
+    recent_.push_back({track, side, h.face, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
   }
   ReachEvent e;
   e.track = track;
