@@ -274,7 +274,7 @@ class EngineTwin:
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
         self.motion = hand_motion_std
         self.duplicate_radius = duplicate_radius
-        self.recent: list[tuple[int, int, int, float, float, np.ndarray]] = []  # emitted reaches
+        self.recent: list[tuple[int, int, int, bool, float, float, np.ndarray]] = []  # emitted reaches
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -326,18 +326,18 @@ class EngineTwin:
         if self.duplicate_radius > 0:
             # The same hand under another track (the tracker split a person): drop it.
             horizon = h.first_in - self.hand_lost
-            self.recent = [r for r in self.recent if not r[3] < horizon - self.hand_lost]
-            for r_track, r_hand, r_face, r_start, r_end, r_mean in self.recent:
+            self.recent = [r for r in self.recent if not r[5] < horizon - self.hand_lost]
+            for r_track, r_hand, r_face, r_lost, r_start, r_end, r_mean in self.recent:
                 gap = max(r_start, h.first_in) - min(r_end, h.last_in)
                 if (
-                    (r_track != track or r_hand == side)
+                    (r_track != track or (r_hand == side and r_lost))
                     and r_face == h.face
                     and gap <= self.hand_lost
                     and float(np.sqrt(np.sum((r_mean - mean) ** 2))) <= self.duplicate_radius
                 ):
                     h.phase, h.face = OUTSIDE, -1
                     return
-            self.recent.append((track, side, h.face, h.first_in, h.last_in, mean))
+            self.recent.append((track, side, h.face, lost, h.first_in, h.last_in, mean))
         total = float(h.weight.sum())
         best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
         probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]

@@ -146,9 +146,10 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
       const double d = std::sqrt((r.mean[0] - mean[0]) * (r.mean[0] - mean[0]) +
                                  (r.mean[1] - mean[1]) * (r.mean[1] - mean[1]) +
                                  (r.mean[2] - mean[2]) * (r.mean[2] - mean[2]));
-      // Another track (a split person), or this very hand again (a reach the estimate broke
-      // in two, e.g. closed as lost while the wrist was hidden).
-      const bool other = r.track != track || r.hand == side;
+      // Another track (a split person), or this very hand again after a reach closed as lost
+      // (the wrist was hidden too long: the same reach broken in two). A reach that ended
+      // normally is never merged with the next one of its own hand.
+      const bool other = r.track != track || (r.hand == side && r.lost);
       if (other && r.face == h.face && gap <= params_.hand_lost_s &&
           d <= params_.duplicate_radius) {
         h.phase = Phase::Outside;  // a duplicate: the reach was already reported
@@ -156,7 +157,7 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
         return;
       }
     }
-    recent_.push_back({track, side, h.face, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
+    recent_.push_back({track, side, h.face, lost, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
   }
   ReachEvent e;
   e.track = track;

@@ -67,8 +67,8 @@ struct EngineParams {
   double hand_motion_std = 0.0;
   // Metres within which a reach of another track, at the same face and within hand_lost_s
   // in time, is the same hand seen through a duplicate or successor track (the tracker split
-  // one person), and one of the same hand of the same track is the same reach broken in two
-  // (closed as lost while the wrist was hidden): the later one is dropped. Raising it also drops real reaches of two people
+  // one person), and one of the same hand after that hand's reach closed as lost is the same
+  // reach broken in two (the wrist hidden too long): the later one is dropped. Raising it also drops real reaches of two people
   // side by side at one face; lowering it lets track splits double-count. 0 turns it off.
   double duplicate_radius = 0.0;
   // Confidence factor of a reach closed because its track or hand was lost mid-reach.
@@ -179,6 +179,7 @@ class InteractionEngine {
     std::int64_t track;
     int hand;
     int face;
+    bool lost;
     double start, end, mean[3];
   };
   std::vector<Recent> recent_;
