@@ -309,9 +309,8 @@ def main() -> None:
         )
         + "\n\nTargets (issue #9): precision >= 0.98, recall >= 0.98, slot accuracy >= 0.97."
     )
-    write_results(
-        "interact_oracle", "Interaction engine: reaches against simulator ground truth", body
-    )
+    name = "interact_oracle_true_identity" if args.true_identity else "interact_oracle"
+    write_results(name, "Interaction engine: reaches against simulator ground truth", body)
     tmp.cleanup()
 
 
