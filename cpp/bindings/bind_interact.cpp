@@ -12,6 +12,7 @@
 #include "ndarray.hpp"
 #include "walkout/geometry/camera_model.hpp"
 #include "walkout/interact/engine.hpp"
+#include "walkout/interact/hand_boxes.hpp"
 #include "walkout/interact/hands3d.hpp"
 #include "walkout/interact/shelf_model.hpp"
 
@@ -76,6 +77,37 @@ py::tuple events_tuple(UpdateResult&& r) {
 }  // namespace
 
 void bind_interact(py::module_& m) {
+  m.def(
+      "interact_assign_hand_boxes",
+      [](const carray<double>& boxes, const carray<double>& keypoints, double min_confidence,
+         double hand_offset, double max_distance_px) {
+        require_shape(boxes, "boxes", {-1, 4});
+        require_shape(keypoints, "keypoints", {-1, 17, 3});
+        const auto k = static_cast<std::size_t>(boxes.shape(0));
+        const auto n = static_cast<std::size_t>(keypoints.shape(0));
+        HandBoxParams p;
+        p.min_confidence = min_confidence;
+        p.hand_offset = hand_offset;
+        p.max_distance_px = max_distance_px;
+        py::array_t<std::int64_t> person(static_cast<py::ssize_t>(k));
+        py::array_t<std::int32_t> side(static_cast<py::ssize_t>(k));
+        const double* b = boxes.data();
+        const double* kp = keypoints.data();
+        std::int64_t* po = person.mutable_data();
+        std::int32_t* so = side.mutable_data();
+        {
+          // Safe: inputs are C-contiguous float64 arrays and outputs fresh arrays, all held by
+          // this frame; nothing else is touched.
+          py::gil_scoped_release release;
+          assign_hand_boxes(b, k, kp, n, p, po, so);
+        }
+        return py::make_tuple(person, side);
+      },
+      py::arg("boxes"), py::arg("keypoints"), py::kw_only(), py::arg("min_confidence"),
+      py::arg("hand_offset"), py::arg("max_distance_px"),
+      "Hand boxes (K, 4) xyxy to the nearest arm of the persons' keypoints (N, 17, 3) -> "
+      "(person (K,) int64, side (K,) int32), -1 where none is within max_distance_px.");
+
   py::class_<ShelfModel>(m, "InteractShelves",
                          "Shelves as oriented boxes with open faces and slot grids (C++).")
       .def(py::init(&make_shelves), py::arg("boxes"), py::arg("grid"), py::arg("open_faces"),

@@ -182,6 +182,15 @@ class InteractEngine:
     @property
     def track_count(self) -> int: ...
 
+def interact_assign_hand_boxes(
+    boxes: npt.ArrayLike,
+    keypoints: npt.ArrayLike,
+    *,
+    min_confidence: float,
+    hand_offset: float,
+    max_distance_px: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]: ...
+
 class InteractHandLocator:
     def __init__(
         self,

@@ -46,6 +46,7 @@ __all__ = [
     "Reach",
     "Shelves",
     "TrackLike",
+    "assign_hand_boxes",
 ]
 
 HandName = Literal["left", "right"]
@@ -431,3 +432,31 @@ class HandLocator:
                 f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}"
             )
         return LocatedHands(ids, xyz, sigma, source, views)
+
+
+def assign_hand_boxes(
+    boxes: npt.ArrayLike,
+    keypoints: npt.ArrayLike,
+    *,
+    min_confidence: float = 0.3,
+    hand_offset: float = 0.37,
+    max_distance_px: float = 40.0,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Hand boxes (K, 4) xyxy of one image to the nearest arm of that image's person
+    detections (keypoints (N, 17, 3)): (person row (K,), side (K,) 0 left / 1 right), -1
+    where no arm is within ``max_distance_px``.
+
+    Each arm predicts its hand's centre at the wrist plus ``hand_offset`` forearms (0.37: a
+    hand's centre lies about 0.054 H past the wrist against a 0.146 H forearm, Drillis &
+    Contini), or at the wrist when the elbow is unseen; pairs are taken greedily by distance,
+    each box and arm once. Raising ``max_distance_px`` assigns boxes of hands whose wrist is
+    badly placed, and lets a neighbour's arm claim a stray box; ``min_confidence`` is the
+    keypoint confidence an arm needs.
+    """
+    return _core.interact_assign_hand_boxes(
+        np.asarray(boxes, dtype=np.float64),
+        np.asarray(keypoints, dtype=np.float64),
+        min_confidence=min_confidence,
+        hand_offset=hand_offset,
+        max_distance_px=max_distance_px,
+    )

@@ -274,7 +274,9 @@ class EngineTwin:
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
         self.motion = hand_motion_std
         self.duplicate_radius = duplicate_radius
-        self.recent: list[tuple[int, int, int, bool, float, float, np.ndarray]] = []  # emitted reaches
+        self.recent: list[
+            tuple[int, int, int, bool, float, float, np.ndarray]
+        ] = []  # emitted reaches
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -706,3 +708,45 @@ def locate_hands(
     far &= source != NONE
     xyz[far], sigma[far], source[far], views[far] = 0.0, 0.0, NONE, 0
     return xyz, sigma, source, views
+
+
+# --- hand boxes to arms ----------------------------------------------------------------------
+
+
+def assign_hand_boxes(
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    *,
+    min_confidence: float = 0.3,
+    hand_offset: float = 0.37,
+    max_distance_px: float = 40.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of ``interact_assign_hand_boxes`` (hand_boxes.cpp): greedy by distance."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(-1, 17, 3)
+    centres = np.c_[(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2]
+    arms = []  # (person, side, predicted hand centre)
+    for p, kp in enumerate(keypoints):
+        for side in (0, 1):
+            wrist, elbow = kp[9 + side], kp[7 + side]
+            if not (wrist[2] >= min_confidence and wrist[2] > 0):
+                continue
+            centre = wrist[:2].copy()
+            if elbow[2] >= min_confidence and elbow[2] > 0:
+                centre = wrist[:2] + hand_offset * (wrist[:2] - elbow[:2])
+            arms.append((p, side, centre))
+    pairs = sorted(
+        (float(np.hypot(*(centres[b] - c))), b, p, side)
+        for b in range(len(boxes))
+        for p, side, c in arms
+        if np.hypot(*(centres[b] - c)) <= max_distance_px
+    )
+    person = np.full(len(boxes), -1, np.int64)
+    sides = np.full(len(boxes), -1, np.int32)
+    used = set()
+    for _d, b, p, side in pairs:
+        if person[b] >= 0 or (p, side) in used:
+            continue
+        person[b], sides[b] = p, side
+        used.add((p, side))
+    return person, sides
