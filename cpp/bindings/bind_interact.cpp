@@ -180,7 +180,12 @@ void bind_interact(py::module_& m) {
             require_shape(points, "points", {-1, 3});
             const auto n = static_cast<std::size_t>(points.shape(0));
             std::vector<FaceCoords> cs(n);
-            for (std::size_t i = 0; i < n; ++i) cs[i] = self.face_coords(face, points.data() + 3 * i);
+            const double* p = points.data();
+            {
+              // Safe: `points` is a C-contiguous float64 array held by this frame.
+              py::gil_scoped_release release;
+              for (std::size_t i = 0; i < n; ++i) cs[i] = self.face_coords(face, p + 3 * i);
+            }
             return coords_array(cs);
           },
           py::arg("face"), py::arg("points"))
@@ -215,8 +220,14 @@ void bind_interact(py::module_& m) {
             require_shape(xy, "xy", {-1, 2});
             py::array_t<bool> out(xy.shape(0));
             auto* o = out.mutable_data();
-            for (py::ssize_t i = 0; i < xy.shape(0); ++i)
-              o[i] = self.zone_contains(static_cast<std::size_t>(zone), xy.data()[2 * i], xy.data()[2 * i + 1]);
+            const double* p = xy.data();
+            const py::ssize_t n = xy.shape(0);
+            {
+              // Safe: `xy` and `out` are C-contiguous arrays held by this frame.
+              py::gil_scoped_release release;
+              for (py::ssize_t i = 0; i < n; ++i)
+                o[i] = self.zone_contains(static_cast<std::size_t>(zone), p[2 * i], p[2 * i + 1]);
+            }
             return out;
           },
           py::arg("zone"), py::arg("xy"));
