@@ -11,7 +11,7 @@ one prediction (greedy by overlap). Precision = matched / predicted, recall = ma
 slot accuracy = matched with the right slot / matched.
 
     python benchmarks/bench_interact_oracle.py [--scenario configs/scenarios/store-20.yaml]
-        [--seeds 1 2 3] [--run DIR]   # --run scores an existing oracle run instead
+        [--seeds 1 2 3 4 5] [--run DIR]   # --run scores an existing oracle run instead
 """
 
 from __future__ import annotations
@@ -57,7 +57,16 @@ def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return np.arange(last) / fps, index
 
 
-def evaluate(run: Run, *, engine_params: dict | None = None, locator_params: dict | None = None) -> dict:
+def evaluate(
+    run: Run,
+    *,
+    engine_params: dict | None = None,
+    locator_params: dict | None = None,
+    true_identity: bool = False,
+) -> dict:
+    """Run the chain on one oracle run and score it. ``true_identity`` (a diagnostic, not the
+    benchmark) replaces fusion and tracking by the detections' true person ids, to separate
+    what the tracker's identity errors cost from what the interaction engine does."""
     store = run.store()
     cams = [
         Camera.from_calibration(store.calibrations[c], image_size=tuple(run.image_size))
@@ -98,6 +107,13 @@ def evaluate(run: Run, *, engine_params: dict | None = None, locator_params: dic
             points.append(pts)
             covs.append(cov)
             rows_used.append(rows)
+        if true_identity:
+            tracks, keypoints = _true_identity_frame(run, oracle, rows_used, points, t, votes)
+            located = locator.locate(tracks.ids, tracks.points, keypoints)
+            sources.update(located.source.reshape(-1).tolist())
+            events = engine.update(float(t), tracks, located.hands())
+            reaches += [e for e in events if isinstance(e, Reach)]
+            continue
         fused = fuse_views(points, covs)
         scores = np.array(
             [
@@ -132,6 +148,29 @@ def evaluate(run: Run, *, engine_params: dict | None = None, locator_params: dic
         reaches += [e for e in events if isinstance(e, Reach)]
     reaches += [e for e in engine.close_all() if isinstance(e, Reach)]
     return score(run, reaches, votes) | {"sources": sources}
+
+
+def _true_identity_frame(
+    run: Run, oracle: dict, rows_used: list, points: list, t: float, votes: dict
+):
+    """Tracks straight from the detections' true person ids (diagnostic only)."""
+    from types import SimpleNamespace
+
+    people: dict[int, dict[int, int]] = defaultdict(dict)  # person -> camera index -> row position
+    for ci, c in enumerate(run.cameras):
+        for m, row in enumerate(rows_used[ci]):
+            person = int(oracle[c]["person"][row])
+            if person >= 0:
+                people[person][ci] = m
+    ids = np.array(sorted(people), dtype=np.int64) + 1
+    xy = np.zeros((len(ids), 2))
+    keypoints = np.zeros((len(ids), len(run.cameras), 17, 3))
+    for i, person in enumerate(sorted(people)):
+        xy[i] = np.mean([points[ci][m] for ci, m in people[person].items()], axis=0)
+        for ci, m in people[person].items():
+            keypoints[i, ci] = oracle[run.cameras[ci]]["keypoints"][rows_used[ci][m]]
+        votes[int(ids[i])].append((float(t), person))
+    return SimpleNamespace(ids=ids, points=xy), keypoints
 
 
 def person_of(track: int, start: float, end: float, votes: dict) -> int:
@@ -178,11 +217,17 @@ def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument(
         "--run", type=Path, nargs="*", default=[], help="score these oracle runs instead"
     )
     parser.add_argument("--verbose", action="store_true", help="list every miss and false reach")
+    parser.add_argument(
+        "--true-identity",
+        action="store_true",
+        help="diagnostic: tracks from the detections' true person ids instead of "
+        "fusion + FloorTracker (what identity errors upstream cost)",
+    )
     args = parser.parse_args()
     runs: list[tuple[str, Run]] = []
     tmp = tempfile.TemporaryDirectory(prefix="walkout-interact-oracle-")
@@ -201,7 +246,7 @@ def main() -> None:
             )
     rows, total = [], Counter()
     for name, run in runs:
-        r = evaluate(run)
+        r = evaluate(run, true_identity=args.true_identity)
         for key in ("predicted", "true", "matched", "right_slot"):
             total[key] += r[key]
         rows.append(
@@ -241,8 +286,13 @@ def main() -> None:
             f"**{slot_acc:.3f}**",
         ]
     )
+    chain = (
+        "tracks from the detections' TRUE person ids (diagnostic: fusion and FloorTracker bypassed)"
+        if args.true_identity
+        else "multi-view fusion → FloorTracker"
+    )
     body = (
-        "Oracle detections → floor projection → multi-view fusion → FloorTracker → "
+        f"Oracle detections → floor projection → {chain} → "
         "HandLocator → InteractionEngine (default parameters); truth used only to score.\n\n"
         + markdown_table(
             [
@@ -259,9 +309,8 @@ def main() -> None:
         )
         + "\n\nTargets (issue #9): precision >= 0.98, recall >= 0.98, slot accuracy >= 0.97."
     )
-    write_results(
-        "interact_oracle", "Interaction engine: reaches against simulator ground truth", body
-    )
+    name = "interact_oracle_true_identity" if args.true_identity else "interact_oracle"
+    write_results(name, "Interaction engine: reaches against simulator ground truth", body)
     tmp.cleanup()
 
 

@@ -262,7 +262,7 @@ def test_bad_parameters_name_the_parameter(overrides, message) -> None:
 
 
 def test_python_face_reports_config_ids_and_hand_names() -> None:
-    engine = InteractionEngine(Shelves(STORE))
+    engine = InteractionEngine(Shelves(STORE), enter_depth=0.05, exit_depth=0.02)
     tracks = SimpleNamespace(ids=np.array([7]), points=np.array([[4.0, 6.0]]))
     events = []
     for i in range(150):  # a right hand into S5's front face and out, 30 fps

@@ -31,7 +31,7 @@ TWIN_SHELVES = ShelfModelTwin(
     0.05,
 )
 TUPLES = [(c.K, c.dist, c.R, c.t) for c in CAMERAS]
-LOCATOR = HandLocator(CAMERAS, SHELVES)
+LOCATOR = HandLocator(CAMERAS, SHELVES, elbow_flexion=0.0)  # exact straight arms below
 
 
 def arm_in_front_of_s5(reach: float = 0.6, straight: bool = True) -> tuple[np.ndarray, ...]:
@@ -51,7 +51,9 @@ ALL_CAMERAS = tuple(range(len(CAMERAS)))
 
 
 def keypoints_of(
-    joints: dict[int, np.ndarray], cameras: tuple[int, ...] | list[int] = ALL_CAMERAS, conf: float = 0.9
+    joints: dict[int, np.ndarray],
+    cameras: tuple[int, ...] | list[int] = ALL_CAMERAS,
+    conf: float = 0.9,
 ) -> np.ndarray:
     kp = np.zeros((1, len(CAMERAS), 17, 3))
     for c in cameras:
@@ -105,6 +107,20 @@ def test_a_hidden_wrist_is_extrapolated_along_a_straight_arm() -> None:
     assert hands.sigma[0, 1] >= 0.05  # carries the arm model's uncertainty
 
 
+def test_the_arm_model_bends_the_forearm_up_by_elbow_flexion() -> None:
+    shoulder, elbow, _ = arm_in_front_of_s5()
+    hands = HandLocator(CAMERAS, SHELVES, elbow_flexion=0.5).locate(
+        [1], FLOOR, keypoints_of({6: shoulder, 8: elbow}, conf=0.1)
+    )
+    assert hands.source[0, 1] == HandSource.ARM_EXTRAPOLATED
+    upper = elbow - shoulder
+    forearm = hands.xyz[0, 1] - elbow
+    assert np.linalg.norm(forearm) == pytest.approx(0.785 * np.linalg.norm(upper), rel=1e-6)
+    cos = forearm @ upper / np.linalg.norm(forearm) / np.linalg.norm(upper)
+    assert np.arccos(np.clip(cos, -1, 1)) == pytest.approx(0.5, abs=1e-6)
+    assert hands.xyz[0, 1, 2] > elbow[2] + 0.785 * upper[2]  # above the straight extension
+
+
 def test_one_wrist_view_without_an_arm_lands_on_the_face_in_front() -> None:
     _shoulder, _elbow, wrist = arm_in_front_of_s5()
     kp = keypoints_of({10: wrist}, cameras=[3])
@@ -113,6 +129,16 @@ def test_one_wrist_view_without_an_arm_lands_on_the_face_in_front() -> None:
     face, coords = SHELVES.nearest_face(hands.xyz[0, 1][None])
     assert SHELVES.face_of(int(face[0])) == ("S5", "front")
     assert coords[0, 0] == pytest.approx(0.0, abs=1e-9)  # on the face plane, never inside
+
+
+def test_a_hand_far_from_its_track_is_someone_elses_and_dropped() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist})
+    near = LOCATOR.locate([1], FLOOR, kp)
+    far = LOCATOR.locate([1], FLOOR + np.array([1.5, 0.0]), kp)  # the track is 1.5 m away from this arm
+    assert near.source[0, 1] == HandSource.TRIANGULATED
+    assert far.source[0, 1] == HandSource.NONE
+    assert len(far.hands()) == 0
 
 
 def test_located_hands_become_the_engine_batch() -> None:
@@ -168,7 +194,10 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
                     if np.isfinite(uv).all() and 0 <= uv[0] < w and 0 <= uv[1] < h:  # in the image
                         kp[p, c, joint] = [*uv, rng.uniform(0.01, 1.0)]
     got = LOCATOR.locate(np.arange(people), floor, kp)
-    xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor)
+    xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, elbow_flexion=0.0)
+    bent = HandLocator(CAMERAS, SHELVES).locate(np.arange(people), floor, kp)
+    xyz_bent, *_ = locate_hands(TUPLES, TWIN_SHELVES, kp, floor)
+    np.testing.assert_allclose(bent.xyz, xyz_bent, atol=1e-6)
     np.testing.assert_array_equal(got.source, source)
     np.testing.assert_array_equal(got.views, views)
     np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)

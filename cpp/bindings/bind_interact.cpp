@@ -12,6 +12,7 @@
 #include "ndarray.hpp"
 #include "walkout/geometry/camera_model.hpp"
 #include "walkout/interact/engine.hpp"
+#include "walkout/interact/hand_boxes.hpp"
 #include "walkout/interact/hands3d.hpp"
 #include "walkout/interact/shelf_model.hpp"
 
@@ -76,6 +77,37 @@ py::tuple events_tuple(UpdateResult&& r) {
 }  // namespace
 
 void bind_interact(py::module_& m) {
+  m.def(
+      "interact_assign_hand_boxes",
+      [](const carray<double>& boxes, const carray<double>& keypoints, double min_confidence,
+         double hand_offset, double max_distance_px) {
+        require_shape(boxes, "boxes", {-1, 4});
+        require_shape(keypoints, "keypoints", {-1, 17, 3});
+        const auto k = static_cast<std::size_t>(boxes.shape(0));
+        const auto n = static_cast<std::size_t>(keypoints.shape(0));
+        HandBoxParams p;
+        p.min_confidence = min_confidence;
+        p.hand_offset = hand_offset;
+        p.max_distance_px = max_distance_px;
+        py::array_t<std::int64_t> person(static_cast<py::ssize_t>(k));
+        py::array_t<std::int32_t> side(static_cast<py::ssize_t>(k));
+        const double* b = boxes.data();
+        const double* kp = keypoints.data();
+        std::int64_t* po = person.mutable_data();
+        std::int32_t* so = side.mutable_data();
+        {
+          // Safe: inputs are C-contiguous float64 arrays and outputs fresh arrays, all held by
+          // this frame; nothing else is touched.
+          py::gil_scoped_release release;
+          assign_hand_boxes(b, k, kp, n, p, po, so);
+        }
+        return py::make_tuple(person, side);
+      },
+      py::arg("boxes"), py::arg("keypoints"), py::kw_only(), py::arg("min_confidence"),
+      py::arg("hand_offset"), py::arg("max_distance_px"),
+      "Hand boxes (K, 4) xyxy to the nearest arm of the persons' keypoints (N, 17, 3) -> "
+      "(person (K,) int64, side (K,) int32), -1 where none is within max_distance_px.");
+
   py::class_<ShelfModel>(m, "InteractShelves",
                          "Shelves as oriented boxes with open faces and slot grids (C++).")
       .def(py::init(&make_shelves), py::arg("boxes"), py::arg("grid"), py::arg("open_faces"),
@@ -148,7 +180,12 @@ void bind_interact(py::module_& m) {
             require_shape(points, "points", {-1, 3});
             const auto n = static_cast<std::size_t>(points.shape(0));
             std::vector<FaceCoords> cs(n);
-            for (std::size_t i = 0; i < n; ++i) cs[i] = self.face_coords(face, points.data() + 3 * i);
+            const double* p = points.data();
+            {
+              // Safe: `points` is a C-contiguous float64 array held by this frame.
+              py::gil_scoped_release release;
+              for (std::size_t i = 0; i < n; ++i) cs[i] = self.face_coords(face, p + 3 * i);
+            }
             return coords_array(cs);
           },
           py::arg("face"), py::arg("points"))
@@ -183,8 +220,14 @@ void bind_interact(py::module_& m) {
             require_shape(xy, "xy", {-1, 2});
             py::array_t<bool> out(xy.shape(0));
             auto* o = out.mutable_data();
-            for (py::ssize_t i = 0; i < xy.shape(0); ++i)
-              o[i] = self.zone_contains(static_cast<std::size_t>(zone), xy.data()[2 * i], xy.data()[2 * i + 1]);
+            const double* p = xy.data();
+            const py::ssize_t n = xy.shape(0);
+            {
+              // Safe: `xy` and `out` are C-contiguous arrays held by this frame.
+              py::gil_scoped_release release;
+              for (py::ssize_t i = 0; i < n; ++i)
+                o[i] = self.zone_contains(static_cast<std::size_t>(zone), p[2 * i], p[2 * i + 1]);
+            }
             return out;
           },
           py::arg("zone"), py::arg("xy"));
@@ -276,20 +319,24 @@ void bind_interact(py::module_& m) {
       .def(py::init([](std::vector<geometry::CameraModel> cameras, const ShelfModel& shelves,
                        double min_wrist_confidence, double min_arm_confidence,
                        double max_residual_px, double pixel_sigma, double forearm_ratio,
-                       double arm_sigma, double max_face_distance) {
+                       double elbow_flexion, double arm_sigma, double max_hand_distance,
+                       double max_face_distance) {
              HandLocatorParams p;
              p.min_wrist_confidence = min_wrist_confidence;
              p.min_arm_confidence = min_arm_confidence;
              p.max_residual_px = max_residual_px;
              p.pixel_sigma = pixel_sigma;
              p.forearm_ratio = forearm_ratio;
+             p.elbow_flexion = elbow_flexion;
              p.arm_sigma = arm_sigma;
+             p.max_hand_distance = max_hand_distance;
              p.max_face_distance = max_face_distance;
              return HandLocator(std::move(cameras), shelves, p);
            }),
            py::arg("cameras"), py::arg("shelves"), py::kw_only(), py::arg("min_wrist_confidence"),
            py::arg("min_arm_confidence"), py::arg("max_residual_px"), py::arg("pixel_sigma"),
-           py::arg("forearm_ratio"), py::arg("arm_sigma"), py::arg("max_face_distance"))
+           py::arg("forearm_ratio"), py::arg("elbow_flexion"), py::arg("arm_sigma"),
+           py::arg("max_hand_distance"), py::arg("max_face_distance"))
       .def_property_readonly("camera_count", &HandLocator::camera_count)
       .def(
           "locate",

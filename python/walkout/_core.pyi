@@ -420,6 +420,42 @@ class InteractEngine:
     @property
     def track_count(self) -> int: ...
 
+def interact_assign_hand_boxes(
+    boxes: npt.ArrayLike,
+    keypoints: npt.ArrayLike,
+    *,
+    min_confidence: float,
+    hand_offset: float,
+    max_distance_px: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]: ...
+
+class InteractHandLocator:
+    def __init__(
+        self,
+        cameras: list[PinholeCamera],
+        shelves: InteractShelves,
+        *,
+        min_wrist_confidence: float,
+        min_arm_confidence: float,
+        max_residual_px: float,
+        pixel_sigma: float,
+        forearm_ratio: float,
+        elbow_flexion: float,
+        arm_sigma: float,
+        max_hand_distance: float,
+        max_face_distance: float,
+    ) -> None: ...
+    @property
+    def camera_count(self) -> int: ...
+    def locate(
+        self, keypoints: npt.ArrayLike, track_xy: npt.ArrayLike
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.int32],
+    ]: ...
+
 # ---------------------------------------------------------------------------------------------
 # sim (cpp/bindings/bind_sim.cpp)
 # ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ __all__ = [
     "Reach",
     "Shelves",
     "TrackLike",
+    "assign_hand_boxes",
 ]
 
 HandName = Literal["left", "right"]
@@ -201,6 +202,13 @@ class InteractionEngine:
     ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
     whether a reach happens does not depend on the frame rate.
 
+    Defaults are tuned on the simulator's oracle runs (benchmarks/bench_interact_oracle.py):
+    a wrist inside a shelf is hidden from most cameras, so the hand is often an arm-model
+    guess (sigma 5-15 cm) or unseen for most of a reach (hence hand_lost_s = 1 s, and
+    min_outside_s = 0.5 s so that a reach whose estimate dips out is not split), and the true
+    wrist goes only 7-12 cm past the face (hence enter_depth = 3 cm, exit_depth = 0, which
+    still keeps start and end inside the true interval).
+
     Parameters (metres, seconds; each: what raising it trades):
         enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the
             face and more wrist noise, but misses shallow grabs of front items.
@@ -236,13 +244,13 @@ class InteractionEngine:
         self,
         shelves: Shelves,
         *,
-        enter_depth: float = 0.05,
-        exit_depth: float = 0.02,
-        min_inside_s: float = 0.10,
-        min_outside_s: float = 0.20,
-        hand_lost_s: float = 0.50,
-        hand_motion_std: float = 0.5,
-        duplicate_radius: float = 0.25,
+        enter_depth: float = 0.03,
+        exit_depth: float = 0.0,
+        min_inside_s: float = 0.15,
+        min_outside_s: float = 0.5,
+        hand_lost_s: float = 1.0,
+        hand_motion_std: float = 0.3,
+        duplicate_radius: float = 0.4,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -354,8 +362,8 @@ class HandLocator:
 
     Tried in order: the wrist triangulated from two or more views (a set whose RMS residual
     exceeds ``max_residual_px`` is retried without each view, throwing out one wrong pairing);
-    one wrist ray a forearm away from the triangulated elbow; the straight-arm extrapolation
-    of shoulder and elbow when no camera sees the wrist (inside a shelf it is hidden from
+    one wrist ray a forearm away from the triangulated elbow; the arm model (shoulder and
+    elbow extended by a forearm bent ``elbow_flexion`` upwards) when no camera sees the wrist (inside a shelf it is hidden from
     most); one wrist ray met with the nearest open face in front of the person.
 
     Parameters (each: what raising it trades):
@@ -368,7 +376,13 @@ class HandLocator:
         pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
             widens slot probabilities and lowers reach confidences.
         forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
+        elbow_flexion: radians the forearm bends upwards off the upper arm's line in the arm
+            model (a reaching arm drops its elbow; a straight extension lands low). 0 is a
+            straight arm; raising it lifts and deepens the guessed wrist.
         arm_sigma: metres added in quadrature to positions that rely on the arm model.
+        max_hand_distance: metres on the floor a hand may be from its track's point; beyond
+            it the estimate is someone else's keypoint (a wrong association) and is dropped.
+            Raising it keeps long reaches of people tracked off-centre.
         max_face_distance: how far (metres) a person may stand from a face for the one-view
             face fallback: raising it places more hands on faces of shelves across the aisle.
     """
@@ -383,7 +397,9 @@ class HandLocator:
         max_residual_px: float = 15.0,
         pixel_sigma: float = 4.0,
         forearm_ratio: float = 0.785,
+        elbow_flexion: float = 0.5,
         arm_sigma: float = 0.05,
+        max_hand_distance: float = 1.0,
         max_face_distance: float = 1.2,
     ) -> None:
         self.cameras = list(cameras)
@@ -395,7 +411,9 @@ class HandLocator:
             max_residual_px=max_residual_px,
             pixel_sigma=pixel_sigma,
             forearm_ratio=forearm_ratio,
+            elbow_flexion=elbow_flexion,
             arm_sigma=arm_sigma,
+            max_hand_distance=max_hand_distance,
             max_face_distance=max_face_distance,
         )
 
@@ -414,3 +432,31 @@ class HandLocator:
                 f"track_ids: expected {len(xyz)} ids (one per keypoints row), got {len(ids)}"
             )
         return LocatedHands(ids, xyz, sigma, source, views)
+
+
+def assign_hand_boxes(
+    boxes: npt.ArrayLike,
+    keypoints: npt.ArrayLike,
+    *,
+    min_confidence: float = 0.3,
+    hand_offset: float = 0.37,
+    max_distance_px: float = 40.0,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Hand boxes (K, 4) xyxy of one image to the nearest arm of that image's person
+    detections (keypoints (N, 17, 3)): (person row (K,), side (K,) 0 left / 1 right), -1
+    where no arm is within ``max_distance_px``.
+
+    Each arm predicts its hand's centre at the wrist plus ``hand_offset`` forearms (0.37: a
+    hand's centre lies about 0.054 H past the wrist against a 0.146 H forearm, Drillis &
+    Contini), or at the wrist when the elbow is unseen; pairs are taken greedily by distance,
+    each box and arm once. Raising ``max_distance_px`` assigns boxes of hands whose wrist is
+    badly placed, and lets a neighbour's arm claim a stray box; ``min_confidence`` is the
+    keypoint confidence an arm needs.
+    """
+    return _core.interact_assign_hand_boxes(
+        np.asarray(boxes, dtype=np.float64),
+        np.asarray(keypoints, dtype=np.float64),
+        min_confidence=min_confidence,
+        hand_offset=hand_offset,
+        max_distance_px=max_distance_px,
+    )

@@ -172,13 +172,16 @@ class ShelfModelTwin:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # masked below
             xc = xi + (y - yi) * (xj - xi) / (yj - yi)
         crossings = straddles & (x < xc)
-        return (crossings.sum(axis=1) % 2).astype(bool)
+        lo, hi = poly.min(axis=0), poly.max(axis=0)  # outside the bounding box is outside
+        in_box = (xy >= lo).all(axis=1) & (xy <= hi).all(axis=1)
+        return (crossings.sum(axis=1) % 2).astype(bool) & in_box
 
 
 # --- the engine --------------------------------------------------------------------------------
 
 OUTSIDE, ENTERING, INSIDE, LEAVING = range(4)
-MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA = 1e-6, 1e-3, 1e-3
+MIN_WEIGHT_TIME, MIN_WEIGHT_DEPTH, MIN_SIGMA, MIN_WEIGHT_SIGMA = 1e-6, 1e-3, 1e-3, 1e-2
+MIN_SLOT_PROB = 1e-12  # far-tail slot probabilities are absent, not 1e-300
 
 
 @dataclass
@@ -271,7 +274,9 @@ class EngineTwin:
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
         self.motion = hand_motion_std
         self.duplicate_radius = duplicate_radius
-        self.recent: list[tuple[int, int, float, float, np.ndarray]] = []  # emitted reaches
+        self.recent: list[
+            tuple[int, int, int, bool, float, float, np.ndarray]
+        ] = []  # emitted reaches
         self.prob_min = slot_prob_min
         self.dwell_exit, self.min_dwell = dwell_exit_s, min_dwell_s
         self.tracks: dict[int, tuple[list[_Hand], list[_Zone]]] = {}
@@ -281,9 +286,14 @@ class EngineTwin:
     def _coords(self, face: int, p: np.ndarray) -> np.ndarray:
         return self.s.face_coords(face, p[None])[0]
 
-    def _accumulate(self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float) -> None:
-        w = (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME) * max(
-            c[1], MIN_WEIGHT_DEPTH
+    def _accumulate(
+        self, h: _Hand, c: np.ndarray, p: np.ndarray, weight_s: float, sigma: float
+    ) -> None:
+        sd = max(sigma, MIN_WEIGHT_SIGMA)  # a triangulated wrist outweighs an arm-model guess
+        w = (
+            (min(max(weight_s, 0.0), self.hand_lost) + MIN_WEIGHT_TIME)
+            * max(c[1], MIN_WEIGHT_DEPTH)
+            / (sd * sd)
         )
         h.weight += w * self.s.slot_probabilities(h.face, c[2], c[3], sigma).reshape(-1)
         h.pos_sum = h.pos_sum + w * np.asarray(p, dtype=np.float64)
@@ -318,25 +328,25 @@ class EngineTwin:
         if self.duplicate_radius > 0:
             # The same hand under another track (the tracker split a person): drop it.
             horizon = h.first_in - self.hand_lost
-            self.recent = [r for r in self.recent if not r[3] < horizon - self.hand_lost]
-            for r_track, r_face, r_start, r_end, r_mean in self.recent:
+            self.recent = [r for r in self.recent if not r[5] < horizon - self.hand_lost]
+            for r_track, r_hand, r_face, r_lost, r_start, r_end, r_mean in self.recent:
                 gap = max(r_start, h.first_in) - min(r_end, h.last_in)
                 if (
-                    r_track != track
+                    (r_track != track or (r_hand == side and r_lost))
                     and r_face == h.face
                     and gap <= self.hand_lost
                     and float(np.sqrt(np.sum((r_mean - mean) ** 2))) <= self.duplicate_radius
                 ):
                     h.phase, h.face = OUTSIDE, -1
                     return
-            self.recent.append((track, h.face, h.first_in, h.last_in, mean))
+            self.recent.append((track, side, h.face, lost, h.first_in, h.last_in, mean))
         total = float(h.weight.sum())
         best = int(np.argmax(h.weight))  # first maximum: ties keep the lower slot
         probs = h.weight / total if total > 0 else np.eye(len(h.weight))[best]
         keep = [
             (f.first_slot + i, float(p))
             for i, p in enumerate(probs)
-            if p >= self.prob_min and p > 0
+            if p >= self.prob_min and p > MIN_SLOT_PROB
         ]
         keep.sort(key=lambda sp: (-sp[1], sp[0]))
         c_depth = normal_cdf(h.max_depth / max(h.sigma_at_max, MIN_SIGMA))
@@ -391,19 +401,6 @@ class EngineTwin:
         if h.prev_t is not None and t - h.prev_t > self.hand_lost:
             self._expire(track, side, h, t, out)
             h.prev_t = None
-        if self.motion > 0:  # random-walk Kalman filter, isotropic: one variance for all axes
-            r = sigma * sigma
-            if h.filt_t is None or t - h.filt_t > self.hand_lost:
-                h.filt_x, h.filt_var = np.array(p, dtype=np.float64), r
-            else:
-                prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
-                gain = prior / (prior + r) if prior + r > 0 else 1.0
-                h.filt_x = h.filt_x + gain * (np.asarray(p) - h.filt_x)
-                h.filt_var = (1.0 - gain) * prior
-            h.filt_t = t
-            p, sigma = h.filt_x.copy(), math.sqrt(h.filt_var)
-            nearest = tuple(x[0] for x in self.s.nearest_face(p[None]))
-            nearest = (int(nearest[0]), nearest[1])
         dt = t - h.prev_t if h.prev_t is not None else 0.0
         if h.phase == OUTSIDE:
             self._start_if_deep(h, t, p, sigma, nearest)
@@ -412,7 +409,9 @@ class EngineTwin:
             if c[1] < self.exit:
                 before = self._coords(h.face, h.prev_p)
                 out_t = crossing(h.prev_t, before[1], t, c[1], self.exit)
-                if h.phase == ENTERING and (out_t - h.start < self.min_inside or h.last_in == h.first_in):
+                if h.phase == ENTERING and (
+                    out_t - h.start < self.min_inside or h.last_in == h.first_in
+                ):
                     h.phase, h.face = OUTSIDE, -1
                     self._start_if_deep(h, t, p, sigma, nearest)
                 else:
@@ -496,7 +495,21 @@ class EngineTwin:
                     if d.last_in - d.enter >= self.min_dwell:
                         dwells.append(DwellTwin(track, self.s.zone_shelf[z], z, d.enter, d.last_in))
                     d.active = False
-        xyz = np.asarray(hand_xyz, dtype=np.float64).reshape(-1, 3)
+        xyz = np.array(hand_xyz, dtype=np.float64).reshape(-1, 3)
+        hand_sigma = np.array(hand_sigma, dtype=np.float64).reshape(-1)
+        if self.motion > 0:  # random-walk Kalman filter per hand, isotropic: one variance
+            for k in range(len(hand_track)):
+                h = self.tracks[int(hand_track[k])][0][int(hand_side[k])]
+                r = hand_sigma[k] ** 2
+                if h.filt_t is None or t - h.filt_t > self.hand_lost:
+                    h.filt_x, h.filt_var = xyz[k].copy(), r
+                else:
+                    prior = h.filt_var + self.motion * self.motion * (t - h.filt_t)
+                    gain = prior / (prior + r) if prior + r > 0 else 1.0
+                    h.filt_x = h.filt_x + gain * (xyz[k] - h.filt_x)
+                    h.filt_var = (1.0 - gain) * prior
+                h.filt_t = t
+                xyz[k], hand_sigma[k] = h.filt_x, math.sqrt(h.filt_var)
         faces, coords = self.s.nearest_face(xyz)  # every hand against every face at once
         sampled = set()
         for k in range(len(hand_track)):
@@ -552,7 +565,9 @@ def locate_hands(
     max_residual_px: float = 15.0,
     pixel_sigma: float = 4.0,
     forearm_ratio: float = 0.785,
+    elbow_flexion: float = 0.5,
     arm_sigma: float = 0.05,
+    max_hand_distance: float = 1.0,
     max_face_distance: float = 1.2,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
@@ -604,6 +619,17 @@ def locate_hands(
             X, views = best[0], len(used) - 1
         return X, view_sigma(X, px), views
 
+    def arm_wrist(shoulder: np.ndarray, elbow: np.ndarray) -> np.ndarray:
+        """A forearm from the elbow along the upper arm, turned up by elbow_flexion."""
+        a = np.linalg.norm(elbow - shoulder)
+        if not a > 0:
+            return elbow.copy()
+        u = (elbow - shoulder) / a
+        v = np.array([0.0, 0.0, 1.0]) - u[2] * u  # up, minus its part along the upper arm
+        vn = np.linalg.norm(v)
+        s = math.sin(elbow_flexion) / vn if vn > 1e-9 else 0.0
+        return elbow + forearm_ratio * a * (math.cos(elbow_flexion) * u + s * v)
+
     n = len(keypoints)
     xyz, sigma = np.zeros((n, 2, 3)), np.zeros((n, 2))
     source, views = np.zeros((n, 2), np.int8), np.zeros((n, 2), np.int32)
@@ -631,7 +657,7 @@ def locate_hands(
             if view is not None and elbow is not None:
                 E = elbow[0]
                 fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
-                w0 = E + forearm_ratio * (E - shoulder[0]) if shoulder else E
+                w0 = arm_wrist(shoulder[0], E) if shoulder else E
                 oe = origin - E
                 b = d @ oe
                 disc = b * b - (oe @ oe - fore * fore)
@@ -650,7 +676,7 @@ def locate_hands(
                 source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1
                 continue
             if elbow is not None and shoulder is not None:
-                xyz[p, side] = elbow[0] + forearm_ratio * (elbow[0] - shoulder[0])
+                xyz[p, side] = arm_wrist(shoulder[0], elbow[0])
                 sigma[p, side] = math.sqrt((elbow[1] * (1 + forearm_ratio)) ** 2 + arm_sigma**2)
                 source[p, side], views[p, side] = ARM_EXTRAPOLATED, 0
                 continue
@@ -677,4 +703,50 @@ def locate_hands(
                     xyz[p, side] = X
                     sigma[p, side] = math.sqrt(ray_sigma**2 + arm_sigma**2)
                     source[p, side], views[p, side] = FACE_RAY, 1
+    # A hand far from its person's floor point belongs to someone else (or nobody).
+    far = ~(np.linalg.norm(xyz[:, :, :2] - track_xy[:, None, :], axis=-1) <= max_hand_distance)
+    far &= source != NONE
+    xyz[far], sigma[far], source[far], views[far] = 0.0, 0.0, NONE, 0
     return xyz, sigma, source, views
+
+
+# --- hand boxes to arms ----------------------------------------------------------------------
+
+
+def assign_hand_boxes(
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    *,
+    min_confidence: float = 0.3,
+    hand_offset: float = 0.37,
+    max_distance_px: float = 40.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of ``interact_assign_hand_boxes`` (hand_boxes.cpp): greedy by distance."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(-1, 17, 3)
+    centres = np.c_[(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2]
+    arms = []  # (person, side, predicted hand centre)
+    for p, kp in enumerate(keypoints):
+        for side in (0, 1):
+            wrist, elbow = kp[9 + side], kp[7 + side]
+            if not (wrist[2] >= min_confidence and wrist[2] > 0):
+                continue
+            centre = wrist[:2].copy()
+            if elbow[2] >= min_confidence and elbow[2] > 0:
+                centre = wrist[:2] + hand_offset * (wrist[:2] - elbow[:2])
+            arms.append((p, side, centre))
+    pairs = sorted(
+        (float(np.hypot(*(centres[b] - c))), b, p, side)
+        for b in range(len(boxes))
+        for p, side, c in arms
+        if np.hypot(*(centres[b] - c)) <= max_distance_px
+    )
+    person = np.full(len(boxes), -1, np.int64)
+    sides = np.full(len(boxes), -1, np.int32)
+    used = set()
+    for _d, b, p, side in pairs:
+        if person[b] >= 0 or (p, side) in used:
+            continue
+        person[b], sides[b] = p, side
+        used.add((p, side))
+    return person, sides

@@ -27,12 +27,16 @@ void need(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
-// A sample weighs its time (seconds since the previous one) times its effective depth: the
-// slot where the hand spent the most "deep time" wins. The floors keep a reach seen in one
-// sample, or only at the face, from summing to zero weight.
+// A sample weighs its time (seconds since the previous one) times its effective depth over
+// its variance: the slot where the hand spent the most "deep time" wins, and a triangulated
+// wrist outweighs an arm-model guess. The floors keep a reach seen in one sample, or only at
+// the face, from summing to zero weight, and an exact position from weighing infinitely.
 constexpr double kMinWeightTime = 1e-6;
 constexpr double kMinWeightDepth = 1e-3;
 constexpr double kMinSigma = 1e-3;
+constexpr double kMinWeightSigma = 1e-2;
+// Far-tail slot probabilities (erfc of a dozen sigmas) are reported as absent, not as 1e-300.
+constexpr double kMinSlotProb = 1e-12;
 
 // One order for every caller, so that the numpy twin and the tests can compare lists.
 void sort_events(UpdateResult& out) {
@@ -88,8 +92,9 @@ std::size_t InteractionEngine::open_reaches() const {
 void InteractionEngine::accumulate(HandState& h, const FaceCoords& c, const double p[3],
                                    double weight_s, double sigma) {
   const Face& f = shelves_.faces()[static_cast<std::size_t>(h.face)];
+  const double sd = std::max(sigma, kMinWeightSigma);
   const double w = (std::clamp(weight_s, 0.0, params_.hand_lost_s) + kMinWeightTime) *
-                   std::max(c.effective, kMinWeightDepth);
+                   std::max(c.effective, kMinWeightDepth) / (sd * sd);
   shelves_.slot_probabilities(h.face, c.u, c.v, sigma, scratch_.data());
   const std::size_t cells = static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.cols);
   for (std::size_t i = 0; i < cells; ++i) h.slot_weight[i] += w * scratch_[i];
@@ -141,14 +146,18 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
       const double d = std::sqrt((r.mean[0] - mean[0]) * (r.mean[0] - mean[0]) +
                                  (r.mean[1] - mean[1]) * (r.mean[1] - mean[1]) +
                                  (r.mean[2] - mean[2]) * (r.mean[2] - mean[2]));
-      if (r.track != track && r.face == h.face && gap <= params_.hand_lost_s &&
+      // Another track (a split person), or this very hand again after a reach closed as lost
+      // (the wrist was hidden too long: the same reach broken in two). A reach that ended
+      // normally is never merged with the next one of its own hand.
+      const bool other = r.track != track || (r.hand == side && r.lost);
+      if (other && r.face == h.face && gap <= params_.hand_lost_s &&
           d <= params_.duplicate_radius) {
         h.phase = Phase::Outside;  // a duplicate: the reach was already reported
         h.face = -1;
         return;
       }
     }
-    recent_.push_back({track, h.face, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
+    recent_.push_back({track, side, h.face, lost, h.first_in, h.last_in, {mean[0], mean[1], mean[2]}});
   }
   ReachEvent e;
   e.track = track;
@@ -168,7 +177,7 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
   e.slot = f.first_slot + static_cast<int>(best);
   for (std::size_t i = 0; i < h.slot_weight.size(); ++i) {
     const double p = total > 0.0 ? h.slot_weight[i] / total : (i == best ? 1.0 : 0.0);
-    if (p >= params_.slot_prob_min && p > 0.0)
+    if (p >= params_.slot_prob_min && p > kMinSlotProb)
       e.slot_probs.emplace_back(f.first_slot + static_cast<int>(i), p);
   }
   std::sort(e.slot_probs.begin(), e.slot_probs.end(), [](const auto& a, const auto& b) {

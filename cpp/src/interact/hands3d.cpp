@@ -30,6 +30,22 @@ double dist3(const double a[3], const double b[3]) {
                    (a[2] - b[2]) * (a[2] - b[2]));
 }
 
+// The arm model's wrist: from the elbow, forearm_ratio times the upper arm's length along
+// the upper arm's direction turned up by `flexion` in the vertical plane through it.
+void arm_wrist(const double S[3], const double E[3], double ratio, double flexion, double W[3]) {
+  double u[3] = {E[0] - S[0], E[1] - S[1], E[2] - S[2]};
+  const double a = std::sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+  if (!(a > 0)) {
+    std::copy(E, E + 3, W);
+    return;
+  }
+  for (double& x : u) x /= a;
+  double v[3] = {-u[2] * u[0], -u[2] * u[1], 1.0 - u[2] * u[2]};  // up, minus its part along u
+  const double vn = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  const double c = std::cos(flexion), s = vn > 1e-9 ? std::sin(flexion) / vn : 0.0;
+  for (int k = 0; k < 3; ++k) W[k] = E[k] + ratio * a * (c * u[k] + s * v[k]);
+}
+
 }  // namespace
 
 HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel shelves,
@@ -45,7 +61,11 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
   need(params_.pixel_sigma > 0 && std::isfinite(params_.pixel_sigma),
        "pixel_sigma: expected a finite value > 0 pixels");
   need(params_.forearm_ratio > 0 && params_.forearm_ratio < 3, "forearm_ratio: expected a value in (0, 3)");
+  need(std::isfinite(params_.elbow_flexion) && std::fabs(params_.elbow_flexion) < 1.6,
+       "elbow_flexion: expected radians in (-1.6, 1.6)");
   need(params_.arm_sigma >= 0 && std::isfinite(params_.arm_sigma), "arm_sigma: expected a finite value >= 0");
+  need(params_.max_hand_distance > 0 && std::isfinite(params_.max_hand_distance),
+       "max_hand_distance: expected a finite value > 0 metres");
   need(params_.max_face_distance >= 0 && std::isfinite(params_.max_face_distance),
        "max_face_distance: expected a finite value >= 0 metres");
   for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
@@ -168,10 +188,11 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
       if (ray_ok && elbow.ok) {
         const double fore = shoulder.ok ? params_.forearm_ratio * dist3(elbow.xyz, shoulder.xyz)
                                         : 0.25;  // about 0.146 H for a 1.7 m adult
-        double w0[3];  // straight-arm guess, to choose between the two sphere crossings
-        for (int k = 0; k < 3; ++k)
-          w0[k] = shoulder.ok ? elbow.xyz[k] + params_.forearm_ratio * (elbow.xyz[k] - shoulder.xyz[k])
-                              : elbow.xyz[k];
+        double w0[3];  // arm-model guess, to choose between the two sphere crossings
+        if (shoulder.ok)
+          arm_wrist(shoulder.xyz, elbow.xyz, params_.forearm_ratio, params_.elbow_flexion, w0);
+        else
+          std::copy(elbow.xyz, elbow.xyz + 3, w0);
         double oe[3] = {O[0] - elbow.xyz[0], O[1] - elbow.xyz[1], O[2] - elbow.xyz[2]};
         const double b = d[0] * oe[0] + d[1] * oe[1] + d[2] * oe[2];
         const double cterm = oe[0] * oe[0] + oe[1] * oe[1] + oe[2] * oe[2] - fore * fore;
@@ -194,10 +215,9 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
         e.views = 1;
         continue;
       }
-      // 3. No usable wrist: extrapolate the straight arm.
+      // 3. No usable wrist: the arm model.
       if (elbow.ok && shoulder.ok) {
-        for (int k = 0; k < 3; ++k)
-          e.xyz[k] = elbow.xyz[k] + params_.forearm_ratio * (elbow.xyz[k] - shoulder.xyz[k]);
+        arm_wrist(shoulder.xyz, elbow.xyz, params_.forearm_ratio, params_.elbow_flexion, e.xyz);
         e.sigma = std::sqrt(elbow.sigma * elbow.sigma * (1 + params_.forearm_ratio) *
                                 (1 + params_.forearm_ratio) +
                             params_.arm_sigma * params_.arm_sigma);
@@ -233,6 +253,13 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
         }
       }
     }
+  }
+  // A hand far from its person's floor point belongs to someone else (or to nobody).
+  for (std::size_t i = 0; i < 2 * n; ++i) {
+    HandEstimate& e = out[i];
+    if (e.source == HandSource::None) continue;
+    const double dx = e.xyz[0] - track_xy[2 * (i / 2)], dy = e.xyz[1] - track_xy[2 * (i / 2) + 1];
+    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) e = HandEstimate{};
   }
 }
 

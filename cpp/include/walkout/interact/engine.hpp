@@ -67,7 +67,8 @@ struct EngineParams {
   double hand_motion_std = 0.0;
   // Metres within which a reach of another track, at the same face and within hand_lost_s
   // in time, is the same hand seen through a duplicate or successor track (the tracker split
-  // one person): the later one is dropped. Raising it also drops real reaches of two people
+  // one person), and one of the same hand after that hand's reach closed as lost is the same
+  // reach broken in two (the wrist hidden too long): the later one is dropped. Raising it also drops real reaches of two people
   // side by side at one face; lowering it lets track splits double-count. 0 turns it off.
   double duplicate_radius = 0.0;
   // Confidence factor of a reach closed because its track or hand was lost mid-reach.
@@ -176,7 +177,9 @@ class InteractionEngine {
   std::map<std::int64_t, TrackState> tracks_;  // ordered: events come out in track order
   struct Recent {  // an emitted reach, for duplicate_radius
     std::int64_t track;
+    int hand;
     int face;
+    bool lost;
     double start, end, mean[3];
   };
   std::vector<Recent> recent_;

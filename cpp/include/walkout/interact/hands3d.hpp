@@ -15,8 +15,9 @@
 //   WristRayElbow   one wrist view and a triangulated elbow: the point on the wrist's ray at
 //                   forearm length from the elbow (the one nearer a straight arm);
 //   ArmExtrapolated no wrist view (a wrist inside a shelf is hidden from most cameras) but a
-//                   triangulated shoulder and elbow: the straight-arm extrapolation
-//                   elbow + forearm_ratio · (elbow − shoulder);
+//                   triangulated shoulder and elbow: a forearm of forearm_ratio · |elbow −
+//                   shoulder| from the elbow, bent elbow_flexion upwards off the upper arm's
+//                   line (in the vertical plane through it);
 //   FaceRay         one wrist view and no arm: where the wrist's ray meets the nearest open
 //                   shelf face in front of the person (within max_face_distance); its depth
 //                   is 0 by construction, so it places the hand on a face, never inside one.
@@ -49,8 +50,17 @@ struct HandLocatorParams {
   // Forearm over upper-arm length: 0.146 H / 0.186 H in Drillis & Contini's segment table
   // (1966), as used by Winter, Biomechanics and Motor Control of Human Movement.
   double forearm_ratio = 0.785;
+  // Radians the forearm is taken to bend upwards off the upper arm's line when the wrist is
+  // not seen: a reaching arm drops its elbow below the shoulder-wrist line, so a straight
+  // extension lands low (on the simulator's oracle runs by 9-12 cm, one slot row in five).
+  // 0 is a straight arm. Raising it lifts and deepens the arm-model wrist.
+  double elbow_flexion = 0.5;
   // Sigma added (in quadrature) to positions that depend on the arm model, metres.
   double arm_sigma = 0.05;
+  // Farthest (metres, on the floor) a hand may be from its track's floor point: an estimate
+  // beyond it is a keypoint of someone else or a wrong association and is dropped. Raising
+  // it keeps long reaches of a person tracked off-centre; lowering it drops more of them.
+  double max_hand_distance = 1.0;
   // Farthest a person's floor point may be from a face plane for the FaceRay fallback, metres.
   double max_face_distance = 1.2;
 };
