@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -95,7 +96,8 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   geometry::TriangulationOptions opt;
   opt.threads = 1;  // one point: a thread start would cost more than the solve
   double X[3], residual;
-  int views = 0;
+  // geometry reports the views used as a bit mask (bit c = camera c); we keep how many.
+  std::uint32_t views = 0;
   geometry::triangulate(cameras_, pixels, 1, opt, X, &residual, &views);
   if (std::isfinite(residual) && residual <= params_.max_residual_px) {
     best.ok = true;
@@ -109,7 +111,7 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
       sub.assign(pixels, pixels + 2 * C);
       sub[2 * drop] = sub[2 * drop + 1] = kNaN;
       double Y[3], r;
-      int v = 0;
+      std::uint32_t v = 0;
       geometry::triangulate(cameras_, sub.data(), 1, opt, Y, &r, &v);
       if (std::isfinite(r) && r < best_residual) {
         best_residual = r;
@@ -122,7 +124,7 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   }
   if (!best.ok) return best;
   std::copy(X, X + 3, best.xyz);
-  best.views = views;
+  best.views = __builtin_popcount(views);
   best.sigma = view_sigma(X, pixels);
   return best;
 }
