@@ -113,7 +113,6 @@ def augment(image: np.ndarray, boxes: np.ndarray, kpts: np.ndarray, rng: random.
 
 def train(args: argparse.Namespace) -> Path:
     import torch
-
     from detector_loss import Target, pose_loss
     from detector_net import ExportWrapper, PoseNet
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job (README): builds walkout into .venv and runs the most complete thing that
-# works end to end today (see the README's "What runs today").
+# The main job (README): builds walkout into .venv, then runs the simulated store end to end
+# (`walkout demo`: simulator → real store server over ZeroMQ/CURVE → receipts scored against
+# the simulator's truth). Extra arguments go to `walkout demo` (see `walkout demo --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/walkout --version
-.venv/bin/walkout config check configs/store.yaml configs/edge-a.yaml configs/edge-b.yaml configs/server.yaml
+exec .venv/bin/walkout demo --out runs/demo "$@"

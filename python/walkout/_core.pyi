@@ -7,7 +7,9 @@ binding file (cpp/bindings/bind_<room>.cpp) when either changes.
 from collections.abc import Sequence
 from typing import TypedDict
 
+import numpy as _np
 import numpy as np
+import numpy.typing as _npt
 import numpy.typing as npt
 from numpy.typing import ArrayLike, NDArray
 
@@ -241,8 +243,6 @@ def intersect_rays_oriented_box(
 # sync (cpp/bindings/bind_sync.cpp)
 # ---------------------------------------------------------------------------------------------
 
-import numpy as _np
-import numpy.typing as _npt
 
 class CameraSyncCounters:
     """Per-camera FrameSync counters; received = used + dropped_late + dropped_overflow + buffered."""
@@ -320,7 +320,6 @@ class FrameSync:
 # interact (cpp/bindings/bind_interact.cpp)
 # ---------------------------------------------------------------------------------------------
 
-import numpy.typing as npt  # noqa: E402  (kept in this room's section)
 
 class InteractShelves:
     def __init__(
@@ -460,8 +459,6 @@ class InteractHandLocator:
 # sim (cpp/bindings/bind_sim.cpp)
 # ---------------------------------------------------------------------------------------------
 
-import numpy as _np  # noqa: E402 - kept in this room's section to avoid merge conflicts
-import numpy.typing as _npt  # noqa: E402
 
 def sim_draw_capsules(
     image: _npt.NDArray[_np.uint8],

@@ -578,7 +578,8 @@ def locate_hands(
     def triangulate(cams, px):  # a Gauss-Newton step behind a camera: no point, as in C++
         try:
             with np.errstate(invalid="ignore"):
-                return triangulate_twin(cams, px)
+                points, residuals, _views = triangulate_twin(cams, px)
+                return points, residuals
         except np.linalg.LinAlgError:
             return np.full((1, 3), np.nan), np.full(1, np.nan)
 

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the simulated store end to end and score the receipts against the truth",
     )
     parser.add_argument("--scenario", type=Path, default=None,
-                        help="scenario file (default: the example store's small.yaml)")
+                        help="scenario file (default: the example store's store-20.yaml)")
     parser.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"),
                         help="folder for the run, keys, spool and database (recreated)")
@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     from walkout.resources import configs_dir
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    scenario = args.scenario or configs_dir() / "scenarios" / "small.yaml"
+    scenario = args.scenario or configs_dir() / "scenarios" / "store-20.yaml"
     result = run_demo(scenario, args.out, seed=args.seed, edge=args.edge, speed=args.speed,
                       settle_s=args.settle)
     print_result(result)

@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -175,6 +176,11 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     n = len(world.cameras)
     jobs = workers if workers is not None else len(os.sched_getaffinity(0))
     jobs = max(1, min(jobs, n))
+    if oracle or threading.active_count() > 1:
+        # Oracle runs take seconds: a pool costs more than it saves. And fork is only safe in
+        # a single-threaded process: a lock held by another thread at fork time (logging,
+        # ZeroMQ, a test harness) stays locked forever in the worker and hangs the pool.
+        jobs = 1
     stage = "cameras" if oracle else "frames"
     total = n if oracle else sum(
         len(capture_times(scenario, c.id, stream(seed, f"capture/{c.id}"))) for c in world.cameras)
