@@ -34,3 +34,13 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def package_root() -> Path:
+    """The folder holding the ``walkout`` package this test process imported: the installed
+    wheel's site-packages in CI, ``python/`` in a developer build. Subprocesses started by the
+    tests put it on PYTHONPATH so they run the same build (the source tree's ``python/`` has
+    no compiled core when the tests run against a wheel)."""
+    import walkout
+
+    return Path(walkout.__file__).resolve().parent.parent

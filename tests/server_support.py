@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from conftest import package_root
 from walkout import protocol
 from walkout.config import load_store
 from walkout.server.core import CoreSettings, StoreCore
@@ -149,7 +150,7 @@ class ServerProcess:
 
 def start_server(config: Path, *extra: str) -> ServerProcess:
     log_path = config.parent / f"server-{time.monotonic_ns()}.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ, PYTHONPATH=str(package_root()))
     log_file = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "walkout", "server", "--config", str(config),
                              *extra], stdout=subprocess.PIPE, stderr=log_file, text=True,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import package_root
 from walkout import protocol
 from walkout.cli import main
 from walkout.edge.supervisor import EdgeSupervisor, StartError, SupervisorOptions, load_for_start
@@ -236,7 +237,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path, rendered_run: Path, keys: Path,
                                yolox: Path) -> None:
     endpoint = _free_endpoint()
     config = _edge_config(tmp_path, rendered_run, keys, yolox, endpoint)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
+    env = {**os.environ, "PYTHONPATH": str(package_root())}
     proc = subprocess.Popen([sys.executable, "-m", "walkout", "edge", "--config", str(config),
                              "--speed", "0.5", "--log-level", "WARNING"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import package_root
 from server_support import (
-    REPO,
     STORE,
     drive_core,
     make_keys,
@@ -48,7 +48,7 @@ def sim_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run([sys.executable, "-m", "walkout", "sim", "--scenario",
                            str(folder / "scenario.yaml"), "--out", str(out), "--oracle",
                            "--no-progress"], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=str(REPO / "python")))
+                          env=dict(os.environ, PYTHONPATH=str(package_root())))
     assert done.returncode == 0, done.stderr
     return out
 

@@ -21,8 +21,8 @@ import pytest
 import zmq
 
 import server_scenarios as sc
+from conftest import package_root
 from server_support import (
-    REPO,
     STORE,
     ServerProcess,
     make_keys,
@@ -185,7 +185,7 @@ def test_walkout_replay_and_report_commands(tmp_path: Path, keys: Path) -> None:
     truth = sc.generate(sc.group_on_one_scan(), STORE, run)
     cfg = write_server_config(tmp_path, keys)
     server = start_server(cfg)
-    env_py = {"PYTHONPATH": str(REPO / "python")}
+    env_py = {"PYTHONPATH": str(package_root())}
     import os
 
     env = dict(os.environ, **env_py)
@@ -226,7 +226,7 @@ def test_server_refuses_a_broken_config(tmp_path: Path) -> None:
     bad.write_text("kind: server\nstore: nowhere.yaml\n")
     done = subprocess.run([sys.executable, "-m", "walkout", "server", "--config", str(bad)],
                           capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(REPO / "python"), "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": str(package_root()), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2
     assert "FAIL" in done.stderr
 

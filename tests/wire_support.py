@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from conftest import package_root
 from walkout import protocol as p
 from walkout.wire import generate_keys, load_allowed_keys, load_secret_key
 
 TESTS = Path(__file__).resolve().parent
-PYTHON_DIR = TESTS.parent / "python"
+PYTHON_DIR = package_root()
 
 # Every timing of the wire is a parameter; these make the fault tests run in seconds.
 FAST_SENDER = {
