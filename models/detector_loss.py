@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from detector_net import NUM_KEYPOINTS, STRIDES, grid_centres
+from torch import nn
 
 # The box sizes (max side, input pixels) each level learns; the ranges overlap so that a
 # person near a border is learnt by both levels.
