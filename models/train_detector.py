@@ -2,9 +2,9 @@
 
     pip install '.[train]'           # torch, CPU build is enough
     # the shipped model: 384x224 from scratch, then 512x288 from those weights (models/walkout-pose.md)
-    PYTHONPATH=python python models/train_detector.py --width 384 --height 224 --out runs/model/stage1.onnx --no-eval
+    PYTHONPATH=python python models/train_detector.py --width 384 --height 224 --out runs/train/stage1.onnx --no-eval
     PYTHONPATH=python python models/train_detector.py --width 512 --height 288 --lr 2e-3 \
-        --init runs/model/stage1.pt --out models/walkout-pose.onnx
+        --init runs/train/stage1.pt --out models/walkout-pose.onnx
 
 What it does, deterministically for a seed:
 1. renders training runs with ``walkout sim`` (scenario configs/scenarios/train.yaml, seeds
@@ -146,6 +146,11 @@ def train(args: argparse.Namespace) -> Path:
     steps = args.epochs * math.ceil(len(data) / args.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=steps,
                                                    pct_start=0.1)
+    # Checkpoints and the final weights (for --init) stay beside the runs, never in models/,
+    # whose *.onnx files all ship in the wheel.
+    stem = Path(args.out).stem
+    checkpoints = Path(args.runs)
+    checkpoints.mkdir(parents=True, exist_ok=True)
     step = 0
     start = time.time()
     for epoch in range(args.epochs):
@@ -172,9 +177,9 @@ def train(args: argparse.Namespace) -> Path:
                       + " ".join(f"{k} {v:.3f}" for k, v in parts.items())
                       + f" ({time.time() - start:.0f} s)", file=sys.stderr, flush=True)
             if args.checkpoint_every and step % args.checkpoint_every == 0 and step < steps:
-                export_onnx(ema.module, Path(args.out).with_suffix(f".step{step}.onnx"), input_hw)
-                torch.save(net.state_dict(), Path(args.out).with_suffix(f".step{step}.pt"))
-    torch.save(net.state_dict(), Path(args.out).with_suffix(".pt"))
+                export_onnx(ema.module, checkpoints / f"{stem}.step{step}.onnx", input_hw)
+                torch.save(net.state_dict(), checkpoints / f"{stem}.step{step}.pt")
+    torch.save(net.state_dict(), checkpoints / f"{stem}.pt")
     out = export_onnx(ema.module, Path(args.out), input_hw)
     print(f"wrote {out} after {time.time() - start:.0f} s", file=sys.stderr)
     return out
@@ -330,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--init", help="start from these weights (a .pt state dict saved by a "
                         "previous run): fine-tuning at another input size or on more data")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="export an ONNX "
-                        "checkpoint (OUT.stepN.onnx) every N steps; 0 = only at the end")
+                        "checkpoint (RUNS/OUTNAME.stepN.onnx, weights in .pt) every N steps; 0 = "
+                        "only the final weights (RUNS/OUTNAME.pt)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak one-cycle learning rate; "
                         "lower for fine-tuning from --init")
     parser.add_argument("--threads", type=int, default=2)
