@@ -125,4 +125,4 @@ def pose_loss(raw: list[torch.Tensor], targets: list[Target]) -> tuple[torch.Ten
         "score": 2.0 * total_score / norm,
     }
     loss = sum(parts.values())
-    return loss, {k: float(v) for k, v in parts.items()}
+    return loss, {k: float(v.detach()) for k, v in parts.items()}
