@@ -36,4 +36,6 @@ def _run(args: argparse.Namespace) -> int:
     result = run_demo(scenario, args.out, seed=args.seed, edge=args.edge, speed=args.speed,
                       settle_s=args.settle)
     print_result(result)
-    return 1 if result.issued_wrong or result.missing else 0
+    # A receipt issued wrong is a wrong charge: that fails the demo. Receipts held for review
+    # or missing are measured and printed (docs/ARCHITECTURE.md says where they come from).
+    return 1 if result.issued_wrong else 0
