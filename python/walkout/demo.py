@@ -81,6 +81,7 @@ def run_demo(scenario: Path, out: Path, *, seed: int | None = None,
     from walkout.sim import simulate
     from walkout.wire import generate_keys
 
+    out = Path(out).resolve()  # the server config written below names files by absolute path
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
