@@ -19,6 +19,7 @@ from walkout.config import (
     LoadedEdge,
     LoadedServer,
     LoadedStore,
+    format_loc,
     load_config,
     load_edge,
     load_server,
@@ -419,13 +420,6 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-def _dotted(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + part
-    return text
-
-
 @given(path=st.sampled_from(_MAPPING_PATHS), junk=st.from_regex(r"[a-z]{3,10}_x", fullmatch=True))
 def test_any_unknown_key_is_named(
     tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], junk: str
@@ -437,7 +431,7 @@ def test_any_unknown_key_is_named(
     target.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
         load_store(target)
-    expected = _dotted((*path[:-1], junk))
+    expected = format_loc((*path[:-1], junk))
     assert any(expected in str(i) and "unknown key" in str(i) for i in info.value.issues), str(
         info.value
     )
@@ -463,7 +457,7 @@ def test_any_number_replaced_by_junk_is_named(
     target.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
         load_store(target)
-    assert any(_dotted(path) in str(i) for i in info.value.issues), str(info.value)
+    assert any(format_loc(path) in str(i) for i in info.value.issues), str(info.value)
 
 
 _REQUIRED = [
@@ -503,6 +497,6 @@ def test_any_required_key_removed_is_named(
     target.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
         load_store(target)
-    assert any(_dotted(path) in str(i) and "missing" in str(i) for i in info.value.issues), str(
+    assert any(format_loc(path) in str(i) and "missing" in str(i) for i in info.value.issues), str(
         info.value
     )
