@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="override settle_window_s")
     parser.add_argument("--max-source-lag", type=float, default=None, metavar="S",
                         help="longest the tracker waits for a silent edge box (default 10)")
+    parser.add_argument("--lost-session", type=float, default=None, metavar="S",
+                        help="end a session whose shoppers were lost in the store (or that never "
+                        "got one) after S seconds, receipt to review (default 120)")
     parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL",
                         help="SQLite durability: FULL survives a power cut, NORMAL a crash")
     parser.add_argument("--log-level", default="INFO")
@@ -52,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
         settings = replace(settings, settle_window_s=args.settle_window)
     if args.max_source_lag is not None:
         settings = replace(settings, max_source_lag_s=args.max_source_lag)
+    if args.lost_session is not None:
+        settings = replace(settings, lost_session_s=args.lost_session)
     try:
         server = StoreServer(loaded, settings=settings, http_port=args.http_port,
                              synchronous=args.sync).start()

@@ -220,14 +220,15 @@ def attribute(
         conf, reasons = rules.clean_confidence, []
         if others:
             conf = min(conf, rules.shared_slot_confidence)
-            reasons.append(f"{len(others) + 1} shoppers reached {w.slot} at once; given to "
-                           "the one whose reach ended closest to the weight change")
+            reasons.append(f"{len(others) + 1} shoppers reached {w.slot} at once "
+                           f"({', '.join([chosen, *others])}); given to the one whose reach "
+                           "ended closest to the weight change")
         _pair(w, slot, chosen, conf, reasons, evidence, rules, planogram, out, carts, add_line)
         for other in others:
             out.notes.append(Note(other, rules.shared_slot_confidence,
-                                  f"reached {w.slot} together with another shopper when its "
-                                  f"weight changed by {w.delta_g:+.0f} g; the change was given "
-                                  "to the other shopper", w.t_ns))
+                                  f"reached {w.slot} together with another shopper "
+                                  f"({chosen}) when its weight changed by {w.delta_g:+.0f} g; "
+                                  "the change was given to the other shopper", w.t_ns))
 
     for r in all_reaches:
         if r.key in used:

@@ -10,6 +10,11 @@ What happens at a stop is scheduled when the shopper gets there: a look, then re
 an extend - hold - retract of the arm towards one slot), each either a pick of 1..2 items, a
 put-back (into the same slot, or into the slot above/below: the wrong-slot case), or a touch
 that takes nothing.
+
+Scripted shoppers (``script:`` in the scenario) walk, queue and step aside by the same rules;
+only what they do is fixed: their arrival, party, stops (where they stand, when they reach)
+and what each reach does. Their bodies come from a separate random stream, so a scenario
+without a script draws exactly the same numbers as before scripts existed.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from walkout.sim.people import Person, draw_person
 from walkout.sim.planner import Planner
 from walkout.sim.pose import BodyState, joints
-from walkout.sim.scenario import Scenario
+from walkout.sim.scenario import Scenario, ScriptStop, script_account
 from walkout.sim.world import CLEARANCE_M, MIN_SEPARATION_M, SlotInfo, World
 
 STEP_S = 0.1  # agent update period; poses in between are interpolated
@@ -134,6 +139,9 @@ class _Agent:
     backoff_dir: np.ndarray = field(default_factory=lambda: np.zeros(2))
     busy_until: float = 0.0
     replan_at: float = 0.0
+    script: list[ScriptStop] | None = None
+    """the stops still to make, for a scripted shopper (None: a random one)"""
+    stop: ScriptStop | None = None
 
 
 def _wrap(a: float) -> float:
@@ -141,8 +149,11 @@ def _wrap(a: float) -> float:
 
 
 class Crowd:
-    def __init__(self, world: World, scenario: Scenario, rng: np.random.Generator) -> None:
+    def __init__(self, world: World, scenario: Scenario, rng: np.random.Generator,
+                 script_rng: np.random.Generator | None = None) -> None:
         self.world, self.scenario, self.rng = world, scenario, rng
+        self.script_rng = script_rng if script_rng is not None else rng
+        self._slot_index = {s.slot_id: s.index for s in world.slots}
         self.planner = Planner(world)
         self.agents: list[_Agent] = []
         self.reaches: list[Reach] = []
@@ -169,6 +180,33 @@ class Crowd:
                 self.agents.append(_Agent(draw_person(rng, pid, account, leader, child,
                                                       sc.shopping.walk_speed),
                                           float(t) + 1.5, max(1, stops)))
+        self._scripted_arrivals()
+
+    def _scripted_arrivals(self) -> None:
+        """The scenario's scripted shoppers and their companions, after the random ones."""
+        sc = self.scenario
+        if sc.script is None:
+            return
+        rng = self.script_rng
+        for k, shopper in enumerate(sc.script.shoppers):
+            account = shopper.account or script_account(k)
+            leader = len(self.agents)
+            self.agents.append(_Agent(draw_person(rng, leader, account, leader, False,
+                                                  sc.shopping.walk_speed), shopper.arrive_s,
+                                      0, script=list(shopper.stops)))
+            for c, companion in enumerate(shopper.companions):
+                pid = len(self.agents)
+                self.agents.append(_Agent(draw_person(rng, pid, account, leader, companion.child,
+                                                      sc.shopping.walk_speed),
+                                          shopper.arrive_s + 1.5 * (c + 1), 0,
+                                          script=list(companion.stops)))
+
+    def slot_index(self, slot_id: str) -> int:
+        try:
+            return self._slot_index[slot_id]
+        except KeyError:
+            raise ValueError(f"script: slot '{slot_id}' is not in the store file; expected one "
+                             f"of {sorted(self._slot_index)}") from None
 
     # -- one step ---------------------------------------------------------------------------
     def _clear_of_others(self, i: int, point: np.ndarray) -> bool:
@@ -216,7 +254,10 @@ class Crowd:
 
     def _stand_point(self, agent: _Agent, info: SlotInfo) -> np.ndarray:
         offset = CLEARANCE_M + 0.04 if agent.person.child else 0.38
-        lateral = float(self.rng.uniform(-0.35, 0.35)) * info.width_m
+        if agent.stop is not None and agent.stop.offset_m is not None:
+            lateral = agent.stop.offset_m
+        else:
+            lateral = float(self.rng.uniform(-0.35, 0.35)) * info.width_m
         return info.face_point[:2] + info.normal * offset + info.along * lateral
 
     def _choose_slot(self, i: int) -> int | None:
@@ -246,12 +287,16 @@ class Crowd:
     def _next_goal(self, i: int, t: float) -> None:
         agent = self.agents[i]
         agent.stop_slot, agent.goal_heading, agent.stuck = None, None, 0.0
-        slot = self._choose_slot(i) if agent.stops_left > 0 else None
+        if agent.script is not None:
+            agent.stop = agent.script.pop(0) if agent.script else None
+            slot = None if agent.stop is None else self.slot_index(agent.stop.slot)
+        else:
+            slot = self._choose_slot(i) if agent.stops_left > 0 else None
         if slot is None:
             agent.exiting = True
             self._set_goal(i, self.world.exit_point.copy(), t)
             return
-        agent.stops_left -= 1
+        agent.stops_left -= 1  # (scripted shoppers count down their script instead)
         agent.stop_slot = slot
         self._set_goal(i, self._stand_point(agent, self.world.slots[slot]), t)
 
@@ -368,29 +413,54 @@ class Crowd:
                     return h, target
         return None
 
-    def _schedule_stop(self, i: int, t: float, info: SlotInfo) -> float:
-        agent, rng, shop = self.agents[i], self.rng, self.scenario.shopping
-        heading = agent.goal_heading if agent.goal_heading is not None else agent.heading
-        clock = t + float(rng.uniform(0.8, 2.5))  # turn to the shelf and look
+    def _scripted_plans(self, stop: ScriptStop,
+                        info: SlotInfo) -> list[tuple[str, int, SlotInfo, str | None]]:
+        """A scripted stop's reaches: a touch, then one reach per item taken, then one per
+        item put back (into ``into`` if given: the wrong-slot case)."""
+        plans: list[tuple[str, int, SlotInfo, str | None]] = []
+        if stop.touch:
+            plans.append(("touch", 0, info, None))
+        plans += [("pick", 1, info, info.sku)] * stop.take
+        into = info if stop.into is None else self.world.slots[self.slot_index(stop.into)]
+        plans += [("put", 1, into, info.sku)] * stop.put_back
+        return plans
+
+    def _random_plans(self, info: SlotInfo) -> list[tuple[str, int, SlotInfo, str | None]]:
+        """A random shopper's reaches at a stop: browse (maybe touch), or take 1..max_items
+        (in reaches of 1 or 2) and maybe put one back, maybe into the wrong slot."""
+        rng, shop = self.rng, self.scenario.shopping
         plans: list[tuple[str, int, SlotInfo, str | None]] = []
         if rng.random() < shop.browse_rate:
             if rng.random() < 0.5:
                 plans.append(("touch", 0, info, None))
+            return plans
+        quantity = int(rng.integers(1, shop.max_items + 1))
+        while quantity > 0:
+            take = 2 if quantity >= 2 and rng.random() < 0.25 else 1
+            plans.append(("pick", take, info, info.sku))
+            quantity -= take
+        if rng.random() < shop.put_back_rate:
+            into = info
+            if rng.random() < shop.wrong_slot_rate:
+                column = [s for s in self.world.slots if s.shelf.id == info.shelf.id
+                          and s.slot.face == info.slot.face and s.slot.col == info.slot.col
+                          and s.index != info.index]
+                if column:
+                    into = column[int(rng.integers(len(column)))]
+            plans.append(("put", 1, into, info.sku))
+        return plans
+
+    def _schedule_stop(self, i: int, t: float, info: SlotInfo) -> float:
+        agent, rng = self.agents[i], self.rng
+        heading = agent.goal_heading if agent.goal_heading is not None else agent.heading
+        if agent.stop is not None:
+            clock = t + agent.stop.look_s
+            if agent.stop.reach_at_s is not None:
+                clock = max(clock, agent.stop.reach_at_s)  # wait at the shelf until then
+            plans = self._scripted_plans(agent.stop, info)
         else:
-            quantity = int(rng.integers(1, shop.max_items + 1))
-            while quantity > 0:
-                take = 2 if quantity >= 2 and rng.random() < 0.25 else 1
-                plans.append(("pick", take, info, info.sku))
-                quantity -= take
-            if rng.random() < shop.put_back_rate:
-                into = info
-                if rng.random() < shop.wrong_slot_rate:
-                    column = [s for s in self.world.slots if s.shelf.id == info.shelf.id
-                              and s.slot.face == info.slot.face and s.slot.col == info.slot.col
-                              and s.index != info.index]
-                    if column:
-                        into = column[int(rng.integers(len(column)))]
-                plans.append(("put", 1, into, info.sku))
+            clock = t + float(rng.uniform(0.8, 2.5))  # turn to the shelf and look
+            plans = self._random_plans(info)
         holding = 0
         for kind, count, into, sku in plans:
             if kind == "put" and holding == 0:
@@ -408,9 +478,14 @@ class Crowd:
 
 
 def simulate_crowd(world: World, scenario: Scenario, rng: np.random.Generator,
-                   progress: Callable[[int, int], None] | None = None) -> Timeline:
-    """Step the crowd through the scenario; ``progress(done_steps, total_steps)``."""
-    crowd = Crowd(world, scenario, rng)
+                   progress: Callable[[int, int], None] | None = None,
+                   script_rng: np.random.Generator | None = None) -> Timeline:
+    """Step the crowd through the scenario; ``progress(done_steps, total_steps)``;
+    ``script_rng`` draws the scripted shoppers' bodies (default: a child stream of ``rng``,
+    which leaves ``rng``'s own draws untouched, so every caller gets the same people)."""
+    if script_rng is None and scenario.script is not None:
+        script_rng = rng.spawn(1)[0]
+    crowd = Crowd(world, scenario, rng, script_rng)
     n_steps = math.ceil(scenario.duration_s / STEP_S) + 1
     people = [a.person for a in crowd.agents]
     P = len(people)

@@ -27,7 +27,7 @@ from walkout.sim.oracle import CameraTruth, analytic_truth, detect, static_depth
 from walkout.sim.run import FORMAT, FORMAT_VERSION, LAYOUT, Run
 from walkout.sim.scenario import Scenario
 from walkout.sim.truth import Move, TrueReach, as_dicts, moves, receipts, true_reaches
-from walkout.sim.weights import SensorTrace, gateway_events, simulate_sensors
+from walkout.sim.weights import HandlessChange, SensorTrace, gateway_events, simulate_sensors
 from walkout.sim.world import World, build_world
 
 _AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -50,7 +50,38 @@ def load_scenario(path: Path | str) -> tuple[Scenario, Path]:
     if not store.is_file():
         raise ValueError(f"scenario {path}: store file {store} not found (store: is relative "
                          "to the scenario file)")
+    if scenario.script is not None:
+        check_script_slots(Path(path).resolve(), scenario, store)
     return scenario, store
+
+
+def check_script_slots(path: Path, scenario: Scenario, store_path: Path) -> None:
+    """Every slot a script names is in the store file, and a put-back goes into the same
+    shelf face (where the hand can reach from the stop); ConfigError naming file:line."""
+    from walkout.config import ConfigError, load_store
+    from walkout.config.yaml_source import read_yaml
+
+    assert scenario.script is not None
+    store = load_store(store_path).config
+    faces = {shelf.slot_id(slot): (shelf.id, slot.face) for shelf in store.shelves
+             for slot in shelf.slots}
+    source = read_yaml(path)
+    issues = []
+    for loc, slot in scenario.script.slot_refs():
+        if slot not in faces:
+            issues.append(source.issue(loc, f"no slot '{slot}' in {store_path.name}; expected "
+                                       f"one of {', '.join(sorted(faces)[:6])}, ..."))
+    stops = [stop for shopper in scenario.script.shoppers
+             for stop in (*shopper.stops, *(s for c in shopper.companions for s in c.stops))]
+    for loc, slot in scenario.script.slot_refs():
+        if loc[-1] != "into" or slot not in faces:
+            continue
+        stop = next(s for s in stops if s.into == slot)
+        if stop.slot in faces and faces[stop.slot] != faces[slot]:
+            issues.append(source.issue(loc, f"'{slot}' is not on the face of '{stop.slot}'; "
+                                       "expected a slot of the same shelf face (in reach)"))
+    if issues:
+        raise ConfigError(issues)
 
 
 @dataclass
@@ -168,8 +199,9 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
                               progress=lambda done, total: report("crowd", done, total))
     reaches = true_reaches(world, timeline)
     all_moves = moves(world, timeline)
+    handless = _handless(world, scenario)
     traces = simulate_sensors(world, timeline.reaches, scenario.weights, scenario.duration_s,
-                              stream(seed, "sensors"))
+                              stream(seed, "sensors"), handless)
 
     context = multiprocessing.get_context("fork")
     _SHARED = _Shared(world, timeline, scenario, seed, out, oracle, context.Value("q", 0))
@@ -209,6 +241,15 @@ def simulate(scenario_path: Path | str, out: Path | str, seed: int | None = None
     _write_sensors(world, scenario, traces, out)
     _write_meta(world, scenario, timeline, seed, oracle, out)
     return Run(out)
+
+
+def _handless(world: World, scenario: Scenario) -> list[HandlessChange]:
+    """The script's shelf events (no hand in the slot) as load changes."""
+    if scenario.script is None:
+        return []
+    index = {s.slot_id: s.index for s in world.slots}
+    return [HandlessChange(index[e.slot], e.at_s, e.items) for e in scenario.script.shelf_events
+            if e.at_s <= scenario.duration_s]
 
 
 def _write_store(world: World, out: Path) -> None:
@@ -262,8 +303,13 @@ def _write_events(world: World, scenario: Scenario, timeline: Timeline, reaches:
     for m in as_dicts(all_moves):
         m["t_ns"] = int(to_ns(scenario, m.pop("t_s")))
         move_rows.append(m)
-    (out / "truth" / "events.json").write_text(json.dumps(
-        {"reaches": reach_rows, "moves": move_rows}, indent=1))
+    events: dict[str, list[dict]] = {"reaches": reach_rows, "moves": move_rows}
+    if scenario.script is not None:  # (absent otherwise: random runs stay as they were)
+        events["shelf_events"] = [
+            {"shelf": world.slots[e.slot].shelf.id, "slot": world.slots[e.slot].slot_id,
+             "sku": world.slots[e.slot].sku, "count": e.count,
+             "t_ns": int(to_ns(scenario, e.t))} for e in _handless(world, scenario)]
+    (out / "truth" / "events.json").write_text(json.dumps(events, indent=1))
     (out / "truth" / "receipts.json").write_text(json.dumps(
         receipts(world, timeline, all_moves), indent=1))
     np.savez_compressed(out / "truth" / "trajectories.npz", t_ns=to_ns(scenario, timeline.times),
@@ -290,7 +336,7 @@ def _write_meta(world: World, scenario: Scenario, timeline: Timeline, seed: int,
               for p in timeline.people]
     meta = {
         "format": FORMAT, "version": FORMAT_VERSION, "mode": "oracle" if oracle else "render",
-        "seed": seed, "scenario": json.loads(scenario.model_dump_json()),
+        "seed": seed, "scenario": json.loads(scenario.dump_json()),
         "start_ns": scenario.start_ns(), "duration_s": scenario.duration_s,
         "fps": scenario.render.fps, "codec": scenario.render.codec,
         "image_size": [scenario.render.width, scenario.render.height],
@@ -302,7 +348,8 @@ def _write_meta(world: World, scenario: Scenario, timeline: Timeline, seed: int,
     close = sum(1 for r in all_reaches if r["neighbours"] > 0)
     summary = (f"Scenario `{scenario.name}`, seed {seed}, {meta['mode']} mode: "
                f"{scenario.duration_s:g} s from {scenario.start_time.isoformat()}, "
-               f"{len(timeline.people)} people on {scenario.shoppers} carts, {n_reach} reaches "
+               f"{len(timeline.people)} people on {len({p.account for p in timeline.people})} carts, "
+               f"{n_reach} reaches "
                f"({close} with another shopper within 1.2 m), "
                f"cameras {', '.join(meta['cameras'])} at {scenario.render.width}x"
                f"{scenario.render.height}, {scenario.render.fps:g} fps.")

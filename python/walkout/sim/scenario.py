@@ -95,6 +95,119 @@ class Oracle(StrictModel):
                                                         "detections per camera per frame")
 
 
+class ScriptStop(StrictModel):
+    """One stop of a scripted shopper: where they stand and what their hands do there."""
+
+    slot: str = Field(description="slot id in the store file (e.g. S7/front/r0c0): the "
+                      "shopper stands in front of it")
+    take: int = Field(0, ge=0, le=9, description="items taken from the slot, one reach each")
+    put_back: int = Field(0, ge=0, le=9, description="of the items taken here, how many go "
+                          "back (one reach each, after the takes)")
+    into: str | None = Field(None, description="slot the put-backs go into; default the "
+                             "slot itself; another slot of the same shelf face is the "
+                             "wrong-slot case (misplaced stock)")
+    touch: bool = Field(False, description="one reach into the slot that takes nothing (a "
+                        "shopper who handles an item and leaves it), before any take")
+    look_s: PositiveFloat = Field(1.5, description="seconds looking at the shelf after "
+                                  "arriving, before the first reach")
+    reach_at_s: NonNegativeFloat | None = Field(
+        None, description="run time of the first reach here (the shopper waits at the shelf "
+        "until then): how two scripted shoppers reach into one slot at once; default on "
+        "arrival + look_s")
+    offset_m: float | None = Field(None, ge=-1.0, le=1.0, description="where the shopper "
+                                   "stands along the shelf, metres from the slot's centre; "
+                                   "default random within the slot's middle 70 %")
+
+    @model_validator(mode="after")
+    def _put_back_what_was_taken(self) -> ScriptStop:
+        if self.put_back > self.take:
+            raise ValueError("put_back: expected at most take (only items taken at this stop "
+                             "go back)")
+        if self.into is not None and self.put_back == 0:
+            raise ValueError("into: given without put_back")
+        return self
+
+
+class ScriptCompanion(StrictModel):
+    """Someone who enters on the scripted shopper's scan and shops on the same cart."""
+
+    child: bool = Field(False, description="a child (smaller, reaches lower slots only)")
+    stops: list[ScriptStop] = Field(default_factory=list, description="the companion's own "
+                                    "stops, in order")
+
+
+class ScriptShopper(StrictModel):
+    """A shopper whose visit is written out instead of drawn at random."""
+
+    account: str | None = Field(None, min_length=1, description="account the scan names; "
+                                "default script-NN (NN: 1-based position in the list)")
+    arrive_s: NonNegativeFloat = Field(description="run time the shopper reaches the gate "
+                                       "(they scan 0.4 s later, or later if the gate is busy)")
+    stops: list[ScriptStop] = Field(default_factory=list, description="shelf stops in order; "
+                                    "none: walks through and leaves")
+    companions: list[ScriptCompanion] = Field(default_factory=list, description="people on "
+                                              "the same scan (party size 1 + companions); "
+                                              "each enters 1.5 s after the one before")
+
+
+class ShelfEvent(StrictModel):
+    """A change on a shelf with no hand in it: an item knocked over and rolling out of the
+    tray, one falling behind the shelf, stock refilled by staff."""
+
+    at_s: NonNegativeFloat = Field(description="run time the items leave or land")
+    slot: str = Field(description="slot id in the store file")
+    items: int = Field(description="items added (> 0) or removed (< 0); never 0")
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> ShelfEvent:
+        if self.items == 0:
+            raise ValueError("items: expected a nonzero count (negative: items leave)")
+        return self
+
+
+class Script(StrictModel):
+    """Scripted shoppers and shelf events, played besides (or instead of) the random ones:
+    how the hard cases are made on purpose. Their people are drawn from their own random
+    stream, so a scenario without a script runs exactly as before."""
+
+    shoppers: list[ScriptShopper] = Field(default_factory=list)
+    shelf_events: list[ShelfEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> Script:
+        seen: set[str] = set()
+        for k, shopper in enumerate(self.shoppers):
+            account = shopper.account or script_account(k)
+            if account in seen:
+                raise ValueError(f"shoppers[{k}].account: '{account}' is used twice; expected "
+                                 "one account per scripted shopper (companions share theirs)")
+            seen.add(account)
+        return self
+
+    def slot_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(key path from the scenario's top, slot id) of every slot the script names."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+
+        def stops(path: tuple[str | int, ...], items: list[ScriptStop]) -> None:
+            for j, stop in enumerate(items):
+                out.append(((*path, j, "slot"), stop.slot))
+                if stop.into is not None:
+                    out.append(((*path, j, "into"), stop.into))
+
+        for k, shopper in enumerate(self.shoppers):
+            stops(("script", "shoppers", k, "stops"), shopper.stops)
+            for c, companion in enumerate(shopper.companions):
+                stops(("script", "shoppers", k, "companions", c, "stops"), companion.stops)
+        for k, event in enumerate(self.shelf_events):
+            out.append((("script", "shelf_events", k, "slot"), event.slot))
+        return out
+
+
+def script_account(index: int) -> str:
+    """The default account of the scripted shopper at ``index``."""
+    return f"script-{index + 1:02d}"
+
+
 class Scenario(StrictModel):
     kind: Literal["scenario"]
     name: str = Field("scenario", min_length=1)
@@ -104,7 +217,8 @@ class Scenario(StrictModel):
                                  description="wall-clock start of the run (UTC); every *_ns "
                                  "time is nanoseconds since the Unix epoch from here")
     duration_s: PositiveFloat = Field(description="length of the run, seconds")
-    shoppers: int = Field(ge=0, description="number of check-ins (a group counts once)")
+    shoppers: int = Field(ge=0, description="number of random check-ins (a group counts "
+                          "once); scripted shoppers come on top")
     arrival_window_s: PositiveFloat | None = Field(
         None, description="arrivals spread over this many seconds from the start (Poisson "
         "process); default: the first 60 % of the run, so most shoppers leave before the end")
@@ -119,6 +233,8 @@ class Scenario(StrictModel):
     camera_failure: CameraFailure | None = None
     weights: Weights = Field(default_factory=Weights)
     oracle: Oracle = Field(default_factory=Oracle)
+    script: Script | None = Field(None, description="scripted shoppers and shelf events (the "
+                                  "hard cases on purpose); see docs/rooms/sim.md")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -130,6 +246,11 @@ class Scenario(StrictModel):
 
     def start_ns(self) -> int:
         return round(self.start_time.timestamp()) * 1_000_000_000
+
+    def dump_json(self) -> str:
+        """The scenario as JSON for run.json; without a script exactly as before scripts
+        existed, so a random run's files stay byte for byte the same."""
+        return self.model_dump_json(exclude={"script"} if self.script is None else None)
 
     def arrival_window(self) -> float:
         return self.arrival_window_s if self.arrival_window_s is not None else 0.6 * self.duration_s

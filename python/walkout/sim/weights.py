@@ -3,7 +3,8 @@
 Truth: a slot's load is its tray plus its items; an item leaves or lands at the middle of the
 hold of a reach (``Reach.t_move``), and while a hand is in the slot it presses on the tray
 (a transient of 4-14 g, below the gateway threshold). A reading is the load plus Gaussian noise plus a slow
-random-walk drift (temperature, creep).
+random-walk drift (temperature, creep). A scripted shelf event (an item knocked out of its
+tray, stock refilled) changes the load with no hand in the slot.
 
 Gateway: like a real one it sees only readings. It keeps the last settled weight; when the
 readings have been steady for ``settle_s`` (their spread within a few noise widths) at a level
@@ -14,6 +15,7 @@ as they do in a real store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +44,22 @@ class SensorTrace:
     readings_g: np.ndarray  # (N,) what the cell reports
 
 
-def slot_loads(world: World, reaches: list[Reach], stock: int) -> dict[int, list[tuple[float, float]]]:
+@dataclass(frozen=True)
+class HandlessChange:
+    """Items leaving (count < 0) or landing in a slot with no hand in it."""
+
+    slot: int  # index into world.slots
+    t: float  # seconds from the run start
+    count: int
+
+
+def slot_loads(world: World, reaches: list[Reach], stock: int,
+               handless: Sequence[HandlessChange] = ()) -> dict[int, list[tuple[float, float]]]:
     """Per slot the true load changes: (time, grams added) in time order."""
     changes: dict[int, list[tuple[float, float]]] = {}
+    for event in handless:
+        unit = world.slots[event.slot].unit_weight_g
+        changes.setdefault(event.slot, []).append((event.t, event.count * unit))
     for reach in reaches:
         if reach.kind == "touch" or reach.count == 0:
             continue
@@ -58,10 +73,11 @@ def slot_loads(world: World, reaches: list[Reach], stock: int) -> dict[int, list
 
 
 def simulate_sensors(world: World, reaches: list[Reach], settings: Weights, duration_s: float,
-                     rng: np.random.Generator) -> list[SensorTrace]:
+                     rng: np.random.Generator,
+                     handless: Sequence[HandlessChange] = ()) -> list[SensorTrace]:
     n = int(np.floor(duration_s * settings.rate_hz)) + 1
     times = np.arange(n) / settings.rate_hz
-    changes = slot_loads(world, reaches, settings.stock)
+    changes = slot_loads(world, reaches, settings.stock, handless)
     by_slot: dict[int, list[Reach]] = {}
     for reach in reaches:
         by_slot.setdefault(reach.slot, []).append(reach)
