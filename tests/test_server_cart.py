@@ -67,6 +67,24 @@ def test_wrong_slot_put_back_leaves_the_cart_and_is_misplaced() -> None:
     assert anomaly.kind == "misplaced" and "COLA-330" in anomaly.detail
 
 
+def test_wrong_slot_put_back_that_fits_two_cart_items_goes_to_review() -> None:
+    """Seen on store-20 (seed 1, 330 s): two pretzel bags (210 g) taken, then a veggie
+    sandwich (205 g), and the sandwich put into the salad slot: +213 g fits both. The
+    closest weight (pretzel) billed the shopper wrong at 0.9; now the guess is the item
+    taken last, and the doubt sends the receipt to a person."""
+    pretzel, sandwich, salad = "S3/front/r2c0", "S6/front/r0c0", "S6/front/r1c0"
+    att = attribute([weight("w1", pretzel, 11.0, -418.4), weight("w2", sandwich, 21.0, -200.2),
+                     weight("w3", salad, 31.0, 213.1)],
+                    [reach("r1", "a", pretzel, 10.0), reach("r2", "a", sandwich, 20.0),
+                     reach("r3", "a", salad, 30.0)], PLAN)
+    assert +cart_of(att, "a") == Counter({"PRETZEL": 2})
+    (back,) = [x for x in att.lines if x.qty < 0]
+    assert back.sku == "SANDW-VEG"
+    assert back.confidence == CartRules().ambiguous_put_back_confidence
+    assert "PRETZEL or SANDW-VEG" in (back.reason or "")
+    assert build_draft(*att.for_shopper("a"), PLAN).needs_review(0.8)
+
+
 def test_unknown_item_put_back_is_flagged() -> None:
     att = attribute([weight("w", SPARK, 21.0, 90.0)], [reach("r", "a", SPARK, 20.0)], PLAN)
     assert att.lines == []

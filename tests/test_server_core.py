@@ -115,3 +115,34 @@ def test_shopper_lost_in_the_store_goes_to_review(tmp_path: Path) -> None:
     ned, ola = receipts["acct-ned"], receipts["acct-ola"]
     assert ned.status == "review" and any("exit not seen" in why for why in ned.reasons)
     assert ola.status == "issued" and ola.lines == []
+
+
+def test_checkin_binds_a_shopper_first_seen_just_after_the_scan(tmp_path: Path) -> None:
+    """The boxes pick ned up only 1.6 s after his scan, just past the entry zone (as a box
+    tracker that confirms a track late does). Within late_bind_s his session still binds
+    him; with late_bind_s = 0 it finds nobody, expires at once, and is reported: an anomaly
+    and an empty receipt held for review saying why, instead of a session that never ends."""
+    from walkout import protocol
+    from walkout.server.core import CoreSettings
+
+    truth = sc.generate(sc.takes_nothing(), STORE, tmp_path / "run")
+    cut = sc.T0_NS + 2_300_000_000  # ned is 0.2-0.3 m past the zone then; ola arrives at 4 s
+    messages = [m for m in sc.load_messages(tmp_path / "run")
+                if not (isinstance(m, protocol.Tracks) and m.t_ns < cut)]
+
+    _, db = drive_core(messages, tmp_path / "late.db")
+    receipts = {r.account: r for r in db.receipts()}
+    assert all(r.status == "issued" for r in receipts.values())
+    assert receipt_items(db.receipts()) == truth["receipts"]
+    assert not [a for a in db.anomalies() if a["kind"] == "unbound_checkin"]
+
+    _, db = drive_core(messages, tmp_path / "strict.db",
+                       settings=CoreSettings(settle_window_s=3.0, late_bind_s=0.0))
+    receipts = {r.account: r for r in db.receipts()}
+    ned, ola = receipts["acct-ned"], receipts["acct-ola"]
+    assert ned.status == "review" and ned.lines == []
+    assert any("no shopper bound to this check-in" in why for why in ned.reasons)
+    assert ned.exit_ns == ned.entry_ns  # expired at the scan, not left open forever
+    (unbound,) = [a for a in db.anomalies() if a["kind"] == "unbound_checkin"]
+    assert "acct-ned" in unbound["detail"]
+    assert ola.status == "issued" and ola.lines == []

@@ -85,6 +85,10 @@ class CartRules:
     """the change is not a whole number of the slot product's unit weight"""
     misplaced_confidence: float = 0.9
     """an item of the cart put back into another product's slot (identified by weight)"""
+    ambiguous_put_back_confidence: float = 0.5
+    """a rise in another product's slot that fits two or more products of the reacher's
+    cart (a 213 g rise, with a 210 g pretzel bag and a 205 g sandwich in the cart): given to
+    the one taken last, and the receipt waits for a person"""
     reach_without_change_confidence: float = 0.9
     """a reach into a sensored slot with no weight change"""
     reach_only_confidence: float = 0.6
@@ -176,9 +180,13 @@ def attribute(
     carts: dict[str, Counter[str]] = defaultdict(Counter)
     before, after = int(rules.before_s * _NS), int(rules.after_s * _NS)
 
+    taken_at: dict[str, dict[str, int]] = defaultdict(dict)  # shopper -> sku -> last pick
+
     def add_line(line: LineEvidence) -> None:
         out.lines.append(line)
         carts[line.shopper][line.sku] += line.qty
+        if line.qty > 0:
+            taken_at[line.shopper][line.sku] = line.t_ns
 
     for w in sorted(weights, key=lambda w: (w.t_ns, w.key)):
         slot = planogram.slot(w.slot)
@@ -223,7 +231,8 @@ def attribute(
             reasons.append(f"{len(others) + 1} shoppers reached {w.slot} at once "
                            f"({', '.join([chosen, *others])}); given to the one whose reach "
                            "ended closest to the weight change")
-        _pair(w, slot, chosen, conf, reasons, evidence, rules, planogram, out, carts, add_line)
+        _pair(w, slot, chosen, conf, reasons, evidence, rules, planogram, out, carts,
+              taken_at[chosen], add_line)
         for other in others:
             out.notes.append(Note(other, rules.shared_slot_confidence,
                                   f"reached {w.slot} together with another shopper "
@@ -252,7 +261,8 @@ def attribute(
 
 def _pair(w: WeightEvidence, slot: SlotProduct, shopper: str, conf: float, reasons: list[str],
           evidence: tuple[str, ...], rules: CartRules, planogram: Planogram, out: Attribution,
-          carts: dict[str, Counter[str]], add_line: Callable[[LineEvidence], None]) -> None:
+          carts: dict[str, Counter[str]], taken_at: dict[str, int],
+          add_line: Callable[[LineEvidence], None]) -> None:
     grams = abs(w.delta_g)
     k, fits = fit_units(grams, slot.unit_weight_g, rules.unit_tolerance)
     if w.delta_g < 0:
@@ -269,20 +279,27 @@ def _pair(w: WeightEvidence, slot: SlotProduct, shopper: str, conf: float, reaso
         return
     # A rise that is not this slot's product, or that the reacher does not hold (one cannot
     # put back what one never took: products of close weights, 520 g water into the 525 g
-    # sparkling slot): look in the reacher's cart for what fits best.
-    best: tuple[float, str, int] | None = None
+    # sparkling slot): look in the reacher's cart for what fits.
+    fitting: list[tuple[int, float, str, int]] = []
     for sku, held in sorted(carts[shopper].items()):
         if held <= 0 or sku == slot.sku:
             continue
         unit = planogram.products[sku].unit_weight_g
         kp, fits_p = fit_units(grams, unit, rules.unit_tolerance)
         if fits_p and kp <= held:
-            residual = abs(grams - kp * unit) / unit
-            if best is None or residual < best[0]:
-                best = (residual, sku, kp)
-    if best is not None:
-        _, sku, kp = best
+            fitting.append((-taken_at.get(sku, 0), abs(grams - kp * unit) / unit, sku, kp))
+    if fitting:
+        # More than one fits: the weight alone cannot tell. People mostly put back what they
+        # just took, so the guess is the one taken last (then the closer weight); a person
+        # checks it. (Closest weight alone billed a shopper a sandwich for a pretzel bag.)
+        fitting.sort()
+        _, _, sku, kp = fitting[0]
         conf = min(conf, rules.misplaced_confidence)
+        if len(fitting) > 1:
+            conf = min(conf, rules.ambiguous_put_back_confidence)
+            reasons.append(f"a rise of {grams:.0f} g at {w.slot} fits "
+                           f"{' or '.join(sorted(f[2] for f in fitting))} from the cart; taken as the "
+                           "one taken last")
         reasons.append(f"{kp} x {sku} put back into {w.slot} (the slot of {slot.sku})")
         add_line(LineEvidence(shopper, sku, -kp, conf, "; ".join(reasons), w.t_ns, w.slot,
                               evidence))

@@ -52,6 +52,16 @@ class CoreSettings:
     bind_window_s: float = 3.0
     """a check-in binds to shoppers seen in the entry zone within this many seconds of the
     scan; wider tolerates slow gates and clock offsets, risks binding the next person in line"""
+    late_bind_s: float = 4.0
+    """a check-in that finds nobody in the entry zone around the scan binds to the shopper
+    first seen nearest in time to it, up to this many seconds after the scan, within
+    ``entry_margin_m`` of the entry zone (the boxes may confirm a track only a moment later,
+    just past the zone); longer rescues slower confirmations, risks taking the next
+    shopper's track (every scan's own scanner is reserved first); every binding waits this
+    long (receipts do not: they wait for the exit)"""
+    entry_margin_m: float = 0.5
+    """how far outside the entry zone a late-bound shopper may first be seen; wider rescues
+    tracks confirmed further in, risks binding someone who was already inside"""
     max_source_lag_s: float = 10.0
     """longest the tracker waits for a silent edge box; longer rides out longer outages
     without losing its tracks, delays receipts by as much while a box is away"""
@@ -78,6 +88,9 @@ class CoreSettings:
                 raise ValueError(f"{name}: expected seconds > 0, got {getattr(self, name)}")
         if self.reorder_s < 0:
             raise ValueError(f"reorder_s: expected seconds >= 0, got {self.reorder_s}")
+        if self.late_bind_s < 0 or self.entry_margin_m < 0:
+            raise ValueError(f"late_bind_s, entry_margin_m: expected >= 0, got "
+                             f"{self.late_bind_s}, {self.entry_margin_m}")
         if not 0.0 <= self.review_threshold <= 1.0:
             raise ValueError(f"review_threshold: expected 0..1, got {self.review_threshold}")
 
@@ -235,7 +248,9 @@ class StoreCore:
         window. Scans are bound in time order, so the result never depends on arrival order.
         """
         window = int(self.settings.bind_window_s * _NS)
-        ready = sorted((c for c in self._pending_checkins if c.t_ns + window <= done_ns),
+        late = int(self.settings.late_bind_s * _NS)
+        wait = max(window, late)
+        ready = sorted((c for c in self._pending_checkins if c.t_ns + wait <= done_ns),
                        key=lambda c: (c.t_ns, c.src, c.seq))
         if not ready:
             return
@@ -271,6 +286,18 @@ class StoreCore:
                 if len(members) >= party:
                     break
                 members.append(root)
+            if not members:
+                # Nobody in the zone around the scan: the boxes may have picked the scanner
+                # up only a moment later, just past the zone. The shopper first seen there
+                # nearest in time to the scan (not anyone's scanner, not bound) it is.
+                late_ones = sorted(
+                    (abs(first - checkin.t_ns), first, root)
+                    for first, root in self.shoppers.appeared_near_entry(
+                        gate, checkin.t_ns - window, checkin.t_ns + late,
+                        self.settings.entry_margin_m)
+                    if root not in self._by_root and root not in leaders.values())
+                if late_ones:
+                    members.append(late_ones[0][2])
             profile = {k: v for k, v in (("age_band", checkin.profile.age_band),) if v}
             session = Session(sid, checkin.account, checkin.gate, checkin.t_ns, party, profile,
                               members)
@@ -278,8 +305,13 @@ class StoreCore:
             for root in members:
                 self._by_root[root] = sid
             if not members:
-                log.warning("check-in of %s at %s: nobody in the entry zone within %.1f s",
-                            checkin.account, checkin.gate, self.settings.bind_window_s)
+                # Nobody can join it later (binding happens once, here): it expires now, and
+                # its (empty) receipt goes to review after the settle window, saying why.
+                session.exit_ns = checkin.t_ns
+                log.warning("check-in of %s at %s: nobody in or near the entry zone from "
+                            "%.1f s before to %.1f s after the scan; the session expires",
+                            checkin.account, checkin.gate, self.settings.bind_window_s,
+                            self.settings.late_bind_s)
             self._maybe_end(session)
             self.db.save_session(session.row())
 
@@ -360,6 +392,14 @@ class StoreCore:
         upto = session.exit_ns + int(self.settings.settle_window_s * _NS)
         att = self.attribution(session.entry_ns, upto)
         lines, notes = att.for_shopper(session.id)
+        unbound = []
+        if not session.members:
+            why = (f"no shopper bound to this check-in: nobody in or near the entry zone from "
+                   f"{self.settings.bind_window_s:g} s before to {self.settings.late_bind_s:g} s "
+                   "after the scan")
+            notes.append(Note(session.id, 0.0, why, session.entry_ns))
+            unbound.append(("unbound_checkin", session.id, "", session.entry_ns,
+                            f"{session.account} at {session.gate}: {why}"))
         for member in session.lost:
             where = self.shoppers.position(member)
             x, y = (where[0], where[1]) if where else (float("nan"), float("nan"))
@@ -377,7 +417,7 @@ class StoreCore:
             entry_ns=session.entry_ns, exit_ns=session.exit_ns, decided_ns=wall,
             issued_ns=None if review else wall, published=False, draft=line_rows)
         self.db.add_anomalies([(a.kind, a.key, a.slot, a.t_ns, a.detail)
-                               for a in att.anomalies])
+                               for a in att.anomalies] + unbound)
         self._decided.add(session.id)
         if not self.db.add_receipt(receipt):
             return None  # decided before a restart: never twice

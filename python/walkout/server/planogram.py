@@ -57,6 +57,22 @@ def point_in_polygon(x: float, y: float, polygon: Polygon) -> bool:
     return inside
 
 
+def distance_to_polygon(x: float, y: float, polygon: Polygon) -> float:
+    """Metres from (x, y) to the polygon: 0 inside, else to its nearest edge."""
+    if point_in_polygon(x, y, polygon):
+        return 0.0
+    best = float("inf")
+    n = len(polygon)
+    for i in range(n):
+        x1, y1 = polygon[i]
+        x2, y2 = polygon[(i + 1) % n]
+        dx, dy = x2 - x1, y2 - y1
+        length2 = dx * dx + dy * dy
+        u = 0.0 if length2 == 0 else min(1.0, max(0.0, ((x - x1) * dx + (y - y1) * dy) / length2))
+        best = min(best, ((x - x1 - u * dx) ** 2 + (y - y1 - u * dy) ** 2) ** 0.5)
+    return best
+
+
 class Planogram:
     """Slots, products, gates and engagement zones of one store, looked up by id."""
 
@@ -95,6 +111,11 @@ class Planogram:
             if point_in_polygon(x, y, zone):
                 return gate
         return None
+
+    def entry_distance(self, x: float, y: float, gate: str | None = None) -> float:
+        """Metres from (x, y) to the entry zone of ``gate`` (any entry gate if None)."""
+        zones = [self.entry_zones[gate]] if gate is not None else list(self.entry_zones.values())
+        return min((distance_to_polygon(x, y, z) for z in zones), default=float("inf"))
 
     def in_exit_zone(self, x: float, y: float) -> bool:
         return any(point_in_polygon(x, y, z) for z in self.exit_zones.values())

@@ -245,6 +245,20 @@ class GlobalShoppers:
                 break
         return sorted(out)
 
+    def appeared_near_entry(self, gate: str | None, t0_ns: int, t1_ns: int,
+                            margin_m: float) -> list[tuple[int, int]]:
+        """(first time seen, root id) of every shopper first seen between ``t0_ns`` and
+        ``t1_ns`` within ``margin_m`` of an entry zone (``gate``'s, or any), by first time:
+        someone who came in whom the boxes picked up only just past the zone."""
+        out = []
+        for root, s in self._shoppers.items():
+            if not t0_ns <= s.first_ns <= t1_ns or not s.samples_xy:
+                continue
+            x, y = s.samples_xy[0]  # the first sample is the first sighting
+            if self.planogram.entry_distance(x, y, gate) <= margin_m:
+                out.append((s.first_ns, root))
+        return sorted(out)
+
     def pop_exits(self) -> list[tuple[int, int]]:
         """(root id, exit time) of shoppers who left through an exit zone since last call."""
         exits, self._exits = self._exits, []
