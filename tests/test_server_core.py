@@ -146,3 +146,84 @@ def test_checkin_binds_a_shopper_first_seen_just_after_the_scan(tmp_path: Path) 
     (unbound,) = [a for a in db.anomalies() if a["kind"] == "unbound_checkin"]
     assert "acct-ned" in unbound["detail"]
     assert ola.status == "issued" and ola.lines == []
+
+
+def _two_visits_apart() -> sc.Scenario:
+    """Two shoppers, the second entering long after the first left: an empty store between."""
+    return sc.Scenario([
+        sc.Shopper("acct-pia", 0.0, [sc.Stop("S5/front/r1c0", [sc.Action("S5/front/r1c0", "pick", 2)])]),
+        sc.Shopper("acct-quy", 45.0, [sc.Stop("S2/front/r0c0", [sc.Action("S2/front/r0c0", "pick")]),
+                                      sc.Stop("S7/front/r0c0", [sc.Action("S7/front/r0c0", "pick")])]),
+    ], seed=8)
+
+
+def test_restart_from_a_snapshot_equals_the_run_without_one(tmp_path: Path) -> None:
+    """The core snapshots its derived state when nobody is tracked (the empty store between
+    the two visits); a core started on that database mid-way takes the snapshot, replays only
+    the events after it, and ends with the same sessions, receipts and anomalies as a run
+    that never stopped (and as one that replays everything, with snapshots off)."""
+    import msgspec
+
+    from walkout import protocol
+    from walkout.server.db import SqliteServerStore
+
+    truth = sc.generate(_two_visits_apart(), STORE, tmp_path / "run")
+    messages = sc.load_messages(tmp_path / "run")
+    settings = CoreSettings(settle_window_s=3.0, snapshot_every_s=10.0)
+    _, whole = drive_core(messages, tmp_path / "whole.db", settings=settings)
+    assert receipt_items(whole.receipts()) == truth["receipts"]
+
+    # The same stream, the core replaced by a new one (a restart) once the second shopper is in.
+    plan = Planogram(load_store(STORE).config)
+    db = SqliteServerStore(tmp_path / "restart.db", synchronous="NORMAL")
+    seqs: dict[str, int] = {}
+
+    def store(chunk: list[protocol.Message]) -> None:
+        rows = []
+        for m in chunk:
+            seqs[m.src] = seqs.get(m.src, 0) + 1
+            m = msgspec.structs.replace(m, seq=seqs[m.src])
+            rows.append((m, protocol.encode(m)))
+        db.store(rows)
+
+    cut = sc.T0_NS + 50 * 1_000_000_000
+    first = StoreCore(plan, db, settings, clock=lambda: 0)
+    before = [m for m in messages if m.t_ns < cut]
+    for i in range(0, len(before), 10):
+        store(before[i:i + 10])
+        first.pump()
+        first.tick()
+    assert first.restored_cursor == 0 and db.latest_snapshot(first._version) is not None
+    assert [r.account for r in db.receipts()] == ["acct-pia"]
+    after = [m for m in messages if m.t_ns >= cut]
+    store(after[:10])  # stored while the server is down
+    again = StoreCore(plan, db, settings, clock=lambda: 0)
+    assert again.restored_cursor > 0
+    replayed = again.pump()
+    assert replayed == db.count_events() - again.restored_cursor < db.count_events()
+    assert again.events_seen == db.count_events()  # the snapshot's events plus the replayed
+    again.tick()
+    for i in range(10, len(after), 10):
+        store(after[i:i + 10])
+        again.pump()
+        again.tick()
+    last = max(m.t_ns for m in messages)
+    store([protocol.Tracks(src=b, t_ns=last + k * 100_000_000, tracks=[])
+           for k in range(1, 110) for b in ("edge-a", "edge-b")])
+    again.pump()
+    again.tick()
+
+    def view(store_: SqliteServerStore) -> tuple[object, ...]:
+        return ([(r.account, r.status, r.lines, r.reasons, r.entry_ns, r.exit_ns)
+                 for r in store_.receipts()],
+                [(s.account, s.entry_ns, s.exit_ns, s.members) for s in store_.sessions()],
+                store_.anomalies())
+
+    assert view(db) == view(whole)
+    _, full = drive_core(messages, tmp_path / "nosnap.db",
+                         settings=CoreSettings(settle_window_s=3.0, snapshot_every_s=0.0))
+    assert view(full)[0] == view(whole)[0]
+
+    # Other settings: the snapshot is not theirs; everything is replayed.
+    other = StoreCore(plan, db, CoreSettings(settle_window_s=4.0), clock=lambda: 0)
+    assert other.restored_cursor == 0

@@ -16,7 +16,9 @@ will replay into the right place), but never longer than ``max_source_lag_s`` be
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,9 @@ from walkout.server.shoppers import GlobalShoppers, ShopperParams
 
 log = logging.getLogger("walkout.server")
 _NS = 1_000_000_000
+_SNAPSHOT_FORMAT = 1  # raise when the derived state's shape changes: old snapshots are ignored
+_CORE_STATE = ("cursor", "sessions", "_by_root", "_pending_checkins", "_exited", "_source_last",
+               "_newest_ns", "health", "events_seen", "_snapshot_ns")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class CoreSettings:
     clock_skew_tolerance_s: float = 0.25
     """a source whose health reports a larger clock offset is flagged in the status (and
     logged): its events may be paired with the wrong reaches"""
+    snapshot_every_s: float = 300.0
+    """store the derived state at the first quiet point (nobody tracked) at least this many
+    seconds of store time after the last snapshot, so a restart replays only the events
+    after it; shorter restarts faster, writes the (growing) state more often; 0 never
+    snapshots (a restart replays every event)"""
     reorder_s: float = 0.5
     """extra wait for messages of one box arriving out of order; longer tolerates more
     jitter, adds the same to every receipt"""
@@ -88,6 +98,9 @@ class CoreSettings:
                 raise ValueError(f"{name}: expected seconds > 0, got {getattr(self, name)}")
         if self.reorder_s < 0:
             raise ValueError(f"reorder_s: expected seconds >= 0, got {self.reorder_s}")
+        if self.snapshot_every_s < 0:
+            raise ValueError(f"snapshot_every_s: expected seconds >= 0 (0: never), got "
+                             f"{self.snapshot_every_s}")
         if self.late_bind_s < 0 or self.entry_margin_m < 0:
             raise ValueError(f"late_bind_s, entry_margin_m: expected >= 0, got "
                              f"{self.late_bind_s}, {self.entry_margin_m}")
@@ -142,7 +155,13 @@ class StoreCore:
         self._newest_ns = 0
         self.health: dict[str, dict[str, Any]] = {}
         self.events_seen = 0
+        self._snapshot_ns = 0
         self._decided = {r.session for r in db.receipts()}
+        self._version = hashlib.sha256(repr((
+            _SNAPSHOT_FORMAT, self.settings, self.rules, self.shoppers.params,
+        )).encode()).hexdigest()[:16]
+        self.restored_cursor = self._restore()
+        """the event id the state was restored from a snapshot at (0: none)"""
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -222,6 +241,9 @@ class StoreCore:
         for session in self.sessions.values():
             if session.exit_ns is None and session.members:
                 self._maybe_end(session, done)
+        every = int(self.settings.snapshot_every_s * _NS)
+        if every and self.shoppers.quiet and done - self._snapshot_ns >= every:
+            self._snapshot(done)
         decided: list[StoredReceipt] = []
         if not decide:
             return decided
@@ -426,11 +448,38 @@ class StoreCore:
                  receipt.confidence)
         return receipt
 
+    # --- snapshots -----------------------------------------------------------------------------
+
+    def _snapshot(self, done_ns: int) -> None:
+        """Store everything derived so far with the event cursor it covers. Taken only at a
+        quiet point, where the C++ tracker holds nothing (see shoppers.py), so the Python
+        state is the whole state; receipts are not in it (they are rows of their own)."""
+        self._snapshot_ns = done_ns
+        state = {"core": {k: getattr(self, k) for k in _CORE_STATE},
+                 "shoppers": self.shoppers.snapshot_state()}
+        self.db.save_snapshot(self.cursor, self._version,
+                              pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _restore(self) -> int:
+        """Take the newest snapshot this code and these settings made, if any; returns its
+        cursor (pump goes on from there) or 0."""
+        found = self.db.latest_snapshot(self._version)
+        if found is None:
+            return 0
+        cursor, blob = found
+        state = pickle.loads(blob)  # our own database: as trusted as the events in it
+        for key, value in state["core"].items():
+            setattr(self, key, value)
+        self.shoppers.restore_state(state["shoppers"])
+        log.info("restored the derived state at event %d from a snapshot", cursor)
+        return cursor
+
     # --- views ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         return {
             "events": self.events_seen,
+            "restored_from_event": self.restored_cursor,
             "now_ns": self.now_ns(),
             "tracked_up_to_ns": self.shoppers.processed_ns,
             "late_track_messages": self.shoppers.late_messages,

@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS anomalies (
     detail TEXT NOT NULL,
     PRIMARY KEY (kind, key)
 );
+CREATE TABLE IF NOT EXISTS snapshots (
+    cursor  INTEGER PRIMARY KEY,    -- the last event id the state has taken in
+    version TEXT    NOT NULL,       -- code + settings it was made with; another is ignored
+    state   BLOB    NOT NULL        -- the derived state (pickle; this file is trusted anyway)
+);
 """
 
 
@@ -127,6 +132,8 @@ class ServerStore(Protocol):
     def mark_published(self, session: str) -> None: ...
     def add_anomalies(self, rows: Sequence[tuple[str, str, str, int, str]]) -> None: ...
     def anomalies(self) -> list[dict[str, Any]]: ...
+    def save_snapshot(self, cursor: int, version: str, state: bytes, keep: int = 2) -> None: ...
+    def latest_snapshot(self, version: str) -> tuple[int, bytes] | None: ...
     def close(self) -> None: ...
 
 
@@ -288,6 +295,27 @@ class SqliteServerStore:
                 "SELECT kind, key, slot, t_ns, detail FROM anomalies ORDER BY t_ns, kind, key"
             ).fetchall()
         return [dict(zip(("kind", "key", "slot", "t_ns", "detail"), r, strict=True)) for r in rows]
+
+    def save_snapshot(self, cursor: int, version: str, state: bytes, keep: int = 2) -> None:
+        """Store the derived state as of event ``cursor``; keep the newest ``keep``."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO snapshots VALUES (?,?,?)",
+                                 (cursor, version, state))
+                self._db.execute("DELETE FROM snapshots WHERE cursor NOT IN (SELECT cursor "
+                                 "FROM snapshots ORDER BY cursor DESC LIMIT ?)", (max(1, keep),))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def latest_snapshot(self, version: str) -> tuple[int, bytes] | None:
+        """(cursor, state) of the newest snapshot made by ``version``, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT cursor, state FROM snapshots WHERE version = ? "
+                                   "ORDER BY cursor DESC LIMIT 1", (version,)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
 
     def close(self) -> None:
         with self._lock:

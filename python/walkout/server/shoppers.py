@@ -24,6 +24,13 @@ whatever id the global tracker gives its point (the tracker may swap two people 
 a box's own tracker, with its cameras' appearance cues, is the better judge inside its view).
 The global tracker decides only where no box track continues: at a hand-over between boxes,
 and for a new shopper.
+
+Quiet points: when a frame leaves the global tracker with no track at all (the store is
+empty, or nobody has been seen for the tracker's lost buffer), the tracker is reset and later
+ids continue above every id used so far. A fresh tracker behaves exactly like an empty one, so
+this changes nothing but the numbering, and it happens at the same frame however the frames
+were batched. It is what lets the server snapshot its derived state (:meth:`snapshot_state`)
+without the C++ tracker's internals: at a quiet point the tracker holds nothing.
 """
 
 from __future__ import annotations
@@ -108,6 +115,11 @@ class GlobalShoppers:
         """(box, local id) -> stretches [first_ns, last_ns, identity] it was followed"""
         self._active: set[int] = set()
         self._exits: list[tuple[int, int]] = []
+        self._id_base = 0
+        """added to the tracker's ids: raised past every id used at each quiet point"""
+        self._max_id = 0
+        self._tracker_holds = False
+        """whether the global tracker may hold a track (False right after a quiet point)"""
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -159,7 +171,18 @@ class GlobalShoppers:
         # Box tracks are already confirmed people: every fused point may start a global track.
         scores = np.maximum(scores, 0.95).astype(np.float32) if len(scores) else scores
         out = self._tracker.update(f_points, f_covs, scores, t=t_ns / _NS)
-        for i, gid in enumerate(out.ids.tolist()):
+        if len(out.ids) == 0:
+            # Lost tracks are reported too, so no row means no track at all: a quiet point.
+            if self._tracker_holds:
+                self._tracker.reset()  # ids start at 1 again, above _id_base
+                self._id_base = self._max_id
+                self._tracker_ident.clear()  # the old tracker's ids never come back
+                self._tracker_holds = False
+            return
+        self._tracker_holds = True
+        for i, raw in enumerate(out.ids.tolist()):
+            gid = int(raw) + self._id_base
+            self._max_id = max(self._max_id, gid)
             det = int(out.det_index[i])
             if det < 0:
                 continue
@@ -214,6 +237,28 @@ class GlobalShoppers:
             if s.in_exit and s.exited_ns is None:
                 s.exited_ns = s.last_ns
                 self._exits.append((root, s.last_ns))
+
+    # --- snapshots -----------------------------------------------------------------------------
+
+    @property
+    def quiet(self) -> bool:
+        """True when the global tracker holds no track (see the module docstring)."""
+        return not self._tracker_holds
+
+    _NOT_STATE = ("planogram", "params", "_tracker")
+
+    def snapshot_state(self) -> dict[str, object]:
+        """Everything derived from the events, for a snapshot; only at a quiet point."""
+        if not self.quiet:
+            raise ValueError("snapshot_state: the global tracker holds tracks; snapshot only "
+                             "at a quiet point (GlobalShoppers.quiet)")
+        return {k: v for k, v in vars(self).items() if k not in self._NOT_STATE}
+
+    def restore_state(self, state: dict[str, object]) -> None:
+        """Take back :meth:`snapshot_state` (into a fresh instance: its tracker is empty)."""
+        if set(state) != set(vars(self)) - set(self._NOT_STATE):
+            raise ValueError("restore_state: the snapshot does not match this version's state")
+        vars(self).update(state)
 
     # --- queries -------------------------------------------------------------------------------
 
