@@ -10,8 +10,9 @@ server`` process, as the gate, the shelf gateways and the edge boxes would send 
 - shoppers who take nothing -> an empty receipt each, issued.
 
 With ``edge=truth`` the boxes' tracks and reaches are made from the run's ground truth (the
-server's own logic); with ``edge=oracle`` by the real edge pipeline on the run's oracle
-detections, for the cases where that pipeline is reliable (see ORACLE_CASES).
+server's own logic, exact expectations); with ``edge=oracle`` by the real edge pipeline on
+the run's oracle detections, where a box tracker's identity swap may hold a receipt for a
+person (see ORACLE_CASES) but never bill it wrong.
 
 In every run: each receipt issued without review equals the simulator's true receipt.
 """
@@ -49,12 +50,13 @@ HARD = REPO / "configs" / "scenarios" / "hard"
 SPEED = 12.0
 LOST_SESSION_S = 20.0  # a shopper the real edge pipeline loses ends up in review this soon
 
-# Through the real edge pipeline, group-one-scan is not reliable: the box tracker of edge-b
-# swaps jon's and kim's local ids where their paths cross at S5 (t = 13 s), and the server,
-# which trusts a box's own track over its floor tracker, bills kim's juice to jon at full
-# confidence. That is the edge tracker's identity switch, measured and left open (see
-# docs/rooms/server.md); the server's handling of a group is tested with edge=truth.
-ORACLE_CASES = ("two-at-one-slot", "wrong-slot", "weight-no-reach", "takes-nothing")
+# Through the real edge pipeline every case runs too, with what the pipeline can give: in
+# group-one-scan edge-b's box tracker swaps jon's and kim's local ids where their paths cross
+# at S5 (t = 13 s); the server sees its floor tracker disagree and holds jon's receipt (which
+# then holds kim's juice) for a person, "identity in doubt", instead of issuing it.
+ORACLE_CASES = ("two-at-one-slot", "wrong-slot", "group-one-scan", "weight-no-reach",
+                "takes-nothing")
+DOUBT = "identity in doubt"
 
 
 @dataclass
@@ -223,8 +225,14 @@ def check_group_one_scan(o: Outcome) -> None:
     jon, kim = o.sessions["acct-jon"], o.sessions["acct-kim"]
     assert jon["party_size"] == 2 and len(jon["members"]) == 2
     assert len(kim["members"]) == 1 and not set(kim["members"]) & set(jon["members"])
-    assert all(r["status"] == "issued" for r in o.receipts.values())
     assert len(o.receipts) == 2  # one cart for the pair
+    if o.edge == "truth":
+        assert all(r["status"] == "issued" for r in o.receipts.values())
+        return
+    # Through the pipeline (see ORACLE_CASES): jon's cart, with kim's juice in it, waits.
+    r = o.receipts["acct-jon"]
+    assert r["status"] == "review" and DOUBT in _reasons(r), r
+    assert receipt_items([r])["acct-jon"] == {"AJ-1000": 1, "PROTEIN": 1, "SOAP": 2}
 
 
 def check_weight_no_reach(o: Outcome) -> None:
@@ -244,7 +252,9 @@ def check_weight_no_reach(o: Outcome) -> None:
 def check_takes_nothing(o: Outcome) -> None:
     assert o.truth == {"acct-ned": {}, "acct-ola": {}}
     for r in o.receipts.values():
-        assert r["status"] == "issued" and r["lines"] == [] and r["total_cents"] == 0
+        assert r["lines"] == [] and r["total_cents"] == 0
+        # Through the pipeline a box swap near ned (see ORACLE_CASES) may hold his for review.
+        assert r["status"] == "issued" or (o.edge == "oracle" and DOUBT in _reasons(r)), r
     # ned handled a sandwich and put it down: noted, not a doubt worth a person's time.
     assert any("no weight change" in why for why in o.receipts["acct-ned"]["reasons"])
 

@@ -40,7 +40,7 @@ from walkout.server.shoppers import GlobalShoppers, ShopperParams
 
 log = logging.getLogger("walkout.server")
 _NS = 1_000_000_000
-_SNAPSHOT_FORMAT = 1  # raise when the derived state's shape changes: old snapshots are ignored
+_SNAPSHOT_FORMAT = 2  # raise when the derived state's shape changes: old snapshots are ignored
 _CORE_STATE = ("cursor", "sessions", "_by_root", "_pending_checkins", "_exited", "_source_last",
                "_newest_ns", "health", "events_seen", "_snapshot_ns")
 
@@ -83,6 +83,11 @@ class CoreSettings:
     clock_skew_tolerance_s: float = 0.25
     """a source whose health reports a larger clock offset is flagged in the status (and
     logged): its events may be paired with the wrong reaches"""
+    identity_doubt_confidence: float = 0.6
+    """a receipt whose shopper a box track and the global tracker disagreed about (one of
+    them swapped two people who passed close) gets at most this confidence; at or above the
+    review threshold such receipts are issued anyway (more issued, some billed for another's
+    items), below it they wait for a person"""
     snapshot_every_s: float = 300.0
     """store the derived state at the first quiet point (nobody tracked) at least this many
     seconds of store time after the last snapshot, so a restart replays only the events
@@ -104,6 +109,9 @@ class CoreSettings:
         if self.late_bind_s < 0 or self.entry_margin_m < 0:
             raise ValueError(f"late_bind_s, entry_margin_m: expected >= 0, got "
                              f"{self.late_bind_s}, {self.entry_margin_m}")
+        if not 0.0 <= self.identity_doubt_confidence <= 1.0:
+            raise ValueError(f"identity_doubt_confidence: expected 0..1, got "
+                             f"{self.identity_doubt_confidence}")
         if not 0.0 <= self.review_threshold <= 1.0:
             raise ValueError(f"review_threshold: expected 0..1, got {self.review_threshold}")
 
@@ -422,6 +430,15 @@ class StoreCore:
             notes.append(Note(session.id, 0.0, why, session.entry_ns))
             unbound.append(("unbound_checkin", session.id, "", session.entry_ns,
                             f"{session.account} at {session.gate}: {why}"))
+        for member in session.members:
+            doubts = self.shoppers.identity_doubts(member, session.entry_ns, session.exit_ns)
+            if doubts:
+                t_ns, other = doubts[0]
+                notes.append(Note(
+                    session.id, self.settings.identity_doubt_confidence,
+                    f"identity in doubt: {(t_ns - session.entry_ns) / _NS:.1f} s after entry a "
+                    f"box's track and the floor tracker disagreed whether shopper {member} was "
+                    f"shopper {other} ({len(doubts)} time(s)); items may be another's", t_ns))
         for member in session.lost:
             where = self.shoppers.position(member)
             x, y = (where[0], where[1]) if where else (float("nan"), float("nan"))

@@ -23,7 +23,10 @@ Identity follows the boxes first: a box track that continues keeps the shopper i
 whatever id the global tracker gives its point (the tracker may swap two people who cross;
 a box's own tracker, with its cameras' appearance cues, is the better judge inside its view).
 The global tracker decides only where no box track continues: at a hand-over between boxes,
-and for a new shopper.
+and for a new shopper. Where the two disagree (a box track continues, but the global tracker
+carries the point on a track it had given to someone else), one of them swapped two people
+who passed close, and nothing here can tell which: both identities are marked in doubt at
+that time (:meth:`identity_doubts`), and the server sends their receipts to review.
 
 Quiet points: when a frame leaves the global tracker with no track at all (the store is
 empty, or nobody has been seen for the tracker's lost buffer), the tracker is reset and later
@@ -115,6 +118,8 @@ class GlobalShoppers:
         """(box, local id) -> stretches [first_ns, last_ns, identity] it was followed"""
         self._active: set[int] = set()
         self._exits: list[tuple[int, int]] = []
+        self._doubts: dict[int, list[tuple[int, int]]] = {}
+        """identity -> (time, the other identity) where box and tracker disagreed"""
         self._id_base = 0
         """added to the tracker's ids: raised past every id used at each quiet point"""
         self._max_id = 0
@@ -204,6 +209,11 @@ class GlobalShoppers:
             if segments and t_ns - segments[-1][1] <= relink:
                 known.append((segments[0][0], segments[-1][2]))
         ident = min(known)[1] if known else self._tracker_ident.get(gid, gid)
+        before = self._tracker_ident.get(gid)
+        if known and before is not None and before != ident:
+            # The box says `ident`, the global tracker says `before`: a swap by one of them.
+            self._doubts.setdefault(ident, []).append((t_ns, before))
+            self._doubts.setdefault(before, []).append((t_ns, ident))
         self._tracker_ident[gid] = ident
         for box_track in local:
             segments = self._box_tracks.setdefault(box_track, [])
@@ -303,6 +313,11 @@ class GlobalShoppers:
             if self.planogram.entry_distance(x, y, gate) <= margin_m:
                 out.append((s.first_ns, root))
         return sorted(out)
+
+    def identity_doubts(self, ident: int, t0_ns: int, t1_ns: int) -> list[tuple[int, int]]:
+        """(time, other identity) where the box and the global tracker disagreed whether a
+        point was ``ident`` or the other, between ``t0_ns`` and ``t1_ns``."""
+        return [(t, o) for t, o in self._doubts.get(ident, ()) if t0_ns <= t <= t1_ns]
 
     def pop_exits(self) -> list[tuple[int, int]]:
         """(root id, exit time) of shoppers who left through an exit zone since last call."""
