@@ -7,7 +7,12 @@ time - the exit time the server recorded (the shopper's last observation in the 
 Target (issue #10): within the settle window + 1 s. For scale: the fastest vendor claims
 receipts within 30 s of exit; Amazon's took minutes.
 
-Also checks that every receipt equals the scenario's truth.
+Receipts held for review (this scenario's shoppers cross, and where the global tracker and
+a box disagree about who is who the server holds the receipt: "identity in doubt") are not
+published until a person decides; for them the latency is exit -> the decision (the server's
+clock when it put the receipt in the queue).
+
+Also checks that every receipt's lines equal the scenario's truth.
 """
 
 from __future__ import annotations
@@ -71,7 +76,13 @@ def main() -> None:
                         work / "spool", speed=1.0, tail_s=args.settle + 5)
         assert report.flushed
         n = len(truth["receipts"])
-        wait_for(lambda: len(arrivals) >= n, args.settle + 30, "every receipt published")
+
+        def all_out() -> bool:
+            decided = server.get("/receipts")
+            return len(decided) >= n and all(r["session"] in arrivals for r in decided
+                                             if r["status"] == "issued")
+
+        wait_for(all_out, args.settle + 30, "every receipt decided and every issued one published")
         receipts = server.get("/receipts")
     finally:
         stop.set()
@@ -80,12 +91,16 @@ def main() -> None:
         ctx.term()
         server.stop()
     assert receipt_items(receipts) == truth["receipts"], "receipts differ from the truth"
-    assert all(r["status"] == "issued" for r in receipts)
-    latencies = sorted((arrivals[r["session"]] - r["exit_ns"]) / 1e9 for r in receipts)
+    issued = [r for r in receipts if r["status"] == "issued"]
+    latencies = sorted(
+        ((arrivals[r["session"]] if r["status"] == "issued" else r["decided_ns"])
+         - r["exit_ns"]) / 1e9 for r in receipts)
     med, worst = statistics.median(latencies), max(latencies)
     target = args.settle + 1.0
     rows = [
-        ["receipts (all equal to the truth)", len(latencies), ""],
+        ["receipts (lines all equal to the truth)", len(latencies), ""],
+        ["of them issued (latency to the publisher)", len(issued), ""],
+        ["of them held for review (latency to the decision)", len(receipts) - len(issued), ""],
         ["settle window", f"{args.settle:.1f} s", ""],
         ["latency exit -> receipt, median", f"{med:.2f} s", f"{med / target:.2f} of target"],
         ["latency exit -> receipt, worst", f"{worst:.2f} s", f"{worst / target:.2f} of target"],
