@@ -250,7 +250,9 @@ class StoreCore:
             if session.exit_ns is None and session.members:
                 self._maybe_end(session, done)
         every = int(self.settings.snapshot_every_s * _NS)
-        if every and self.shoppers.quiet and done - self._snapshot_ns >= every:
+        # Only the server's own core writes snapshots (decide), never a report reading the
+        # same database beside it.
+        if decide and every and self.shoppers.quiet and done - self._snapshot_ns >= every:
             self._snapshot(done)
         decided: list[StoredReceipt] = []
         if not decide:
