@@ -38,6 +38,9 @@ class DemoResult:
     issued_exact: int = 0
     issued_wrong: int = 0
     in_review: int = 0
+    review_exact: int = 0
+    """receipts held for review whose proposed lines already equal the truth (a reviewer
+    only confirms them); the rest need a correction"""
     missing: int = 0
     review_reasons: dict[str, int] = field(default_factory=dict)
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -132,6 +135,7 @@ def run_demo(scenario: Path, out: Path, *, seed: int | None = None,
             verdict = "issued, exact" if exact else "issued, WRONG"
         else:
             result.in_review += 1
+            result.review_exact += got == want
             for reason in r.reasons:
                 result.review_reasons[reason] = result.review_reasons.get(reason, 0) + 1
             verdict = f"review ({'; '.join(r.reasons)[:60]})"
@@ -147,5 +151,6 @@ def print_result(result: DemoResult) -> None:
     print()
     print(f"{result.accounts} shoppers' accounts left the store: {result.issued_exact} receipts "
           f"issued and exact, {result.issued_wrong} issued and wrong, {result.in_review} held "
-          f"for review, {result.missing} missing.")
+          f"for review ({result.review_exact} of them with the right lines, to confirm), "
+          f"{result.missing} missing.")
     print(f"run: {result.run_dir}   database: {result.database}")
