@@ -121,14 +121,59 @@ def test_the_arm_model_bends_the_forearm_up_by_elbow_flexion() -> None:
     assert hands.xyz[0, 1, 2] > elbow[2] + 0.785 * upper[2]  # above the straight extension
 
 
-def test_one_wrist_view_without_an_arm_lands_on_the_face_in_front() -> None:
+CAM1 = [c.id for c in STORE.cameras].index("cam1")
+BESIDE_S3 = np.array([[0.95, 5.2]])  # 0.4 m in front of S3's front face, the plane x = 0.55
+
+
+def test_one_wrist_view_along_the_face_measures_its_depth() -> None:
+    wrist = np.array([0.45, 5.3, 1.1])  # 0.10 m into S3
+    hands = LOCATOR.locate([4], BESIDE_S3, keypoints_of({10: wrist}, cameras=[CAM1]))
+    assert hands.source[0, 1] == HandSource.FACE_RAY and hands.views[0, 1] == 1
+    point = hands.xyz[0, 1]
+    # On the wrist's ray ...
+    np.testing.assert_allclose(
+        CAMERAS[CAM1].image_from_store(point[None])[0],
+        CAMERAS[CAM1].image_from_store(wrist[None])[0],
+        atol=1e-6,
+    )
+    # ... and cam1 looks along this face, so the one view measures the depth: near 0.10 m.
+    face, coords = SHELVES.nearest_face(point[None])
+    assert SHELVES.face_of(int(face[0])) == ("S3", "front")
+    assert abs(coords[0, 0] - 0.10) < 0.05
+    assert hands.sigma[0, 1] >= 0.08  # carries the prior's uncertainty
+
+
+def test_one_seen_wrist_looking_into_the_face_is_left_out() -> None:
     _shoulder, _elbow, wrist = arm_in_front_of_s5()
-    kp = keypoints_of({10: wrist}, cameras=[3])
-    hands = locate(kp)
+    into = [c for c in range(len(CAMERAS))
+            if abs(CAMERAS[c].rays_from_image(CAMERAS[c].image_from_store(wrist[None]))[0, 1])
+            > 0.5]  # S5's front normal is +y
+    assert into
+    hands = locate(keypoints_of({10: wrist}, cameras=[into[0]]))
+    assert hands.source[0, 1] == HandSource.NONE  # depth 0 would end reaches others measured
+
+
+def test_one_hidden_wrist_is_placed_behind_the_face_on_its_arm_ray() -> None:
+    shoulder, elbow, _wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow}, cameras=[3], conf=0.1)  # hidden, one view
+    assert locate(kp).source[0, 1] == HandSource.NONE  # off by default
+    hands = HandLocator(CAMERAS, SHELVES, hidden_single_view=True).locate([1], FLOOR, kp)
     assert hands.source[0, 1] == HandSource.FACE_RAY
+    # On the ray of the wrist pixel extrapolated along the arm in that image ...
+    uv = kp[0, 3, 8, :2] + 0.785 * (kp[0, 3, 8, :2] - kp[0, 3, 6, :2])
+    np.testing.assert_allclose(
+        CAMERAS[3].image_from_store(hands.xyz[0, 1][None])[0], uv, atol=1e-6
+    )
+    # ... and nearest there to the prior hidden_depth (0.10 m) behind S5's front face.
     face, coords = SHELVES.nearest_face(hands.xyz[0, 1][None])
     assert SHELVES.face_of(int(face[0])) == ("S5", "front")
-    assert coords[0, 0] == pytest.approx(0.0, abs=1e-9)  # on the face plane, never inside
+    assert coords[0, 0] > 0.03  # inside the shelf: a reach the engine can see
+
+
+def test_no_one_view_hand_for_a_person_away_from_every_face() -> None:
+    wrist = np.array([6.2, 2.6, 1.0])
+    hands = LOCATOR.locate([5], np.array([[6.0, 2.5]]), keypoints_of({10: wrist}, cameras=[CAM1]))
+    assert hands.source[0, 1] == HandSource.NONE
 
 
 def test_a_hand_far_from_its_track_is_someone_elses_and_dropped() -> None:
@@ -155,6 +200,10 @@ def test_bad_arguments_name_themselves() -> None:
         LOCATOR.locate([1], np.zeros((2, 2)), np.zeros((1, 8, 17, 3)))
     with pytest.raises(ValueError, match="max_residual_px"):
         HandLocator(CAMERAS, SHELVES, max_residual_px=0.0)
+    with pytest.raises(ValueError, match="max_facing_cosine"):
+        HandLocator(CAMERAS, SHELVES, max_facing_cosine=1.5)
+    with pytest.raises(ValueError, match="hidden_depth"):
+        HandLocator(CAMERAS, SHELVES, hidden_depth=-0.1)
     with pytest.raises(ValueError, match="track_ids: expected 1 ids"):
         LOCATOR.locate([1, 2], FLOOR, np.zeros((1, 8, 17, 3)))
 
@@ -195,8 +244,13 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
                         kp[p, c, joint] = [*uv, rng.uniform(0.01, 1.0)]
     got = LOCATOR.locate(np.arange(people), floor, kp)
     xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, elbow_flexion=0.0)
-    bent = HandLocator(CAMERAS, SHELVES).locate(np.arange(people), floor, kp)
-    xyz_bent, *_ = locate_hands(TUPLES, TWIN_SHELVES, kp, floor)
+    # Defaults, with the one-view fallback for hidden wrists on and for people seen twice.
+    bent = HandLocator(CAMERAS, SHELVES, hidden_single_view=True, max_person_views=2).locate(
+        np.arange(people), floor, kp
+    )
+    xyz_bent, *_ = locate_hands(
+        TUPLES, TWIN_SHELVES, kp, floor, hidden_single_view=True, max_person_views=2
+    )
     np.testing.assert_allclose(bent.xyz, xyz_bent, atol=1e-6)
     np.testing.assert_array_equal(got.source, source)
     np.testing.assert_array_equal(got.views, views)

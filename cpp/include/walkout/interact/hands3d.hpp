@@ -18,11 +18,15 @@
 //                   triangulated shoulder and elbow: a forearm of forearm_ratio · |elbow −
 //                   shoulder| from the elbow, bent elbow_flexion upwards off the upper arm's
 //                   line (in the vertical plane through it);
-//   FaceRay         one wrist view and no arm: where the wrist's ray meets the nearest open
-//                   shelf face in front of the person (within max_face_distance); its depth
-//                   is 0 by construction, so it places the hand on a face, never inside one.
+//   FaceRay         one view only: the wrist's ray (a seen wrist, or a hidden one extrapolated
+//                   along the arm in that image) met with the nearest open face in front of
+//                   the person: its point nearest to a prior at that face (on the face plane
+//                   for a seen wrist, hidden_depth behind it for a hidden one). A seen wrist
+//                   whose ray looks into the face (|cos| > max_facing_cosine) is left out.
+// Every estimate farther than max_hand_distance on the floor from its track is dropped.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -61,8 +65,39 @@ struct HandLocatorParams {
   // beyond it is a keypoint of someone else or a wrong association and is dropped. Raising
   // it keeps long reaches of a person tracked off-centre; lowering it drops more of them.
   double max_hand_distance = 1.0;
-  // Farthest a person's floor point may be from a face plane for the FaceRay fallback, metres.
-  double max_face_distance = 1.2;
+  // Farthest a person's floor point may be in front of a face plane for the one-view
+  // fallback, metres: no one reaches into a shelf from further. Raising it gives one-view
+  // hands to people further back (more of them wrong: a hand at their side, not reaching).
+  double max_face_distance = 1.0;
+  // Prior depth behind the face (metres) of a one-view *hidden* wrist: the shelf is what hides
+  // it. Must exceed the engine's enter_depth for such reaches to count; raising it gives
+  // more reaches from views looking into the face, and more false ones from hands hidden
+  // just in front of a shelf.
+  double hidden_depth = 0.10;
+  // Height (metres) of the one-view prior: mid-shelf, where hands reach.
+  double prior_height = 1.1;
+  // A one-view *seen* wrist is used only when its ray is this close to parallel to the face
+  // (|cos| to the face normal at most this): then the ray itself measures the depth. Raising
+  // it admits views that look into the face, whose depth comes from the prior (0) and ends or
+  // splits reaches other frames measured.
+  double max_facing_cosine = 0.5;
+  // A one-view hand further than this (metres) from its prior is dropped: the wrist is
+  // nowhere near the shelf (hanging, or a wrong keypoint). Raising it keeps more far guesses.
+  double max_prior_distance = 0.8;
+  // Sigma (metres) added in quadrature to a one-view hand: its depth along the ray is a
+  // prior, not a measurement. Raising it widens slot probabilities and lowers confidences.
+  double single_view_sigma = 0.08;
+  // The one-view fallback is used only for a person at most this many cameras see (any
+  // keypoint): where more see the person, one view of an arm is more often an arm hidden by
+  // the body than a hand hidden inside a shelf. Raising it finds more reaches in sparse
+  // coverage and adds false ones where cameras overlap.
+  int max_person_views = 1;
+  // Whether a one-view *hidden* wrist (extrapolated along the arm in that image) is placed
+  // hidden_depth behind the face. On, it finds reaches only one camera sees (the shelf hides
+  // the hand inside it), and turns some arms hidden by the body into reaches. Off by default:
+  // with the store's 8 overlapping cameras it cost precision 0.95 -> 0.77 on the tuning
+  // seeds; an edge box that covers its shelves with fewer cameras turns it on (edge pipeline).
+  bool hidden_single_view = false;
 };
 
 struct HandEstimate {
@@ -94,6 +129,9 @@ class HandLocator {
   // leave-one-out retry; ok = false when fewer than two views agree.
   Point3 triangulate_joint(const double* pixels) const;
   double view_sigma(const double xyz[3], const double* pixels) const;
+  // The FaceRay fallback for hand `side` of person p; false when no view passes.
+  bool single_view(const double* keypoints, std::size_t p, int side, const double* track_xy,
+                   HandEstimate* out) const;
 
   std::vector<geometry::CameraModel> cameras_;
   std::vector<std::array<double, 3>> centres_;
