@@ -448,6 +448,9 @@ class InteractHandLocator:
         max_facing_cosine: float,
         max_prior_distance: float,
         single_view_sigma: float,
+        max_person_views: int,
+        hidden_single_view: bool,
+        max_arm_reach: float,
     ) -> None: ...
     @property
     def camera_count(self) -> int: ...

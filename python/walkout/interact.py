@@ -377,7 +377,8 @@ class HandLocator:
             hidden joints with low confidence): raising it ignores hidden arms.
         max_residual_px: RMS reprojection error (pixels) above which views disagree: raising
             it keeps noisy right triangulations and lets wrong pairings through.
-        pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
+        pixel_sigma: keypoint noise (pixels) turned into each position's sigma (scaled up by
+            residual / pixel_sigma where the views disagree more than that): raising it
             widens slot probabilities and lowers reach confidences.
         forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
         elbow_flexion: radians the forearm bends upwards off the upper arm's line in the arm
@@ -411,6 +412,12 @@ class HandLocator:
             (0.95 -> 0.77 on the oracle tuning seeds 11-13), on edge-a's 4 cameras it raised
             recall (0.42 -> 0.51 on benchmarks/bench_edge.py's run). Off by default; the edge
             pipeline turns it on.
+        max_arm_reach: metres; a measured wrist (triangulated or one-view) further than this
+            from its own triangulated shoulder is a neighbour's keypoint in this person's
+            detections, or two near-parallel rays agreeing on a wrong depth (shoulder to wrist
+            is 0.33 H, Drillis & Contini): a triangulated one gives way to the arm fallbacks,
+            a one-view one is dropped. Lowering it rejects more of those and, below an arm's
+            length, real hands.
     """
 
     def __init__(
@@ -434,6 +441,7 @@ class HandLocator:
         single_view_sigma: float = 0.08,
         max_person_views: int = 1,
         hidden_single_view: bool = False,
+        max_arm_reach: float = 0.7,
     ) -> None:
         self.cameras = list(cameras)
         self._impl = _core.InteractHandLocator(
@@ -455,6 +463,7 @@ class HandLocator:
             single_view_sigma=single_view_sigma,
             max_person_views=max_person_views,
             hidden_single_view=hidden_single_view,
+            max_arm_reach=max_arm_reach,
         )
 
     def locate(

@@ -576,6 +576,7 @@ def locate_hands(
     single_view_sigma: float = 0.08,
     max_person_views: int = 1,
     hidden_single_view: bool = False,
+    max_arm_reach: float = 0.7,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
     source (N, 2), views (N, 2)) from keypoints (N, C, 17, 3) and floor points (N, 2)."""
@@ -624,8 +625,8 @@ def locate_hands(
                     best = (Y[0], r[0])
             if best is None or best[1] > max_residual_px:
                 return None
-            X, views = best[0], len(used) - 1
-        return X, view_sigma(X, px), views
+            X, res, views = best[0], best[1], len(used) - 1
+        return X, view_sigma(X, px) * max(1.0, float(res) / pixel_sigma), views
 
     def arm_wrist(shoulder: np.ndarray, elbow: np.ndarray) -> np.ndarray:
         """A forearm from the elbow along the upper arm, turned up by elbow_flexion."""
@@ -688,7 +689,15 @@ def locate_hands(
         kp = keypoints[p]
         for side in (0, 1):
             wrist_px = pixels_of(kp, WRIST[side], min_wrist_confidence)
-            if (~np.isnan(wrist_px[:, 0])).sum() >= 2 and (w := joint_3d(wrist_px)) is not None:
+            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
+            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
+            w = joint_3d(wrist_px) if (~np.isnan(wrist_px[:, 0])).sum() >= 2 else None
+            # Beyond an arm's reach of its own shoulder: near-parallel rays or a neighbour's
+            # wrist; the arm decides below.
+            if w is not None and shoulder is not None:
+                if np.linalg.norm(w[0] - shoulder[0]) > max_arm_reach:
+                    w = None
+            if w is not None:
                 xyz[p, side], sigma[p, side], source[p, side], views[p, side] = (
                     w[0],
                     w[1],
@@ -696,8 +705,6 @@ def locate_hands(
                     w[2],
                 )
                 continue
-            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
-            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
             seen = [c for c in range(len(cameras)) if not np.isnan(wrist_px[c, 0])]
             view = max(seen, key=lambda c: (kp[c, WRIST[side], 2], -c)) if seen else None
             if view is not None:
@@ -736,6 +743,12 @@ def locate_hands(
     far = ~(np.linalg.norm(xyz[:, :, :2] - track_xy[:, None, :], axis=-1) <= max_hand_distance)
     far &= source != NONE
     xyz[far], sigma[far], source[far], views[far] = 0.0, 0.0, NONE, 0
+    # A one-view wrist beyond an arm's reach of its own shoulder is a neighbour's keypoint.
+    for p, side in zip(*np.nonzero(source == FACE_RAY), strict=True):
+        shoulder = joint_3d(pixels_of(keypoints[p], SHOULDER[side], min_arm_confidence))
+        if shoulder is not None:
+            if np.linalg.norm(shoulder[0] - xyz[p, side]) > max_arm_reach:
+                xyz[p, side], sigma[p, side], source[p, side], views[p, side] = 0.0, 0.0, NONE, 0
     return xyz, sigma, source, views
 
 

@@ -77,6 +77,8 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
        "max_facing_cosine: expected a value in [0, 1]");
   need(params_.max_prior_distance > 0 && std::isfinite(params_.max_prior_distance),
        "max_prior_distance: expected a finite value > 0 metres");
+  need(params_.max_arm_reach > 0 && std::isfinite(params_.max_arm_reach),
+       "max_arm_reach: expected a finite value > 0 metres");
   need(params_.single_view_sigma >= 0 && std::isfinite(params_.single_view_sigma),
        "single_view_sigma: expected a finite value >= 0 metres");
   for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
@@ -135,7 +137,11 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   if (!best.ok) return best;
   std::copy(X, X + 3, best.xyz);
   best.views = __builtin_popcount(views);
-  best.sigma = view_sigma(X, pixels);
+  // The residual measures the keypoints' actual disagreement: a point whose views disagree
+  // by more than the assumed pixel noise is that much less certain (hidden joints are
+  // placed with several times the noise of seen ones). Scaling keeps noisy arm-model hands
+  // from outweighing measured ones in the engine's per-hand filter.
+  best.sigma = view_sigma(X, pixels) * std::max(1.0, residual / params_.pixel_sigma);
   return best;
 }
 
@@ -250,9 +256,19 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
       // 1. The wrist in two or more views.
       const int wrist_views = gather(p, kWrist[side], params_.min_wrist_confidence);
       std::vector<double> wrist_px = px;
+      // The arm, for the consistency check and the fallbacks.
+      gather(p, kElbow[side], params_.min_arm_confidence);
+      const Point3 elbow = triangulate_joint(px.data());
+      gather(p, kShoulder[side], params_.min_arm_confidence);
+      const Point3 shoulder = triangulate_joint(px.data());
       if (wrist_views >= 2) {
         const Point3 w = triangulate_joint(wrist_px.data());
-        if (w.ok) {
+        // Two views whose rays meet at a small angle agree on a wrong point as well as on a
+        // right one (the residual cannot tell): a wrist further from its own shoulder than an
+        // arm reaches is such a point, or a neighbour's wrist in this person's detections. It
+        // is not used, and the arm decides below.
+        const bool arm_ok = !shoulder.ok || dist3(w.xyz, shoulder.xyz) <= params_.max_arm_reach;
+        if (w.ok && arm_ok) {
           std::copy(w.xyz, w.xyz + 3, e.xyz);
           e.sigma = w.sigma;
           e.source = HandSource::Triangulated;
@@ -260,11 +276,6 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
           continue;
         }
       }
-      // The arm, for the fallbacks.
-      gather(p, kElbow[side], params_.min_arm_confidence);
-      const Point3 elbow = triangulate_joint(px.data());
-      gather(p, kShoulder[side], params_.min_arm_confidence);
-      const Point3 shoulder = triangulate_joint(px.data());
       // The most confident single wrist view, if any.
       int view = -1;
       double view_conf = 0.0;
@@ -334,7 +345,18 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
     HandEstimate& e = out[i];
     if (e.source == HandSource::None) continue;
     const double dx = e.xyz[0] - track_xy[2 * (i / 2)], dy = e.xyz[1] - track_xy[2 * (i / 2) + 1];
-    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) e = HandEstimate{};
+    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) {
+      e = HandEstimate{};
+      continue;
+    }
+    // A one-view wrist further from its own shoulder than an arm reaches is a neighbour's
+    // wrist in this person's detections (crowded shelves). Triangulated wrists were checked
+    // against the arm above; the arm-model sources are within reach by construction.
+    if (e.source == HandSource::FaceRay) {
+      gather(i / 2, kShoulder[i % 2], params_.min_arm_confidence);
+      const Point3 shoulder = triangulate_joint(px.data());
+      if (shoulder.ok && dist3(shoulder.xyz, e.xyz) > params_.max_arm_reach) e = HandEstimate{};
+    }
   }
 }
 
