@@ -410,7 +410,7 @@ class HandLocator:
             sees (the shelf hides the hand inside it) and turns some arms hidden by the body
             into false reaches: with the store's 8 overlapping cameras it cost precision
             (0.95 -> 0.77 on the oracle tuning seeds 11-13), on edge-a's 4 cameras it raised
-            recall (0.42 -> 0.51 on benchmarks/bench_edge.py's run). Off by default; the edge
+            recall (0.43 -> 0.54 on benchmarks/bench_edge.py's run). Off by default; the edge
             pipeline turns it on.
         max_arm_reach: metres; a measured wrist (triangulated or one-view) further than this
             from its own triangulated shoulder is a neighbour's keypoint in this person's

@@ -63,8 +63,9 @@ class PipelineParams:
         elbow, else the arm model, else one view's ray at the face in front of the person.
         The default turns on ``hidden_single_view``: an edge box covers its shelves with few
         cameras (edge-a: 4), and a hand inside a shelf is often seen by one camera or none;
-        on benchmarks/bench_edge.py's 120 s run it raised reach recall 0.42 -> 0.51 (precision
-        0.55 -> 0.48; slot accuracy 0.95). Give the whole dict when overriding.
+        on benchmarks/bench_edge.py's 120 s run it raised reach recall 0.43 -> 0.54 (precision
+        0.60 -> 0.50, F1 0.50 -> 0.52; slot accuracy 0.95-0.97). Give the whole dict when
+        overriding.
     min_separation_m: fused observations closer than this are one person (two bodies hardly
         stand closer, centre to centre): merged, the one seen by more cameras kept. 0 is off.
         Raising it removes duplicates left by a view fusion did not gate in, and merges a

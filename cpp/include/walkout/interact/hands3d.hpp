@@ -99,7 +99,8 @@ struct HandLocatorParams {
   // hidden_depth behind the face. On, it finds reaches only one camera sees (the shelf hides
   // the hand inside it), and turns some arms hidden by the body into reaches. Off by default:
   // with the store's 8 overlapping cameras it cost precision 0.95 -> 0.77 on the tuning
-  // seeds; an edge box that covers its shelves with fewer cameras turns it on (edge pipeline).
+  // seeds 11-13; an edge box that covers its shelves with fewer cameras turns it on (the edge
+  // pipeline: recall 0.43 -> 0.54 on benchmarks/bench_edge.py's edge-a run).
   bool hidden_single_view = false;
   // Farthest (metres) a measured wrist (triangulated or one-view) may be from its own
   // shoulder, when that shoulder triangulates: shoulder to wrist is 0.33 H (Drillis &
