@@ -145,9 +145,11 @@ def test_one_wrist_view_along_the_face_measures_its_depth() -> None:
 
 def test_one_seen_wrist_looking_into_the_face_is_left_out() -> None:
     _shoulder, _elbow, wrist = arm_in_front_of_s5()
-    into = [c for c in range(len(CAMERAS))
-            if abs(CAMERAS[c].rays_from_image(CAMERAS[c].image_from_store(wrist[None]))[0, 1])
-            > 0.5]  # S5's front normal is +y
+    into = [
+        c
+        for c in range(len(CAMERAS))
+        if abs(CAMERAS[c].rays_from_image(CAMERAS[c].image_from_store(wrist[None]))[0, 1]) > 0.5
+    ]  # S5's front normal is +y
     assert into
     hands = locate(keypoints_of({10: wrist}, cameras=[into[0]]))
     assert hands.source[0, 1] == HandSource.NONE  # depth 0 would end reaches others measured
@@ -161,9 +163,7 @@ def test_one_hidden_wrist_is_placed_behind_the_face_on_its_arm_ray() -> None:
     assert hands.source[0, 1] == HandSource.FACE_RAY
     # On the ray of the wrist pixel extrapolated along the arm in that image ...
     uv = kp[0, 3, 8, :2] + 0.785 * (kp[0, 3, 8, :2] - kp[0, 3, 6, :2])
-    np.testing.assert_allclose(
-        CAMERAS[3].image_from_store(hands.xyz[0, 1][None])[0], uv, atol=1e-6
-    )
+    np.testing.assert_allclose(CAMERAS[3].image_from_store(hands.xyz[0, 1][None])[0], uv, atol=1e-6)
     # ... and nearest there to the prior hidden_depth (0.10 m) behind S5's front face.
     face, coords = SHELVES.nearest_face(hands.xyz[0, 1][None])
     assert SHELVES.face_of(int(face[0])) == ("S5", "front")
@@ -180,7 +180,9 @@ def test_a_hand_far_from_its_track_is_someone_elses_and_dropped() -> None:
     shoulder, elbow, wrist = arm_in_front_of_s5()
     kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist})
     near = LOCATOR.locate([1], FLOOR, kp)
-    far = LOCATOR.locate([1], FLOOR + np.array([1.5, 0.0]), kp)  # the track is 1.5 m away from this arm
+    far = LOCATOR.locate(
+        [1], FLOOR + np.array([1.5, 0.0]), kp
+    )  # the track is 1.5 m away from this arm
     assert near.source[0, 1] == HandSource.TRIANGULATED
     assert far.source[0, 1] == HandSource.NONE
     assert len(far.hands()) == 0
@@ -252,6 +254,53 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
         TUPLES, TWIN_SHELVES, kp, floor, hidden_single_view=True, max_person_views=2
     )
     np.testing.assert_allclose(bent.xyz, xyz_bent, atol=1e-6)
+    np.testing.assert_array_equal(got.source, source)
+    np.testing.assert_array_equal(got.views, views)
+    np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)
+    np.testing.assert_allclose(got.sigma, sigma, atol=1e-6)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    hidden=st.booleans(),
+    noise=st.floats(0.0, 4.0),
+    facing=st.floats(0.1, 1.0),
+)
+def test_one_view_fallback_matches_the_twin(
+    seed: int, hidden: bool, noise: float, facing: float
+) -> None:
+    """Arms seen by one camera only (a seen wrist, or a hidden one with elbow and shoulder),
+    people near and beside random faces: the FACE_RAY branch, C++ against the twin."""
+    rng = np.random.default_rng(seed)
+    people = 3
+    kp = np.zeros((people, len(CAMERAS), 17, 3))
+    floor = np.zeros((people, 2))
+    for p in range(people):
+        face = TWIN_SHELVES.faces[rng.integers(len(TWIN_SHELVES.faces))]
+        u = rng.uniform(-0.3, face.length + 0.3)
+        feet = face.origin + face.along * u + face.normal * rng.uniform(-0.2, 1.4)
+        floor[p] = feet
+        cam = int(rng.integers(len(CAMERAS)))
+        for side in (0, 1):
+            shoulder = np.r_[feet + face.along * (0.2 if side else -0.2), rng.uniform(1.2, 1.5)]
+            target = np.r_[
+                face.origin + face.along * u - face.normal * rng.uniform(-0.3, 0.15),
+                rng.uniform(0.4, 1.6),
+            ]
+            direction = (target - shoulder) / np.linalg.norm(target - shoulder)
+            elbow = shoulder + direction * 0.3
+            wrist = elbow + direction * 0.25
+            joints = ((5 + side, shoulder), (7 + side, elbow)) + (
+                () if hidden else ((9 + side, wrist),)
+            )
+            for joint, X in joints:
+                uv = CAMERAS[cam].image_from_store(X[None])[0] + rng.normal(0, noise, 2)
+                w, h = CAMERAS[cam].image_size
+                if np.isfinite(uv).all() and 0 <= uv[0] < w and 0 <= uv[1] < h:  # in the image
+                    kp[p, cam, joint] = [*uv, 0.1 if hidden else rng.uniform(0.3, 1.0)]
+    args = dict(hidden_single_view=True, max_facing_cosine=facing)
+    got = HandLocator(CAMERAS, SHELVES, **args).locate(np.arange(people), floor, kp)
+    xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, **args)
     np.testing.assert_array_equal(got.source, source)
     np.testing.assert_array_equal(got.views, views)
     np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)

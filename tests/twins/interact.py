@@ -660,8 +660,13 @@ def locate_hands(
             w, el, sh = kp[c, WRIST[side]], kp[c, ELBOW[side]], kp[c, SHOULDER[side]]
             if w[2] > 0 and w[2] >= min_wrist_confidence and np.isfinite(w[:2]).all():
                 candidates.append((False, -w[2], c, w[:2]))
-            elif (hidden_single_view and min(el[2], sh[2]) > 0 and min(el[2], sh[2]) >= min_arm_confidence
-                  and np.isfinite(el[:2]).all() and np.isfinite(sh[:2]).all()):
+            elif (
+                hidden_single_view
+                and min(el[2], sh[2]) > 0
+                and min(el[2], sh[2]) >= min_arm_confidence
+                and np.isfinite(el[:2]).all()
+                and np.isfinite(sh[:2]).all()
+            ):
                 guess = el[:2] + forearm_ratio * (el[:2] - sh[:2])  # the hidden wrist's pixel
                 candidates.append((True, -min(el[2], sh[2]), c, guess))
         for hidden, _conf, c, uv in sorted(candidates, key=lambda k: k[:3]):
