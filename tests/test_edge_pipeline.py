@@ -17,11 +17,9 @@ from walkout import protocol
 from walkout.config.loader import load_store
 from walkout.detect import Detections
 from walkout.edge.floor_points import FloorPointParams, floor_observations, foot_pixels
-from walkout.edge.hands import FacePlanes, HandParams, hands_in_3d
 from walkout.edge.pipeline import EdgePipeline
 from walkout.edge.replay import replay_run
 from walkout.geometry import Camera
-from walkout.interact import Shelves
 
 REPO = Path(__file__).resolve().parent.parent
 STORE = load_store(REPO / "configs" / "store.yaml")
@@ -219,99 +217,23 @@ def test_floor_points_drop_low_scores_and_off_floor_points() -> None:
 
 
 # -- hands ---------------------------------------------------------------------------------
+# Hands in 3-D are walkout.interact.HandLocator's (tests/test_interact_hands.py); here only that
+# the pipeline hands it the fused detections' keypoints and its parameters.
 
 
-def _hand_setup(cameras: list[str]) -> tuple[list[Camera], FacePlanes]:
-    shelves = Shelves(STORE)
-    cams = [Camera.from_calibration(STORE.calibrations[c], (1280, 720)) for c in cameras]
-    return cams, FacePlanes(STORE.config, shelves)
-
-
-def test_wrists_seen_twice_are_triangulated() -> None:
-    cams, planes = _hand_setup(["cam1", "cam2"])
-    person = np.array([3.0, 3.0])
-    left, right = np.array([2.8, 3.3, 1.0]), np.array([3.3, 3.4, 1.2])
-    dets = [_person_detection(c, person, 0.07, (left, right)) for c in cams]
-    hands = hands_in_3d(np.array([7]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
-                        HandParams())
-    assert hands.track.tolist() == [7, 7] and hands.side.tolist() == [0, 1]
-    assert np.allclose(hands.position, [left, right], atol=1e-4)
-    assert np.allclose(hands.sigma, HandParams().triangulated_sigma_m)
-
-
-def test_a_hidden_wrist_is_extrapolated_along_the_arm() -> None:
-    cams, planes = _hand_setup(["cam1", "cam2"])
-    person = np.array([3.0, 3.0])
-    shoulder, elbow = np.array([3.2, 3.0, 1.4]), np.array([3.3, 3.3, 1.3])
-    dets = [_person_detection(c, person, 0.07) for c in cams]
-    for cam, det in zip(cams, dets, strict=True):
-        det.keypoints[0, 6] = (*cam.image_from_store(shoulder[None, :])[0], 0.8)  # type: ignore[index]
-        det.keypoints[0, 8] = (*cam.image_from_store(elbow[None, :])[0], 0.3)  # type: ignore[index]
-    params = HandParams()
-    hands = hands_in_3d(np.array([1]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
-                        params)
-    assert hands.side.tolist() == [1]  # the right arm only: the left has no elbow
-    expected = elbow + params.forearm_ratio * (elbow - shoulder)
-    # Extrapolating in the image is not exactly extrapolating in space (perspective).
-    assert np.linalg.norm(hands.position[0] - expected) < 0.03
-    off = hands_in_3d(np.array([1]), person[None, :], np.array([[0, 0]]), dets, cams, planes,
-                      HandParams(hidden_wrists=False))
-    assert len(off) == 0
-
-
-def test_a_single_view_wrist_stays_on_its_ray_near_the_shelf() -> None:
-    cams, planes = _hand_setup(["cam1"])
-    face = 2  # S3's front face, the plane x = 0.55 (normal +x)
-    person = np.array([0.95, 5.2])
-    wrist = np.array([0.45, 5.3, 1.1])  # 0.10 m into the shelf
-    det = _person_detection(cams[0], person, 0.07, (wrist, wrist))
-    det.keypoints[0, 9, 2] = 0.0  # type: ignore[index]  # only the right wrist is seen
-    params = HandParams()
-    hands = hands_in_3d(np.array([4]), person[None, :], np.array([[0]]), [det], cams, planes,
-                        params)
-    assert hands.side.tolist() == [1]
-    point = hands.position[0]
-    assert np.allclose(cams[0].image_from_store(point[None, :])[0],
-                       det.keypoints[0, 10, :2], atol=1e-3)  # type: ignore[index]
-    assert hands.sigma[0] == params.single_view_sigma_m
-    assert planes.nearest(person[None, :]).tolist() == [face]
-    # cam1 looks along this face, so one view measures the depth: near the true 0.10 m.
-    depth = planes.offsets[face] - float(planes.normals[face] @ point)
-    assert abs(depth - 0.10) < 0.05
-    # A person far from any shelf face gets no single-view hand.
-    far = np.array([6.0, 2.5])
-    det_far = _person_detection(cams[0], far, 0.07, (np.array([6.2, 2.6, 1.0]),) * 2)
-    assert len(hands_in_3d(np.array([5]), far[None, :], np.array([[0]]), [det_far], cams,
-                           planes, params)) == 0
-
-
-def test_hand_smoother_removes_spikes_and_keeps_reaches() -> None:
-    from walkout.edge.hands import HandSmoother
-    from walkout.interact import Hands
-
-    smooth = HandSmoother(window_s=0.25)
-    depth = [0.0, 0.0, 0.15, 0.0, 0.0, 0.12, 0.12, 0.12, 0.12, 0.0, 0.0]  # a spike, a reach
-    out = []
-    for k, d in enumerate(depth):
-        hands = Hands.of([3], [1], [[1.0, d, 1.0]], [0.03])
-        out.append(float(smooth(0.1 * k, hands).position[0, 1]))
-    assert max(out[:5]) == 0.0  # the one-frame spike is gone
-    assert out[6:9] == [0.12, 0.12, 0.12]  # the reach stays, one frame late at most
-    assert HandSmoother(0.0)(0.0, Hands.of([1], [0], [[1, 2, 3]], [0.1])).position.tolist() == \
-        [[1.0, 2.0, 3.0]]
-    smooth(100.0, Hands.empty())
-    assert not smooth._history  # hands of tracks long gone are forgotten
-    with pytest.raises(ValueError, match="window_s"):
-        HandSmoother(-1.0)
-
-
-def test_the_interaction_rooms_hand_locator_plugs_in(tiny_run: Path, tiny_replay) -> None:
+def test_the_locator_gets_the_pipelines_keypoints_and_parameters(tiny_run: Path,
+                                                                  tiny_replay) -> None:
     from walkout.edge.pipeline import PipelineParams
 
-    other = replay_run(tiny_run, params=PipelineParams(hand_locator="interact"))
-    tracks = [m for m in other.messages if m.type == "tracks"]
+    assert sum(len(r.hands) for r in tiny_replay.results) > 0
+    for result in tiny_replay.results:  # hands only of tracks matched this frameset
+        matched = set(result.tracks.ids[result.tracks.det_index >= 0].tolist())
+        assert set(result.hands.track.tolist()) <= matched
+    blind = replay_run(tiny_run, params=PipelineParams(
+        locator={"min_wrist_confidence": 1.0, "min_arm_confidence": 1.0}))
+    assert sum(len(r.hands) for r in blind.results) == 0  # no keypoint is that sure
+    tracks = [m for m in blind.messages if m.type == "tracks"]
     assert tracks == [m for m in tiny_replay.messages if m.type == "tracks"]
-    assert sum(len(r.hands) for r in other.results) > 0
 
 
 def test_observations_closer_than_a_body_are_one_person() -> None:

@@ -121,21 +121,68 @@ def test_the_arm_model_bends_the_forearm_up_by_elbow_flexion() -> None:
     assert hands.xyz[0, 1, 2] > elbow[2] + 0.785 * upper[2]  # above the straight extension
 
 
-def test_one_wrist_view_without_an_arm_lands_on_the_face_in_front() -> None:
+CAM1 = [c.id for c in STORE.cameras].index("cam1")
+BESIDE_S3 = np.array([[0.95, 5.2]])  # 0.4 m in front of S3's front face, the plane x = 0.55
+
+
+def test_one_wrist_view_along_the_face_measures_its_depth() -> None:
+    wrist = np.array([0.45, 5.3, 1.1])  # 0.10 m into S3
+    hands = LOCATOR.locate([4], BESIDE_S3, keypoints_of({10: wrist}, cameras=[CAM1]))
+    assert hands.source[0, 1] == HandSource.FACE_RAY and hands.views[0, 1] == 1
+    point = hands.xyz[0, 1]
+    # On the wrist's ray ...
+    np.testing.assert_allclose(
+        CAMERAS[CAM1].image_from_store(point[None])[0],
+        CAMERAS[CAM1].image_from_store(wrist[None])[0],
+        atol=1e-6,
+    )
+    # ... and cam1 looks along this face, so the one view measures the depth: near 0.10 m.
+    face, coords = SHELVES.nearest_face(point[None])
+    assert SHELVES.face_of(int(face[0])) == ("S3", "front")
+    assert abs(coords[0, 0] - 0.10) < 0.05
+    assert hands.sigma[0, 1] >= 0.08  # carries the prior's uncertainty
+
+
+def test_one_seen_wrist_looking_into_the_face_is_left_out() -> None:
     _shoulder, _elbow, wrist = arm_in_front_of_s5()
-    kp = keypoints_of({10: wrist}, cameras=[3])
-    hands = locate(kp)
+    into = [
+        c
+        for c in range(len(CAMERAS))
+        if abs(CAMERAS[c].rays_from_image(CAMERAS[c].image_from_store(wrist[None]))[0, 1]) > 0.5
+    ]  # S5's front normal is +y
+    assert into
+    hands = locate(keypoints_of({10: wrist}, cameras=[into[0]]))
+    assert hands.source[0, 1] == HandSource.NONE  # depth 0 would end reaches others measured
+
+
+def test_one_hidden_wrist_is_placed_behind_the_face_on_its_arm_ray() -> None:
+    shoulder, elbow, _wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow}, cameras=[3], conf=0.1)  # hidden, one view
+    assert locate(kp).source[0, 1] == HandSource.NONE  # off by default
+    hands = HandLocator(CAMERAS, SHELVES, hidden_single_view=True).locate([1], FLOOR, kp)
     assert hands.source[0, 1] == HandSource.FACE_RAY
+    # On the ray of the wrist pixel extrapolated along the arm in that image ...
+    uv = kp[0, 3, 8, :2] + 0.785 * (kp[0, 3, 8, :2] - kp[0, 3, 6, :2])
+    np.testing.assert_allclose(CAMERAS[3].image_from_store(hands.xyz[0, 1][None])[0], uv, atol=1e-6)
+    # ... and nearest there to the prior hidden_depth (0.10 m) behind S5's front face.
     face, coords = SHELVES.nearest_face(hands.xyz[0, 1][None])
     assert SHELVES.face_of(int(face[0])) == ("S5", "front")
-    assert coords[0, 0] == pytest.approx(0.0, abs=1e-9)  # on the face plane, never inside
+    assert coords[0, 0] > 0.03  # inside the shelf: a reach the engine can see
+
+
+def test_no_one_view_hand_for_a_person_away_from_every_face() -> None:
+    wrist = np.array([6.2, 2.6, 1.0])
+    hands = LOCATOR.locate([5], np.array([[6.0, 2.5]]), keypoints_of({10: wrist}, cameras=[CAM1]))
+    assert hands.source[0, 1] == HandSource.NONE
 
 
 def test_a_hand_far_from_its_track_is_someone_elses_and_dropped() -> None:
     shoulder, elbow, wrist = arm_in_front_of_s5()
     kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist})
     near = LOCATOR.locate([1], FLOOR, kp)
-    far = LOCATOR.locate([1], FLOOR + np.array([1.5, 0.0]), kp)  # the track is 1.5 m away from this arm
+    far = LOCATOR.locate(
+        [1], FLOOR + np.array([1.5, 0.0]), kp
+    )  # the track is 1.5 m away from this arm
     assert near.source[0, 1] == HandSource.TRIANGULATED
     assert far.source[0, 1] == HandSource.NONE
     assert len(far.hands()) == 0
@@ -155,6 +202,10 @@ def test_bad_arguments_name_themselves() -> None:
         LOCATOR.locate([1], np.zeros((2, 2)), np.zeros((1, 8, 17, 3)))
     with pytest.raises(ValueError, match="max_residual_px"):
         HandLocator(CAMERAS, SHELVES, max_residual_px=0.0)
+    with pytest.raises(ValueError, match="max_facing_cosine"):
+        HandLocator(CAMERAS, SHELVES, max_facing_cosine=1.5)
+    with pytest.raises(ValueError, match="hidden_depth"):
+        HandLocator(CAMERAS, SHELVES, hidden_depth=-0.1)
     with pytest.raises(ValueError, match="track_ids: expected 1 ids"):
         LOCATOR.locate([1, 2], FLOOR, np.zeros((1, 8, 17, 3)))
 
@@ -195,9 +246,61 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
                         kp[p, c, joint] = [*uv, rng.uniform(0.01, 1.0)]
     got = LOCATOR.locate(np.arange(people), floor, kp)
     xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, elbow_flexion=0.0)
-    bent = HandLocator(CAMERAS, SHELVES).locate(np.arange(people), floor, kp)
-    xyz_bent, *_ = locate_hands(TUPLES, TWIN_SHELVES, kp, floor)
+    # Defaults, with the one-view fallback for hidden wrists on and for people seen twice.
+    bent = HandLocator(CAMERAS, SHELVES, hidden_single_view=True, max_person_views=2).locate(
+        np.arange(people), floor, kp
+    )
+    xyz_bent, *_ = locate_hands(
+        TUPLES, TWIN_SHELVES, kp, floor, hidden_single_view=True, max_person_views=2
+    )
     np.testing.assert_allclose(bent.xyz, xyz_bent, atol=1e-6)
+    np.testing.assert_array_equal(got.source, source)
+    np.testing.assert_array_equal(got.views, views)
+    np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)
+    np.testing.assert_allclose(got.sigma, sigma, atol=1e-6)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    hidden=st.booleans(),
+    noise=st.floats(0.0, 4.0),
+    facing=st.floats(0.1, 1.0),
+)
+def test_one_view_fallback_matches_the_twin(
+    seed: int, hidden: bool, noise: float, facing: float
+) -> None:
+    """Arms seen by one camera only (a seen wrist, or a hidden one with elbow and shoulder),
+    people near and beside random faces: the FACE_RAY branch, C++ against the twin."""
+    rng = np.random.default_rng(seed)
+    people = 3
+    kp = np.zeros((people, len(CAMERAS), 17, 3))
+    floor = np.zeros((people, 2))
+    for p in range(people):
+        face = TWIN_SHELVES.faces[rng.integers(len(TWIN_SHELVES.faces))]
+        u = rng.uniform(-0.3, face.length + 0.3)
+        feet = face.origin + face.along * u + face.normal * rng.uniform(-0.2, 1.4)
+        floor[p] = feet
+        cam = int(rng.integers(len(CAMERAS)))
+        for side in (0, 1):
+            shoulder = np.r_[feet + face.along * (0.2 if side else -0.2), rng.uniform(1.2, 1.5)]
+            target = np.r_[
+                face.origin + face.along * u - face.normal * rng.uniform(-0.3, 0.15),
+                rng.uniform(0.4, 1.6),
+            ]
+            direction = (target - shoulder) / np.linalg.norm(target - shoulder)
+            elbow = shoulder + direction * 0.3
+            wrist = elbow + direction * 0.25
+            joints = ((5 + side, shoulder), (7 + side, elbow)) + (
+                () if hidden else ((9 + side, wrist),)
+            )
+            for joint, X in joints:
+                uv = CAMERAS[cam].image_from_store(X[None])[0] + rng.normal(0, noise, 2)
+                w, h = CAMERAS[cam].image_size
+                if np.isfinite(uv).all() and 0 <= uv[0] < w and 0 <= uv[1] < h:  # in the image
+                    kp[p, cam, joint] = [*uv, 0.1 if hidden else rng.uniform(0.3, 1.0)]
+    args = dict(hidden_single_view=True, max_facing_cosine=facing)
+    got = HandLocator(CAMERAS, SHELVES, **args).locate(np.arange(people), floor, kp)
+    xyz, sigma, source, views = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, **args)
     np.testing.assert_array_equal(got.source, source)
     np.testing.assert_array_equal(got.views, views)
     np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)

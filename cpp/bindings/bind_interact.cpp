@@ -320,7 +320,10 @@ void bind_interact(py::module_& m) {
                        double min_wrist_confidence, double min_arm_confidence,
                        double max_residual_px, double pixel_sigma, double forearm_ratio,
                        double elbow_flexion, double arm_sigma, double max_hand_distance,
-                       double max_face_distance) {
+                       double max_face_distance, double hidden_depth, double prior_height,
+                       double max_facing_cosine, double max_prior_distance,
+                       double single_view_sigma, int max_person_views, bool hidden_single_view,
+                       double max_arm_reach) {
              HandLocatorParams p;
              p.min_wrist_confidence = min_wrist_confidence;
              p.min_arm_confidence = min_arm_confidence;
@@ -331,12 +334,23 @@ void bind_interact(py::module_& m) {
              p.arm_sigma = arm_sigma;
              p.max_hand_distance = max_hand_distance;
              p.max_face_distance = max_face_distance;
+             p.hidden_depth = hidden_depth;
+             p.prior_height = prior_height;
+             p.max_facing_cosine = max_facing_cosine;
+             p.max_prior_distance = max_prior_distance;
+             p.single_view_sigma = single_view_sigma;
+             p.max_person_views = max_person_views;
+             p.hidden_single_view = hidden_single_view;
+             p.max_arm_reach = max_arm_reach;
              return HandLocator(std::move(cameras), shelves, p);
            }),
            py::arg("cameras"), py::arg("shelves"), py::kw_only(), py::arg("min_wrist_confidence"),
            py::arg("min_arm_confidence"), py::arg("max_residual_px"), py::arg("pixel_sigma"),
            py::arg("forearm_ratio"), py::arg("elbow_flexion"), py::arg("arm_sigma"),
-           py::arg("max_hand_distance"), py::arg("max_face_distance"))
+           py::arg("max_hand_distance"), py::arg("max_face_distance"), py::arg("hidden_depth"),
+           py::arg("prior_height"), py::arg("max_facing_cosine"), py::arg("max_prior_distance"),
+           py::arg("single_view_sigma"), py::arg("max_person_views"),
+           py::arg("hidden_single_view"), py::arg("max_arm_reach"))
       .def_property_readonly("camera_count", &HandLocator::camera_count)
       .def(
           "locate",

@@ -443,6 +443,14 @@ class InteractHandLocator:
         arm_sigma: float,
         max_hand_distance: float,
         max_face_distance: float,
+        hidden_depth: float,
+        prior_height: float,
+        max_facing_cosine: float,
+        max_prior_distance: float,
+        single_view_sigma: float,
+        max_person_views: int,
+        hidden_single_view: bool,
+        max_arm_reach: float,
     ) -> None: ...
     @property
     def camera_count(self) -> int: ...

@@ -337,7 +337,7 @@ class HandSource(enum.IntEnum):
     TRIANGULATED = 1  # the wrist in two or more views that agree
     WRIST_RAY_ELBOW = 2  # one wrist view, a forearm away from the triangulated elbow
     ARM_EXTRAPOLATED = 3  # no wrist view: the straight-arm extension of shoulder and elbow
-    FACE_RAY = 4  # one wrist view, no arm: where its ray meets the nearest face in front
+    FACE_RAY = 4  # one view: its wrist ray (seen, or hidden and extrapolated) at the face in front
 
 
 @dataclass(frozen=True)
@@ -363,8 +363,12 @@ class HandLocator:
     Tried in order: the wrist triangulated from two or more views (a set whose RMS residual
     exceeds ``max_residual_px`` is retried without each view, throwing out one wrong pairing);
     one wrist ray a forearm away from the triangulated elbow; the arm model (shoulder and
-    elbow extended by a forearm bent ``elbow_flexion`` upwards) when no camera sees the wrist (inside a shelf it is hidden from
-    most); one wrist ray met with the nearest open face in front of the person.
+    elbow extended by a forearm bent ``elbow_flexion`` upwards) when no camera sees the wrist
+    (inside a shelf it is hidden from most); then, with one view only, the wrist's ray (seen,
+    or hidden and extrapolated along the arm in that image) met with the nearest open face in
+    front of the person: its point nearest a prior at that face (on the face plane for a seen
+    wrist, ``hidden_depth`` behind it for a hidden one). This is the only locator: the edge
+    pipeline and the benchmarks call it.
 
     Parameters (each: what raising it trades):
         min_wrist_confidence: wrist keypoints below it are unused: fewer wrong positions,
@@ -373,7 +377,8 @@ class HandLocator:
             hidden joints with low confidence): raising it ignores hidden arms.
         max_residual_px: RMS reprojection error (pixels) above which views disagree: raising
             it keeps noisy right triangulations and lets wrong pairings through.
-        pixel_sigma: keypoint noise (pixels) turned into each position's sigma: raising it
+        pixel_sigma: keypoint noise (pixels) turned into each position's sigma (scaled up by
+            residual / pixel_sigma where the views disagree more than that): raising it
             widens slot probabilities and lowers reach confidences.
         forearm_ratio: forearm / upper-arm length (0.146 H / 0.186 H, Drillis & Contini).
         elbow_flexion: radians the forearm bends upwards off the upper arm's line in the arm
@@ -383,8 +388,36 @@ class HandLocator:
         max_hand_distance: metres on the floor a hand may be from its track's point; beyond
             it the estimate is someone else's keypoint (a wrong association) and is dropped.
             Raising it keeps long reaches of people tracked off-centre.
-        max_face_distance: how far (metres) a person may stand from a face for the one-view
-            face fallback: raising it places more hands on faces of shelves across the aisle.
+        max_face_distance: how far (metres) a person may stand in front of a face for the
+            one-view fallback: raising it places hands of people further back on faces.
+        hidden_depth: metres behind the face of a one-view hidden wrist's prior (the shelf is
+            what hides it); must exceed the engine's enter_depth for such reaches to count.
+            Raising it finds more reaches seen by one camera looking into the face, and more
+            false ones from hands hidden just in front of a shelf.
+        prior_height: metres, the one-view prior's height (mid-shelf, where hands reach).
+        max_facing_cosine: a one-view *seen* wrist is used only when its ray is at most this
+            |cos| off the face plane (the ray then measures the depth): raising it admits
+            rays looking into the face, whose guessed depth 0 ends or splits reaches.
+        max_prior_distance: metres; a one-view hand further than this from its prior is
+            dropped (not at the shelf). Raising it keeps more far guesses.
+        single_view_sigma: metres added in quadrature to a one-view hand's sigma (its depth
+            is a prior): raising it widens slot probabilities and lowers confidences.
+        max_person_views: the one-view fallback only for a person at most this many cameras
+            see (any keypoint): where more see them, one view of an arm is more often an arm
+            hidden by the body. Raising it finds more one-view reaches, and more false ones.
+        hidden_single_view: also place a one-view *hidden* wrist (extrapolated along the arm in
+            that image) ``hidden_depth`` behind the face. On finds reaches that only one camera
+            sees (the shelf hides the hand inside it) and turns some arms hidden by the body
+            into false reaches: with the store's 8 overlapping cameras it cost precision
+            (0.95 -> 0.77 on the oracle tuning seeds 11-13), on edge-a's 4 cameras it raised
+            recall (0.43 -> 0.54 on benchmarks/bench_edge.py's run). Off by default; the edge
+            pipeline turns it on.
+        max_arm_reach: metres; a measured wrist (triangulated or one-view) further than this
+            from its own triangulated shoulder is a neighbour's keypoint in this person's
+            detections, or two near-parallel rays agreeing on a wrong depth (shoulder to wrist
+            is 0.33 H, Drillis & Contini): a triangulated one gives way to the arm fallbacks,
+            a one-view one is dropped. Lowering it rejects more of those and, below an arm's
+            length, real hands.
     """
 
     def __init__(
@@ -400,7 +433,15 @@ class HandLocator:
         elbow_flexion: float = 0.5,
         arm_sigma: float = 0.05,
         max_hand_distance: float = 1.0,
-        max_face_distance: float = 1.2,
+        max_face_distance: float = 1.0,
+        hidden_depth: float = 0.10,
+        prior_height: float = 1.1,
+        max_facing_cosine: float = 0.5,
+        max_prior_distance: float = 0.8,
+        single_view_sigma: float = 0.08,
+        max_person_views: int = 1,
+        hidden_single_view: bool = False,
+        max_arm_reach: float = 0.7,
     ) -> None:
         self.cameras = list(cameras)
         self._impl = _core.InteractHandLocator(
@@ -415,6 +456,14 @@ class HandLocator:
             arm_sigma=arm_sigma,
             max_hand_distance=max_hand_distance,
             max_face_distance=max_face_distance,
+            hidden_depth=hidden_depth,
+            prior_height=prior_height,
+            max_facing_cosine=max_facing_cosine,
+            max_prior_distance=max_prior_distance,
+            single_view_sigma=single_view_sigma,
+            max_person_views=max_person_views,
+            hidden_single_view=hidden_single_view,
+            max_arm_reach=max_arm_reach,
         )
 
     def locate(

@@ -568,7 +568,15 @@ def locate_hands(
     elbow_flexion: float = 0.5,
     arm_sigma: float = 0.05,
     max_hand_distance: float = 1.0,
-    max_face_distance: float = 1.2,
+    max_face_distance: float = 1.0,
+    hidden_depth: float = 0.10,
+    prior_height: float = 1.1,
+    max_facing_cosine: float = 0.5,
+    max_prior_distance: float = 0.8,
+    single_view_sigma: float = 0.08,
+    max_person_views: int = 1,
+    hidden_single_view: bool = False,
+    max_arm_reach: float = 0.7,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
     source (N, 2), views (N, 2)) from keypoints (N, C, 17, 3) and floor points (N, 2)."""
@@ -617,8 +625,8 @@ def locate_hands(
                     best = (Y[0], r[0])
             if best is None or best[1] > max_residual_px:
                 return None
-            X, views = best[0], len(used) - 1
-        return X, view_sigma(X, px), views
+            X, res, views = best[0], best[1], len(used) - 1
+        return X, view_sigma(X, px) * max(1.0, float(res) / pixel_sigma), views
 
     def arm_wrist(shoulder: np.ndarray, elbow: np.ndarray) -> np.ndarray:
         """A forearm from the elbow along the upper arm, turned up by elbow_flexion."""
@@ -631,6 +639,54 @@ def locate_hands(
         s = math.sin(elbow_flexion) / vn if vn > 1e-9 else 0.0
         return elbow + forearm_ratio * a * (math.cos(elbow_flexion) * u + s * v)
 
+    def ray(view: int, uv: np.ndarray) -> np.ndarray:
+        K, dist, R, _t = cameras[view]
+        x, y = normalized_from_pixel(uv[None], K, dist)[0]
+        return R.T @ (np.array([x, y, 1.0]) / math.sqrt(x * x + y * y + 1.0))
+
+    def single_view(kp: np.ndarray, side: int, xy: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """One view: the ray's point nearest a prior at the face the person stands before."""
+        if not shelves.faces:
+            return None
+        f_index = int(shelves.nearest_face(np.r_[xy, prior_height][None])[0][0])
+        f = shelves.faces[f_index]
+        stand, along = (xy - f.origin) @ f.normal, (xy - f.origin) @ f.along
+        if not (-0.1 <= stand <= max_face_distance and -0.1 <= along <= f.length + 0.1):
+            return None
+        if (kp[:, :, 2] > 0).any(axis=1).sum() > max_person_views:
+            return None  # others see this person: one view of an arm is not a reach
+        candidates = []  # (not seen, -confidence, camera, pixel): seen first, most confident
+        for c in range(len(cameras)):
+            w, el, sh = kp[c, WRIST[side]], kp[c, ELBOW[side]], kp[c, SHOULDER[side]]
+            if w[2] > 0 and w[2] >= min_wrist_confidence and np.isfinite(w[:2]).all():
+                candidates.append((False, -w[2], c, w[:2]))
+            elif (
+                hidden_single_view
+                and min(el[2], sh[2]) > 0
+                and min(el[2], sh[2]) >= min_arm_confidence
+                and np.isfinite(el[:2]).all()
+                and np.isfinite(sh[:2]).all()
+            ):
+                guess = el[:2] + forearm_ratio * (el[:2] - sh[:2])  # the hidden wrist's pixel
+                candidates.append((True, -min(el[2], sh[2]), c, guess))
+        for hidden, _conf, c, uv in sorted(candidates, key=lambda k: k[:3]):
+            d = ray(c, uv)
+            if not np.isfinite(d).all():
+                continue
+            if not hidden and abs(d[:2] @ f.normal) > max_facing_cosine:
+                continue
+            depth = hidden_depth if hidden else 0.0
+            prior = np.r_[xy - f.normal * (stand + depth), prior_height]
+            t = (prior - centres[c]) @ d
+            if not t > 0:
+                continue
+            X = centres[c] + t * d
+            if not np.linalg.norm(X - prior) <= max_prior_distance:
+                continue
+            ray_sigma = pixel_sigma * t / cameras[c][0][0, 0]
+            return X, math.sqrt(ray_sigma**2 + single_view_sigma**2)
+        return None
+
     n = len(keypoints)
     xyz, sigma = np.zeros((n, 2, 3)), np.zeros((n, 2))
     source, views = np.zeros((n, 2), np.int8), np.zeros((n, 2), np.int32)
@@ -638,7 +694,15 @@ def locate_hands(
         kp = keypoints[p]
         for side in (0, 1):
             wrist_px = pixels_of(kp, WRIST[side], min_wrist_confidence)
-            if (~np.isnan(wrist_px[:, 0])).sum() >= 2 and (w := joint_3d(wrist_px)) is not None:
+            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
+            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
+            w = joint_3d(wrist_px) if (~np.isnan(wrist_px[:, 0])).sum() >= 2 else None
+            # Beyond an arm's reach of its own shoulder: near-parallel rays or a neighbour's
+            # wrist; the arm decides below.
+            if w is not None and shoulder is not None:
+                if np.linalg.norm(w[0] - shoulder[0]) > max_arm_reach:
+                    w = None
+            if w is not None:
                 xyz[p, side], sigma[p, side], source[p, side], views[p, side] = (
                     w[0],
                     w[1],
@@ -646,15 +710,10 @@ def locate_hands(
                     w[2],
                 )
                 continue
-            elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
-            shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
             seen = [c for c in range(len(cameras)) if not np.isnan(wrist_px[c, 0])]
             view = max(seen, key=lambda c: (kp[c, WRIST[side], 2], -c)) if seen else None
             if view is not None:
-                K, dist, R, _t = cameras[view]
-                x, y = normalized_from_pixel(wrist_px[view][None], K, dist)[0]
-                d = R.T @ (np.array([x, y, 1.0]) / math.sqrt(x * x + y * y + 1.0))
-                origin = centres[view]
+                d, origin = ray(view, wrist_px[view]), centres[view]
             if view is not None and elbow is not None:
                 E = elbow[0]
                 fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
@@ -671,7 +730,7 @@ def locate_hands(
                         <= np.linalg.norm(origin + t2 * d - w0)
                         else t2
                     )
-                ray_sigma = pixel_sigma * t / K[0, 0]
+                ray_sigma = pixel_sigma * t / cameras[view][0][0, 0]
                 xyz[p, side] = origin + t * d
                 sigma[p, side] = math.sqrt(ray_sigma**2 + elbow[1] ** 2 + arm_sigma**2)
                 source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1
@@ -681,33 +740,20 @@ def locate_hands(
                 sigma[p, side] = math.sqrt((elbow[1] * (1 + forearm_ratio)) ** 2 + arm_sigma**2)
                 source[p, side], views[p, side] = ARM_EXTRAPOLATED, 0
                 continue
-            if view is None:
-                continue
-            best = math.inf
-            for f_index, f in enumerate(shelves.faces):
-                stand = (track_xy[p] - f.origin) @ f.normal
-                denom = d[:2] @ f.normal
-                if stand < 0 or stand > max_face_distance or abs(denom) < 1e-9:
-                    continue
-                t = ((f.origin - origin[:2]) @ f.normal) / denom
-                if not t > 0:
-                    continue
-                X = origin + t * d
-                _depth, _eff, u, v = shelves.face_coords(f_index, X[None])[0]
-                m = shelves.margin
-                if u < -m or u > f.length + m or v < -m or v > (f.z1 - f.z0) + m:
-                    continue
-                if stand < best:
-                    best = stand
-                    K = cameras[view][0]
-                    ray_sigma = pixel_sigma * t / K[0, 0]
-                    xyz[p, side] = X
-                    sigma[p, side] = math.sqrt(ray_sigma**2 + arm_sigma**2)
-                    source[p, side], views[p, side] = FACE_RAY, 1
+            found = single_view(kp, side, track_xy[p])
+            if found is not None:
+                xyz[p, side], sigma[p, side] = found
+                source[p, side], views[p, side] = FACE_RAY, 1
     # A hand far from its person's floor point belongs to someone else (or nobody).
     far = ~(np.linalg.norm(xyz[:, :, :2] - track_xy[:, None, :], axis=-1) <= max_hand_distance)
     far &= source != NONE
     xyz[far], sigma[far], source[far], views[far] = 0.0, 0.0, NONE, 0
+    # A one-view wrist beyond an arm's reach of its own shoulder is a neighbour's keypoint.
+    for p, side in zip(*np.nonzero(source == FACE_RAY), strict=True):
+        shoulder = joint_3d(pixels_of(keypoints[p], SHOULDER[side], min_arm_confidence))
+        if shoulder is not None:
+            if np.linalg.norm(shoulder[0] - xyz[p, side]) > max_arm_reach:
+                xyz[p, side], sigma[p, side], source[p, side], views[p, side] = 0.0, 0.0, NONE, 0
     return xyz, sigma, source, views
 
 

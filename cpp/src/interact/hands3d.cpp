@@ -1,6 +1,7 @@
 // Hands in 3-D from per-camera pose keypoints; see walkout/interact/hands3d.hpp.
 #include "walkout/interact/hands3d.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -69,6 +70,17 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
        "max_hand_distance: expected a finite value > 0 metres");
   need(params_.max_face_distance >= 0 && std::isfinite(params_.max_face_distance),
        "max_face_distance: expected a finite value >= 0 metres");
+  need(params_.hidden_depth >= 0 && std::isfinite(params_.hidden_depth),
+       "hidden_depth: expected a finite value >= 0 metres");
+  need(std::isfinite(params_.prior_height), "prior_height: expected a finite height in metres");
+  need(params_.max_facing_cosine >= 0 && params_.max_facing_cosine <= 1,
+       "max_facing_cosine: expected a value in [0, 1]");
+  need(params_.max_prior_distance > 0 && std::isfinite(params_.max_prior_distance),
+       "max_prior_distance: expected a finite value > 0 metres");
+  need(params_.max_arm_reach > 0 && std::isfinite(params_.max_arm_reach),
+       "max_arm_reach: expected a finite value > 0 metres");
+  need(params_.single_view_sigma >= 0 && std::isfinite(params_.single_view_sigma),
+       "single_view_sigma: expected a finite value >= 0 metres");
   for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
 }
 
@@ -125,8 +137,100 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   if (!best.ok) return best;
   std::copy(X, X + 3, best.xyz);
   best.views = __builtin_popcount(views);
-  best.sigma = view_sigma(X, pixels);
+  // The residual measures the keypoints' actual disagreement: a point whose views disagree
+  // by more than the assumed pixel noise is that much less certain (hidden joints are
+  // placed with several times the noise of seen ones). Scaling keeps noisy arm-model hands
+  // from outweighing measured ones in the engine's per-hand filter.
+  best.sigma = view_sigma(X, pixels) * std::max(1.0, residual / params_.pixel_sigma);
   return best;
+}
+
+// The fallback for a hand that only one camera gives: its wrist (seen, or hidden and
+// extrapolated along the arm in that image: elbow + forearm_ratio · (elbow − shoulder)) lies
+// on one ray, and the depth along the ray is what one view cannot measure. The person stands
+// in front of one face (the nearest open face to a point above their feet); a hand that
+// reaches is at that face, so the answer is the ray's point nearest to a prior there: on the
+// face plane for a seen wrist, hidden_depth behind it for a hidden one (the shelf is what
+// hides a wrist inside it), at prior_height, straight in front of the person. A ray running
+// along the face measures the depth itself; one looking into it cannot, so a seen wrist on
+// such a ray (|cos| to the normal above max_facing_cosine) is left out: its guess at depth 0
+// would end or split a reach that other frames measured. Views are tried seen wrists first,
+// most confident first; the first that passes wins.
+bool HandLocator::single_view(const double* keypoints, std::size_t p, int side,
+                              const double* xy, HandEstimate* e) const {
+  const std::size_t C = cameras_.size();
+  if (shelves_.faces().empty()) return false;
+  // A person other cameras see too has an arm they would have seen reaching: one view of it
+  // is more often an arm hidden by the body than a hand hidden by the shelf.
+  int person_views = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double* kp = keypoints + (p * C + c) * kKeypoints * 3;
+    bool any = false;
+    for (int j = 0; j < kKeypoints; ++j) any = any || kp[3 * j + 2] > 0;
+    person_views += any;
+  }
+  if (person_views > params_.max_person_views) return false;
+  const double probe[3] = {xy[0], xy[1], params_.prior_height};
+  const int f = shelves_.nearest_face(probe, nullptr);
+  if (f < 0) return false;
+  const Face& face = shelves_.faces()[static_cast<std::size_t>(f)];
+  const double stand = (xy[0] - face.ox) * face.nx + (xy[1] - face.oy) * face.ny;
+  const double along = (xy[0] - face.ox) * face.ax + (xy[1] - face.oy) * face.ay;
+  // kStandSlack: the floor point's own error (a decimetre) before "in front of" fails.
+  constexpr double kStandSlack = 0.1;
+  if (stand < -kStandSlack || stand > params_.max_face_distance || along < -kStandSlack ||
+      along > face.length + kStandSlack)
+    return false;
+  // Candidate views: (seen?, confidence, camera, pixel).
+  struct View {
+    bool seen;
+    double conf;
+    std::size_t cam;
+    double uv[2];
+  };
+  std::vector<View> views;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double* kp = keypoints + (p * C + c) * kKeypoints * 3;
+    const double* w = kp + kWrist[side] * 3;
+    const double* el = kp + kElbow[side] * 3;
+    const double* sh = kp + kShoulder[side] * 3;
+    if (w[2] > 0 && w[2] >= params_.min_wrist_confidence && std::isfinite(w[0]) && std::isfinite(w[1])) {
+      views.push_back({true, w[2], c, {w[0], w[1]}});
+    } else if (params_.hidden_single_view && el[2] > 0 && sh[2] > 0 && el[2] >= params_.min_arm_confidence &&
+               sh[2] >= params_.min_arm_confidence && std::isfinite(el[0] + el[1] + sh[0] + sh[1])) {
+      const double r = params_.forearm_ratio;
+      views.push_back({false, std::min(el[2], sh[2]), c,
+                       {el[0] + r * (el[0] - sh[0]), el[1] + r * (el[1] - sh[1])}});
+    }
+  }
+  // Seen first, then the most confident, then the lower camera index (a stable order).
+  std::sort(views.begin(), views.end(), [](const View& a, const View& b) {
+    if (a.seen != b.seen) return a.seen;
+    if (a.conf != b.conf) return a.conf > b.conf;
+    return a.cam < b.cam;
+  });
+  for (const View& v : views) {
+    double d[3];
+    geometry::rays_from_image(cameras_[v.cam], v.uv, 1, d, 1);
+    if (!std::isfinite(d[0])) continue;
+    const double facing = std::fabs(d[0] * face.nx + d[1] * face.ny);
+    if (v.seen && facing > params_.max_facing_cosine) continue;
+    const double depth = v.seen ? 0.0 : params_.hidden_depth;
+    const double prior[3] = {xy[0] - face.nx * (stand + depth), xy[1] - face.ny * (stand + depth),
+                             params_.prior_height};
+    const auto& O = centres_[v.cam];
+    const double t = (prior[0] - O[0]) * d[0] + (prior[1] - O[1]) * d[1] + (prior[2] - O[2]) * d[2];
+    if (!(t > 0)) continue;
+    const double X[3] = {O[0] + t * d[0], O[1] + t * d[1], O[2] + t * d[2]};
+    if (!(dist3(X, prior) <= params_.max_prior_distance)) continue;
+    std::copy(X, X + 3, e->xyz);
+    const double ray_sigma = params_.pixel_sigma * t / cameras_[v.cam].fx;
+    e->sigma = std::sqrt(ray_sigma * ray_sigma + params_.single_view_sigma * params_.single_view_sigma);
+    e->source = HandSource::FaceRay;
+    e->views = 1;
+    return true;
+  }
+  return false;
 }
 
 void HandLocator::locate(const double* keypoints, const double* track_xy, std::size_t n,
@@ -152,9 +256,19 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
       // 1. The wrist in two or more views.
       const int wrist_views = gather(p, kWrist[side], params_.min_wrist_confidence);
       std::vector<double> wrist_px = px;
+      // The arm, for the consistency check and the fallbacks.
+      gather(p, kElbow[side], params_.min_arm_confidence);
+      const Point3 elbow = triangulate_joint(px.data());
+      gather(p, kShoulder[side], params_.min_arm_confidence);
+      const Point3 shoulder = triangulate_joint(px.data());
       if (wrist_views >= 2) {
         const Point3 w = triangulate_joint(wrist_px.data());
-        if (w.ok) {
+        // Two views whose rays meet at a small angle agree on a wrong point as well as on a
+        // right one (the residual cannot tell): a wrist further from its own shoulder than an
+        // arm reaches is such a point, or a neighbour's wrist in this person's detections. It
+        // is not used, and the arm decides below.
+        const bool arm_ok = !shoulder.ok || dist3(w.xyz, shoulder.xyz) <= params_.max_arm_reach;
+        if (w.ok && arm_ok) {
           std::copy(w.xyz, w.xyz + 3, e.xyz);
           e.sigma = w.sigma;
           e.source = HandSource::Triangulated;
@@ -162,11 +276,6 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
           continue;
         }
       }
-      // The arm, for the fallbacks.
-      gather(p, kElbow[side], params_.min_arm_confidence);
-      const Point3 elbow = triangulate_joint(px.data());
-      gather(p, kShoulder[side], params_.min_arm_confidence);
-      const Point3 shoulder = triangulate_joint(px.data());
       // The most confident single wrist view, if any.
       int view = -1;
       double view_conf = 0.0;
@@ -227,33 +336,8 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
         e.views = 0;
         continue;
       }
-      // 4. One wrist ray, no arm: where it meets the nearest open face in front of the person.
-      if (ray_ok) {
-        const double px_ = track_xy[2 * p], py_ = track_xy[2 * p + 1];
-        double best_d = std::numeric_limits<double>::infinity();
-        for (std::size_t f = 0; f < shelves_.faces().size(); ++f) {
-          const Face& face = shelves_.faces()[f];
-          // The person must stand on the open side of this face, near it.
-          const double stand = (px_ - face.ox) * face.nx + (py_ - face.oy) * face.ny;
-          if (stand < 0 || stand > params_.max_face_distance) continue;
-          const double denom = d[0] * face.nx + d[1] * face.ny;
-          if (std::fabs(denom) < 1e-9) continue;
-          const double t = ((face.ox - O[0]) * face.nx + (face.oy - O[1]) * face.ny) / denom;
-          if (!(t > 0)) continue;
-          const double X[3] = {O[0] + t * d[0], O[1] + t * d[1], O[2] + t * d[2]};
-          const FaceCoords fc = shelves_.face_coords(static_cast<int>(f), X);
-          const double m = shelves_.face_margin();
-          if (fc.u < -m || fc.u > face.length + m || fc.v < -m || fc.v > (face.z1 - face.z0) + m) continue;
-          if (stand < best_d) {
-            best_d = stand;
-            std::copy(X, X + 3, e.xyz);
-            const double ray_sigma = params_.pixel_sigma * t / cameras_[static_cast<std::size_t>(view)].fx;
-            e.sigma = std::sqrt(ray_sigma * ray_sigma + params_.arm_sigma * params_.arm_sigma);
-            e.source = HandSource::FaceRay;
-            e.views = 1;
-          }
-        }
-      }
+      // 4. One view: the wrist's ray met with the nearest face in front of the person.
+      if (single_view(keypoints, p, side, track_xy + 2 * p, &e)) continue;
     }
   }
   // A hand far from its person's floor point belongs to someone else (or to nobody).
@@ -261,7 +345,18 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
     HandEstimate& e = out[i];
     if (e.source == HandSource::None) continue;
     const double dx = e.xyz[0] - track_xy[2 * (i / 2)], dy = e.xyz[1] - track_xy[2 * (i / 2) + 1];
-    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) e = HandEstimate{};
+    if (!(std::sqrt(dx * dx + dy * dy) <= params_.max_hand_distance)) {
+      e = HandEstimate{};
+      continue;
+    }
+    // A one-view wrist further from its own shoulder than an arm reaches is a neighbour's
+    // wrist in this person's detections (crowded shelves). Triangulated wrists were checked
+    // against the arm above; the arm-model sources are within reach by construction.
+    if (e.source == HandSource::FaceRay) {
+      gather(i / 2, kShoulder[i % 2], params_.min_arm_confidence);
+      const Point3 shoulder = triangulate_joint(px.data());
+      if (shoulder.ok && dist3(shoulder.xyz, e.xyz) > params_.max_arm_reach) e = HandEstimate{};
+    }
   }
 }
 

@@ -12,7 +12,8 @@ camera missing from the frameset)::
     multi-view fusion one observation per person, keeping which detection of which camera
                       went into it                                           (walkout.track.fuse_views)
     floor tracker     ids that follow people                              (walkout.track.FloorTracker)
-    hands in 3-D      the wrists of the detections fused into each track  (walkout.edge.hands)
+    hands in 3-D      the keypoints of the detections fused into each track
+                      (walkout.interact.HandLocator, C++)
     interaction       reaches into slots, dwells at shelves            (walkout.interact.InteractionEngine)
     messages          ``tracks`` every frameset, ``reach`` and ``dwell`` when they close
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +36,6 @@ from walkout import protocol
 from walkout.config.loader import LoadedEdge, LoadedStore
 from walkout.detect import Detections
 from walkout.edge.floor_points import FloorObservations, FloorPointParams, floor_observations
-from walkout.edge.hands import FacePlanes, HandParams, HandSmoother, hands_in_3d
 from walkout.geometry import Camera
 from walkout.interact import Dwell, Event, HandLocator, Hands, InteractionEngine, Reach, Shelves
 from walkout.track import FloorTracker, FloorTracks, FusedViews, TrackState, fuse_views
@@ -48,7 +48,6 @@ class PipelineParams:
     """Every knob of the step, each documented where it lives.
 
     floor: :class:`~walkout.edge.floor_points.FloorPointParams`.
-    hands: :class:`~walkout.edge.hands.HandParams`.
     fusion_gate_probability: ``fuse_views``' gate. Raising it merges views further apart
         (tolerates calibration error, may merge two people standing close); lowering it
         splits one person into two observations under poor calibration.
@@ -59,16 +58,14 @@ class PipelineParams:
         raising ``min_inside_s`` to 0.2 s traded recall for precision at the same F1 on
         benchmarks/bench_edge.py's run).
     face_margin: :class:`walkout.interact.Shelves`' face margin, metres.
-    hand_window_s: :class:`~walkout.edge.hands.HandSmoother`'s running-median window; 0 (the
-        default) leaves smoothing to the engine's per-hand Kalman filter, which did better
-        (a median on top of it delayed reach starts past short reaches).
-    hand_locator: "interact" uses the interaction room's compiled
-        :class:`walkout.interact.HandLocator` (``locator`` are its keyword arguments);
-        "edge" (default) uses :func:`walkout.edge.hands.hands_in_3d` with ``hands``. On the
-        benchmark run both find about as many reaches; "edge" put 0.83 of matched reaches in
-        the right slot against 0.68 and found the reach of ``tiny`` that "interact" missed;
-        "interact" costs ~0.15 ms a frameset against ~0.8 ms.
-    locator: keyword arguments of :class:`walkout.interact.HandLocator`.
+    locator: keyword arguments of :class:`walkout.interact.HandLocator`, the one hand locator
+        (C++): the wrist triangulated from two views or more, else one wrist ray and the
+        elbow, else the arm model, else one view's ray at the face in front of the person.
+        The default turns on ``hidden_single_view``: an edge box covers its shelves with few
+        cameras (edge-a: 4), and a hand inside a shelf is often seen by one camera or none;
+        on benchmarks/bench_edge.py's 120 s run it raised reach recall 0.43 -> 0.54 (precision
+        0.60 -> 0.50, F1 0.50 -> 0.52; slot accuracy 0.95-0.97). Give the whole dict when
+        overriding.
     min_separation_m: fused observations closer than this are one person (two bodies hardly
         stand closer, centre to centre): merged, the one seen by more cameras kept. 0 is off.
         Raising it removes duplicates left by a view fusion did not gate in, and merges a
@@ -78,15 +75,12 @@ class PipelineParams:
     """
 
     floor: FloorPointParams = field(default_factory=FloorPointParams)
-    hands: HandParams = field(default_factory=HandParams)
     fusion_gate_probability: float = 0.99
     tracker: dict[str, Any] = field(default_factory=dict)
     interaction: dict[str, Any] = field(default_factory=dict)
     face_margin: float = 0.05
-    hand_window_s: float = 0.0
-    hand_locator: Literal["interact", "edge"] = "edge"
     min_separation_m: float = 0.3
-    locator: dict[str, Any] = field(default_factory=dict)
+    locator: dict[str, Any] = field(default_factory=lambda: {"hidden_single_view": True})
 
 
 @dataclass(frozen=True)
@@ -151,11 +145,8 @@ class EdgePipeline:
         tracker_args = {"fps": fps, **self.params.tracker}
         self.tracker = FloorTracker(**tracker_args)
         self.shelves = Shelves(store, face_margin=self.params.face_margin)
-        self.planes = FacePlanes(store.config, self.shelves)
         self.engine = InteractionEngine(self.shelves, **self.params.interaction)
-        self.smooth_hands = HandSmoother(self.params.hand_window_s)
-        self.locator = (HandLocator(self.cameras, self.shelves, **self.params.locator)
-                        if self.params.hand_locator == "interact" else None)
+        self.locator = HandLocator(self.cameras, self.shelves, **self.params.locator)
         self.epoch_ns: int | None = None
         self._last_t_ns: int | None = None
 
@@ -214,8 +205,7 @@ class EdgePipeline:
 
         live = tracks.states != TrackState.TENTATIVE
         seen = live & (tracks.det_index >= 0)
-        hands = self.smooth_hands(t, self._hands(tracks.ids[seen], tracks.points[seen],
-                                                 rows[seen], dets))
+        hands = self._hands(tracks.ids[seen], tracks.points[seen], rows[seen], dets)
         clock.lap("hands")
 
         events = self.engine.update(t, TrackView(tracks.ids[live], tracks.points[live]), hands)
@@ -228,9 +218,8 @@ class EdgePipeline:
 
     def _hands(self, ids: npt.NDArray[np.int64], points: npt.NDArray[np.float64],
                rows: npt.NDArray[np.int64], dets: Sequence[Detections]) -> Hands:
-        if self.locator is None:
-            return hands_in_3d(ids, points, rows, dets, self.cameras, self.planes,
-                               self.params.hands)
+        """The 3-D hands of the tracks matched this frameset: each camera's keypoints of the
+        detection fused into the track go to the locator (zeros where the camera has none)."""
         keypoints = np.zeros((len(ids), len(dets), 17, 3))
         for c, d in enumerate(dets):
             have = np.flatnonzero(rows[:, c] >= 0)

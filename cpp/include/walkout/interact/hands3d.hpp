@@ -18,11 +18,15 @@
 //                   triangulated shoulder and elbow: a forearm of forearm_ratio · |elbow −
 //                   shoulder| from the elbow, bent elbow_flexion upwards off the upper arm's
 //                   line (in the vertical plane through it);
-//   FaceRay         one wrist view and no arm: where the wrist's ray meets the nearest open
-//                   shelf face in front of the person (within max_face_distance); its depth
-//                   is 0 by construction, so it places the hand on a face, never inside one.
+//   FaceRay         one view only: the wrist's ray (a seen wrist, or a hidden one extrapolated
+//                   along the arm in that image) met with the nearest open face in front of
+//                   the person: its point nearest to a prior at that face (on the face plane
+//                   for a seen wrist, hidden_depth behind it for a hidden one). A seen wrist
+//                   whose ray looks into the face (|cos| > max_facing_cosine) is left out.
+// Every estimate farther than max_hand_distance on the floor from its track is dropped.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -45,7 +49,10 @@ struct HandLocatorParams {
   // through; lowering it rejects both.
   double max_residual_px = 15.0;
   // Keypoint noise (pixels, one standard deviation) used to turn a view's range into a 3-D
-  // sigma. Raising it widens slot probabilities and lowers reach confidences.
+  // sigma; a triangulation whose RMS residual exceeds it is scaled up by residual /
+  // pixel_sigma (views that disagree more give a less certain point: hidden joints carry
+  // several times the noise of seen ones). Raising it widens slot probabilities and lowers
+  // reach confidences.
   double pixel_sigma = 4.0;
   // Forearm over upper-arm length: 0.146 H / 0.186 H in Drillis & Contini's segment table
   // (1966), as used by Winter, Biomechanics and Motor Control of Human Movement.
@@ -61,8 +68,50 @@ struct HandLocatorParams {
   // beyond it is a keypoint of someone else or a wrong association and is dropped. Raising
   // it keeps long reaches of a person tracked off-centre; lowering it drops more of them.
   double max_hand_distance = 1.0;
-  // Farthest a person's floor point may be from a face plane for the FaceRay fallback, metres.
-  double max_face_distance = 1.2;
+  // Farthest a person's floor point may be in front of a face plane for the one-view
+  // fallback, metres: no one reaches into a shelf from further. Raising it gives one-view
+  // hands to people further back (more of them wrong: a hand at their side, not reaching).
+  double max_face_distance = 1.0;
+  // Prior depth behind the face (metres) of a one-view *hidden* wrist: the shelf is what hides
+  // it. Must exceed the engine's enter_depth for such reaches to count; raising it gives
+  // more reaches from views looking into the face, and more false ones from hands hidden
+  // just in front of a shelf.
+  double hidden_depth = 0.10;
+  // Height (metres) of the one-view prior: mid-shelf, where hands reach.
+  double prior_height = 1.1;
+  // A one-view *seen* wrist is used only when its ray is this close to parallel to the face
+  // (|cos| to the face normal at most this): then the ray itself measures the depth. Raising
+  // it admits views that look into the face, whose depth comes from the prior (0) and ends or
+  // splits reaches other frames measured.
+  double max_facing_cosine = 0.5;
+  // A one-view hand further than this (metres) from its prior is dropped: the wrist is
+  // nowhere near the shelf (hanging, or a wrong keypoint). Raising it keeps more far guesses.
+  double max_prior_distance = 0.8;
+  // Sigma (metres) added in quadrature to a one-view hand: its depth along the ray is a
+  // prior, not a measurement. Raising it widens slot probabilities and lowers confidences.
+  double single_view_sigma = 0.08;
+  // The one-view fallback is used only for a person at most this many cameras see (any
+  // keypoint): where more see the person, one view of an arm is more often an arm hidden by
+  // the body than a hand hidden inside a shelf. Raising it finds more reaches in sparse
+  // coverage and adds false ones where cameras overlap.
+  int max_person_views = 1;
+  // Whether a one-view *hidden* wrist (extrapolated along the arm in that image) is placed
+  // hidden_depth behind the face. On, it finds reaches only one camera sees (the shelf hides
+  // the hand inside it), and turns some arms hidden by the body into reaches. Off by default:
+  // with the store's 8 overlapping cameras it cost precision 0.95 -> 0.77 on the tuning
+  // seeds 11-13; an edge box that covers its shelves with fewer cameras turns it on (the edge
+  // pipeline: recall 0.43 -> 0.54 on benchmarks/bench_edge.py's edge-a run).
+  bool hidden_single_view = false;
+  // Farthest (metres) a measured wrist (triangulated or one-view) may be from its own
+  // shoulder, when that shoulder triangulates: shoulder to wrist is 0.33 H (Drillis &
+  // Contini), 0.63 m for a 1.9 m adult, plus triangulation error. Beyond it the wrist is a
+  // neighbour's keypoint in this person's detections (crowds) or two near-parallel rays that
+  // agree on a wrong depth: a triangulated one gives way to the arm fallbacks, a one-view one
+  // is dropped. Lowering it rejects more of those and, below an arm's length, real hands.
+  // On the oracle tuning seeds 11-15: 0.6 / 0.65 / 0.7 / 0.8 / 0.9 / off gave precision
+  // 0.964 / 0.973 / 0.971 / 0.962 / 0.958 / 0.945 and recall 0.951 / 0.953 / 0.958 / 0.960 /
+  // 0.962 / 0.962.
+  double max_arm_reach = 0.7;
 };
 
 struct HandEstimate {
@@ -94,6 +143,9 @@ class HandLocator {
   // leave-one-out retry; ok = false when fewer than two views agree.
   Point3 triangulate_joint(const double* pixels) const;
   double view_sigma(const double xyz[3], const double* pixels) const;
+  // The FaceRay fallback for hand `side` of person p; false when no view passes.
+  bool single_view(const double* keypoints, std::size_t p, int side, const double* track_xy,
+                   HandEstimate* out) const;
 
   std::vector<geometry::CameraModel> cameras_;
   std::vector<std::array<double, 3>> centres_;
