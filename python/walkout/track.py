@@ -233,6 +233,12 @@ class FloorTracker:
     = squared Mahalanobis distance + ln|S|, gated at a chi-square quantile; ByteTrack's
     second pass for low-score points; tentative/confirmed/lost lifecycle.
 
+    Re-identification across gaps: while a track is lost its velocity decays (a hidden
+    shopper has more likely stopped than kept walking) and its gate grows with the time lost
+    up to a cap; lost tracks claim points before tentative or new tracks, so a tentative
+    track started beside a lost one is claimed back by the old ID once the lost gate reaches
+    it (the tentative one dies on its miss; its ID is never used again).
+
     Parameters (each: what raising it trades):
         fps: frame rate used when ``update`` gets no ``t``.
         high_score, low_score, new_track_score: as in :class:`BoxTracker`.
@@ -243,6 +249,21 @@ class FloorTracker:
         min_hits: consecutive hits confirming a track.
         lost_buffer_s: seconds a lost track waits to be found again; longer bridges a shopper
             hidden behind a shelf end, risks handing an old ID to a newcomer.
+        lost_velocity_decay_s: time constant of a lost track's velocity decay; after it the
+            prediction has moved about velocity x this and then stands. Raising it (``inf``:
+            constant velocity) follows people who keep walking behind others; lowering it
+            keeps the prediction where people stopped (shelf, queue) instead of drifting away.
+        lost_max_std_m: cap on a lost track's position std (its gate stops growing there);
+            raising it re-finds people further from where they vanished and lets a long-lost
+            track claim a newcomer; lowering it starts new IDs sooner.
+        birth_gate_probability: a point left unmatched inside this gate (chi-square, 2 dof)
+            of a confirmed track updated this frame starts no track (a second view of that
+            person that fusion did not join); raising suppresses more duplicate IDs and
+            delays a second person standing that close until they step apart; 0 is off.
+        model_error_std: metres of error every point has beyond its covariance (calibration,
+            foot points from occluded ankles), added as ``model_error_std**2 * I``; raising
+            gates wider (fewer tracks broken by a jump, more swaps between neighbours); 0
+            trusts the covariances as given.
         acceleration_std: m/s^2; raising follows turns and stops sooner but gates wider (more
             swaps in crowds); lowering coasts straighter.
         measurement_std: metres, the point noise when ``covariances`` is not given.
@@ -260,7 +281,11 @@ class FloorTracker:
         low_gate_probability: float = 0.99,
         min_hits: int = 2,
         lost_buffer_s: float = 1.5,
-        acceleration_std: float = 0.5,
+        lost_velocity_decay_s: float = 0.5,
+        lost_max_std_m: float = 0.6,
+        birth_gate_probability: float = 0.0,
+        model_error_std: float = 0.1,
+        acceleration_std: float = 0.3,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:
@@ -268,7 +293,9 @@ class FloorTracker:
             fps=fps, high_score=high_score, low_score=low_score,
             new_track_score=new_track_score, gate_probability=gate_probability,
             low_gate_probability=low_gate_probability, min_hits=min_hits,
-            lost_buffer_s=lost_buffer_s, acceleration_std=acceleration_std,
+            lost_buffer_s=lost_buffer_s, lost_velocity_decay_s=lost_velocity_decay_s,
+            lost_max_std_m=lost_max_std_m, birth_gate_probability=birth_gate_probability, model_error_std=model_error_std,
+            acceleration_std=acceleration_std,
             measurement_std=measurement_std, initial_velocity_std=initial_velocity_std,
         )
 
