@@ -126,6 +126,8 @@ class TrackBoxTracker:
         high_score: float,
         low_score: float,
         new_track_score: float,
+        occluded_birth_score: float,
+        occluded_birth_cover: float,
         match_iou: float,
         low_match_iou: float,
         tentative_match_iou: float,

@@ -148,6 +148,13 @@ class BoxTracker:
         new_track_score: an unmatched detection at or above this starts a tentative track,
             low-score ones included when it is below high_score (people entering half hidden);
             raising cuts false tracks and delays newcomers.
+        occluded_birth_score: a detection below ``new_track_score`` but at or above this
+            still starts a track when at least ``occluded_birth_cover`` of it lies behind a
+            person matched this frame who stands nearer the camera (box bottom lower in the
+            image): how a person half hidden in a crowd is detected. Lowering it tracks
+            hidden people sooner and risks tracks on duplicate boxes around a person; at or
+            above ``new_track_score`` it is off.
+        occluded_birth_cover: share of the detection that nearer person's box must cover.
         match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
             raising swaps fewer identities between people passing close.
         low_match_iou: second-pass minimum IoU for low-score detections; raising protects
@@ -182,6 +189,8 @@ class BoxTracker:
         high_score: float = 0.6,
         low_score: float = 0.1,
         new_track_score: float = 0.7,
+        occluded_birth_score: float = 0.2,
+        occluded_birth_cover: float = 0.2,
         match_iou: float = 0.3,
         low_match_iou: float = 0.3,
         tentative_match_iou: float = 0.3,
@@ -200,7 +209,9 @@ class BoxTracker:
     ) -> None:
         self._impl = _core.TrackBoxTracker(
             fps=fps, high_score=high_score, low_score=low_score,
-            new_track_score=new_track_score, match_iou=match_iou, low_match_iou=low_match_iou,
+            new_track_score=new_track_score, occluded_birth_score=occluded_birth_score,
+            occluded_birth_cover=occluded_birth_cover, match_iou=match_iou,
+            low_match_iou=low_match_iou,
             tentative_match_iou=tentative_match_iou, recovery_iou=recovery_iou,
             direction_weight=direction_weight, direction_span_s=direction_span_s,
             fuse_score=fuse_score, min_hits=min_hits, lost_buffer_s=lost_buffer_s,

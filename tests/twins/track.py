@@ -435,7 +435,8 @@ class BoxTrackerTwin:
     HISTORY = 8
 
     def __init__(self, *, fps=30.0, high_score=0.6, low_score=0.1, new_track_score=0.7,
-                 match_iou=0.3, low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
+                 occluded_birth_score=0.2, occluded_birth_cover=0.2, match_iou=0.3,
+                 low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
                  direction_weight=0.2, direction_span_s=0.1, fuse_score=True, min_hits=2,
                  lost_buffer_s=1.0, observation_reupdate=True, position_noise=0.27,
                  velocity_noise=1.0, measurement_noise=0.05, initial_position_std=0.1,
@@ -550,8 +551,24 @@ class BoxTrackerTwin:
         for k, j in _assign(rows, [j for j in high if j not in done_d],
                             iou_cost(lambda k: last_box[k], p["recovery_iou"]), 1.0):
             take(k, j)
-        starters = [j for j in high if j not in done_d] + \
-                   [j for j in low if j not in done_d and sc[j] >= p["new_track_score"]]
+        seen = [self.tracks[k]["det"] for k in pool if k in done_t]  # people matched now
+
+        def behind_nearer(j):
+            # Partly behind a matched person standing nearer the camera (lower box bottom)?
+            a = xyxy[j]
+            for o in seen:
+                b = xyxy[o]
+                iw = min(a[2], b[2]) - max(a[0], b[0])
+                ih = min(a[3], b[3]) - max(a[1], b[1])
+                if b[3] > a[3] and iw > 0 and ih > 0 and \
+                        iw * ih >= p["occluded_birth_cover"] * (a[2] - a[0]) * (a[3] - a[1]):
+                    return True
+            return False
+
+        def may_start(j):
+            return sc[j] >= p["new_track_score"] or (sc[j] >= p["occluded_birth_score"] and behind_nearer(j))
+
+        starters = [j for j in high if j not in done_d] + [j for j in low if j not in done_d and may_start(j)]
 
         def tentative_cost(k, j):
             iou = _iou(pred[k], xyxy[j])
@@ -574,7 +591,7 @@ class BoxTrackerTwin:
                        and not (tr["state"] == LOST and now - tr["last"] > p["lost_buffer_s"])]
         confirm = self.clock.first or p["min_hits"] <= 1
         for j in starters:
-            if j in done_d or sc[j] < p["new_track_score"]:
+            if j in done_d or not may_start(j):
                 continue
             z = cxcywh[j].copy()
             side = np.array([z[2], z[3], z[2], z[3]])
