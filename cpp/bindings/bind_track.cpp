@@ -329,12 +329,14 @@ void bind_track(py::module_& m) {
   py::class_<FloorTracker>(m, "TrackFloorTracker")
       .def(py::init([](double fps, double high_score, double low_score, double new_track_score,
                        double gate_probability, double low_gate_probability, int min_hits,
-                       double lost_buffer_s, double lost_velocity_decay_s, double lost_max_std_m,
+                       double lost_buffer_s, double lost_velocity_decay_s, double lost_stand_speed,
+                       double lost_max_std_m,
                        double birth_gate_probability, double model_error_std,
                        double acceleration_std, double measurement_std,
                        double initial_velocity_std) {
              FloorTrackerParams p;
              p.lost_velocity_decay_s = lost_velocity_decay_s; p.lost_max_std_m = lost_max_std_m;
+             p.lost_stand_speed = lost_stand_speed;
              p.birth_gate_probability = birth_gate_probability;
              p.model_error_std = model_error_std;
              p.fps = fps; p.high_score = high_score; p.low_score = low_score;
@@ -347,7 +349,7 @@ void bind_track(py::module_& m) {
            py::kw_only(), py::arg("fps"), py::arg("high_score"), py::arg("low_score"),
            py::arg("new_track_score"), py::arg("gate_probability"), py::arg("low_gate_probability"),
            py::arg("min_hits"), py::arg("lost_buffer_s"), py::arg("lost_velocity_decay_s"),
-           py::arg("lost_max_std_m"), py::arg("birth_gate_probability"),
+           py::arg("lost_stand_speed"), py::arg("lost_max_std_m"), py::arg("birth_gate_probability"),
            py::arg("model_error_std"), py::arg("acceleration_std"),
            py::arg("measurement_std"), py::arg("initial_velocity_std"))
       .def("update",

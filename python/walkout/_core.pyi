@@ -178,6 +178,7 @@ class TrackFloorTracker:
         min_hits: int,
         lost_buffer_s: float,
         lost_velocity_decay_s: float,
+        lost_stand_speed: float,
         lost_max_std_m: float,
         birth_gate_probability: float,
         model_error_std: float,

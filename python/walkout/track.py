@@ -244,8 +244,9 @@ class FloorTracker:
     = squared Mahalanobis distance + ln|S|, gated at a chi-square quantile; ByteTrack's
     second pass for low-score points; tentative/confirmed/lost lifecycle.
 
-    Re-identification across gaps: while a track is lost its velocity decays (a hidden
-    shopper has more likely stopped than kept walking) and its gate grows with the time lost
+    Re-identification across gaps: while a track that was slow (standing at a shelf,
+    queueing) is lost its velocity decays, so its prediction stays where they stood; walkers
+    coast at constant velocity; a lost track's gate grows with the time lost
     up to a cap; lost tracks claim points before tentative or new tracks, so a tentative
     track started beside a lost one is claimed back by the old ID once the lost gate reaches
     it (the tentative one dies on its miss; its ID is never used again).
@@ -264,6 +265,10 @@ class FloorTracker:
             prediction has moved about velocity x this and then stands. Raising it (``inf``:
             constant velocity) follows people who keep walking behind others; lowering it
             keeps the prediction where people stopped (shelf, queue) instead of drifting away.
+        lost_stand_speed: m/s; a lost track slower than this takes the decaying model,
+            faster ones coast (people walking on behind others, or out of the exit, where a
+            prediction parked at the door would hand the leaver's ID to the next person).
+            Raising it (``inf``: every lost track) treats more walkers as about to stop.
         lost_max_std_m: cap on a lost track's position std (its gate stops growing there);
             raising it re-finds people further from where they vanished and lets a long-lost
             track claim a newcomer; lowering it starts new IDs sooner.
@@ -293,10 +298,11 @@ class FloorTracker:
         min_hits: int = 2,
         lost_buffer_s: float = 1.5,
         lost_velocity_decay_s: float = 0.5,
+        lost_stand_speed: float = 0.5,
         lost_max_std_m: float = 0.6,
         birth_gate_probability: float = 0.0,
-        model_error_std: float = 0.1,
-        acceleration_std: float = 0.3,
+        model_error_std: float = 0.0,
+        acceleration_std: float = 0.5,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:
@@ -305,6 +311,7 @@ class FloorTracker:
             new_track_score=new_track_score, gate_probability=gate_probability,
             low_gate_probability=low_gate_probability, min_hits=min_hits,
             lost_buffer_s=lost_buffer_s, lost_velocity_decay_s=lost_velocity_decay_s,
+            lost_stand_speed=lost_stand_speed,
             lost_max_std_m=lost_max_std_m, birth_gate_probability=birth_gate_probability, model_error_std=model_error_std,
             acceleration_std=acceleration_std,
             measurement_std=measurement_std, initial_velocity_std=initial_velocity_std,

@@ -290,11 +290,13 @@ class FloorTrackerTwin:
 
     def __init__(self, *, fps=15.0, high_score=0.5, low_score=0.1, new_track_score=0.6,
                  gate_probability=0.999, low_gate_probability=0.99, min_hits=2,
-                 lost_buffer_s=1.5, lost_velocity_decay_s=0.5, lost_max_std_m=0.6,
-                 birth_gate_probability=0.0, model_error_std=0.1, acceleration_std=0.3,
+                 lost_buffer_s=1.5, lost_velocity_decay_s=0.5, lost_stand_speed=0.5,
+                 lost_max_std_m=0.6,
+                 birth_gate_probability=0.0, model_error_std=0.0, acceleration_std=0.5,
                  measurement_std=0.15, initial_velocity_std=1.5) -> None:
         self.p = dict(high=high_score, low=low_score, new=new_track_score, min_hits=min_hits,
-                      lost=lost_buffer_s, tau=lost_velocity_decay_s, cap=lost_max_std_m,
+                      lost=lost_buffer_s, tau=lost_velocity_decay_s, stand=lost_stand_speed,
+                      cap=lost_max_std_m,
                       model_error=model_error_std, acc=acceleration_std, meas=measurement_std,
                       vel0=initial_velocity_std)
         self.birth_gate = chi2_quantile(birth_gate_probability, 2) if birth_gate_probability > 0 else -1.0
@@ -319,7 +321,8 @@ class FloorTrackerTwin:
         now = self.clock.last
         q = floor_process_noise(dt, self.p["acc"])
         for tr in self.tracks:
-            f = transition(dt, 2) if tr["state"] != LOST else self._lost_transition(dt)
+            standing = np.hypot(tr["x"][2], tr["x"][3]) < self.p["stand"]  # else it coasts
+            f = self._lost_transition(dt) if tr["state"] == LOST and standing else transition(dt, 2)
             tr["x"], tr["P"] = f @ tr["x"], f @ tr["P"] @ f.T + q
             if tr["state"] == LOST:
                 # Cap each axis' position std: P <- S P S, S = diag(s_x, s_y, 1, 1).

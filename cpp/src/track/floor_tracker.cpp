@@ -31,6 +31,7 @@ void FloorTrackerParams::check() const {
   require(birth_gate_probability >= 0 && birth_gate_probability < 1, "birth_gate_probability",
           "a probability in [0, 1)");
   require(lost_velocity_decay_s > 0, "lost_velocity_decay_s", "seconds > 0 (inf: no decay)");
+  require(lost_stand_speed >= 0, "lost_stand_speed", "m/s >= 0 (inf: every lost track)");
   require(lost_max_std_m > 0, "lost_max_std_m", "metres > 0 (inf: no cap)");
   require(std::isfinite(noise.acceleration) && noise.acceleration > 0, "acceleration_std", "m/s^2 > 0");
   require(std::isfinite(noise.measurement) && noise.measurement > 0, "measurement_std", "metres > 0");
@@ -88,12 +89,16 @@ void FloorTracker::predict_all(double dt) {
   const double tau = p_.lost_velocity_decay_s;
   const double a = std::isinf(tau) ? 1.0 : std::exp(-dt / tau);
   const double b = std::isinf(tau) ? dt : -tau * std::expm1(-dt / tau);
-  const double cap2 = p_.lost_max_std_m * p_.lost_max_std_m;
   for (std::size_t k = 0; k < ids_.size(); ++k) {
     double* x = &mean_[k * D];
     double* P = &cov_[k * D * D];
-    if (state_[k] != TrackState::Lost) {
+    // Walkers coast at constant velocity (a shopper walking out through the exit, or on past
+    // a queue, keeps going); only a track slower than lost_stand_speed -- standing at a
+    // shelf, queueing -- takes the decaying, near-stationary model.
+    const bool standing = std::hypot(x[2], x[3]) < p_.lost_stand_speed;
+    if (state_[k] != TrackState::Lost || !standing) {
       kalman::cv_predict<M>(x, P, dt, qa, qb, qc);
+      if (state_[k] == TrackState::Lost) cap_position(P);
       continue;
     }
     for (int i = 0; i < M; ++i) { x[i] += b * x[M + i]; x[M + i] *= a; }
@@ -112,14 +117,19 @@ void FloorTracker::predict_all(double dt) {
       P[(M + i) * D + i] += qb[i];
       P[(M + i) * D + M + i] += qc[i];
     }
-    // Cap the position std per axis by scaling that row and column (S P S with S diagonal
-    // keeps P positive definite): the gate stops growing at the cap.
-    for (int i = 0; i < M; ++i) {
-      if (!(P[i * D + i] > cap2)) continue;
-      const double s = std::sqrt(cap2 / P[i * D + i]);
-      for (int c = 0; c < D; ++c) P[i * D + c] *= s;
-      for (int r = 0; r < D; ++r) P[r * D + i] *= s;
-    }
+    cap_position(P);
+  }
+}
+
+void FloorTracker::cap_position(double* P) const {
+  // Cap the position std per axis by scaling that row and column (S P S with S diagonal
+  // keeps P positive definite): the gate stops growing at the cap.
+  const double cap2 = p_.lost_max_std_m * p_.lost_max_std_m;
+  for (int i = 0; i < M; ++i) {
+    if (!(P[i * D + i] > cap2)) continue;
+    const double s = std::sqrt(cap2 / P[i * D + i]);
+    for (int c = 0; c < D; ++c) P[i * D + c] *= s;
+    for (int r = 0; r < D; ++r) P[r * D + i] *= s;
   }
 }
 

@@ -17,8 +17,9 @@
 //  4. high-score points left above new_track_score start tentative tracks.
 // Re-identification across gaps (people standing 3-4 deep at a shelf, or queueing at the
 // entrance, are hidden from every camera for seconds): while a track is lost its velocity
-// decays (integrated Ornstein-Uhlenbeck: a hidden shopper has more likely stopped than kept
-// walking, and a coasting prediction would drift out of reach), and its position covariance
+// decays if it was slow (integrated Ornstein-Uhlenbeck: a shopper hidden while standing at
+// a shelf or in a queue stays there, and a coasting prediction would drift out of reach;
+// walkers coast at constant velocity), and its position covariance
 // -- hence its gate, which grows with the time lost -- is capped at lost_max_std_m. Lost
 // tracks keep their place in the first pass, ahead of tentative tracks and new ones.
 #pragma once
@@ -58,6 +59,11 @@ struct FloorTrackerParams {
   // others; lowering it keeps the prediction where people stopped (at a shelf, in a queue)
   // instead of drifting out of their gate.
   double lost_velocity_decay_s = 0.5;
+  // A lost track slower than this (m/s) takes the decaying model above; faster ones coast
+  // at constant velocity (people walking on behind others, or out through the exit, where a
+  // prediction parked at the door would hand the leaver's ID to the next person there).
+  // Raising it (inf: every lost track) treats more walkers as about to stop.
+  double lost_stand_speed = 0.5;
   // Cap (metres) on a lost track's position std, so its gate (which grows with the time
   // lost) stops growing. Raising it re-finds people further from where they vanished and
   // lets a long-lost track claim a newcomer; lowering it starts new IDs sooner.
@@ -68,7 +74,7 @@ struct FloorTrackerParams {
   // person lie 0.3-0.8 m apart on the edge benchmark's runs while their covariances say
   // centimetres). Raising it gates wider (fewer tracks broken by a jump, more swaps between
   // neighbours); 0 trusts the covariances as given.
-  double model_error_std = 0.1;
+  double model_error_std = 0.0;
   // A point left unmatched inside this gate (chi-square probability, 2 dof) of a confirmed
   // track updated this frame starts no track: it is most likely a second view of that person
   // that fusion did not join (the edge benchmark's runs have about one such duplicate per
@@ -76,10 +82,7 @@ struct FloorTrackerParams {
   // a second person standing that close (queues, 3-4 deep at a shelf) until they step apart;
   // 0 turns it off.
   double birth_gate_probability = 0.0;
-  // Acceleration 0.3 m/s^2 here (FloorNoise's own default is 0.5): with the model error
-  // above and the velocity decay, it gave the best identity on the edge benchmark's tuning
-  // runs (docs/rooms/track.md); 0.5 and up swapped more neighbours in crowds.
-  FloorNoise noise{0.3, 0.15, 1.5};
+  FloorNoise noise;
 
   void check() const;
 };
@@ -108,6 +111,7 @@ class FloorTracker {
   static constexpr int M = 2, D = 4;
   void start_track(const double* z, const double* R, float score, double t, bool confirmed, int det);
   void predict_all(double dt);
+  void cap_position(double* P) const;
   void remove_dead(double now);
   void fill_output();
 
