@@ -68,7 +68,7 @@ def test_walkers_coast_and_slow_shoppers_stay_where_they_were_lost():
     stops within speed x lost_velocity_decay_s of where they were last seen."""
     moved = {}
     for speed in (1.2, 0.3):
-        tracker = FloorTracker(fps=FPS, lost_buffer_s=5.0)
+        tracker = FloorTracker(fps=FPS, lost_buffer_s=5.0, lost_stand_speed=0.5)
         sid, stop, t = _walk_then_hide(tracker, [2.0, 2.0], [speed, 0.0], 3.0)
         tracker.update(np.zeros((0, 2)), t=t + DT)  # the first miss: lost from here on
         tr = tracker.update(np.zeros((0, 2)), t=t + 2.0)

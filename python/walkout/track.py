@@ -268,7 +268,8 @@ class FloorTracker:
         lost_stand_speed: m/s; a lost track slower than this takes the decaying model,
             faster ones coast (people walking on behind others, or out of the exit, where a
             prediction parked at the door would hand the leaver's ID to the next person).
-            Raising it (``inf``: every lost track) treats more walkers as about to stop.
+            Lowering it treats fewer walkers as about to stop; default ``inf`` (every lost
+            track decays: 0.5 m/s lost identity and receipts on the tuning runs).
         lost_max_std_m: cap on a lost track's position std (its gate stops growing there);
             raising it re-finds people further from where they vanished and lets a long-lost
             track claim a newcomer; lowering it starts new IDs sooner.
@@ -298,11 +299,11 @@ class FloorTracker:
         min_hits: int = 2,
         lost_buffer_s: float = 1.5,
         lost_velocity_decay_s: float = 0.5,
-        lost_stand_speed: float = 0.5,
+        lost_stand_speed: float = float("inf"),
         lost_max_std_m: float = 0.6,
         birth_gate_probability: float = 0.0,
-        model_error_std: float = 0.0,
-        acceleration_std: float = 0.5,
+        model_error_std: float = 0.1,
+        acceleration_std: float = 0.3,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:

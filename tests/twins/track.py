@@ -290,9 +290,9 @@ class FloorTrackerTwin:
 
     def __init__(self, *, fps=15.0, high_score=0.5, low_score=0.1, new_track_score=0.6,
                  gate_probability=0.999, low_gate_probability=0.99, min_hits=2,
-                 lost_buffer_s=1.5, lost_velocity_decay_s=0.5, lost_stand_speed=0.5,
+                 lost_buffer_s=1.5, lost_velocity_decay_s=0.5, lost_stand_speed=float("inf"),
                  lost_max_std_m=0.6,
-                 birth_gate_probability=0.0, model_error_std=0.0, acceleration_std=0.5,
+                 birth_gate_probability=0.0, model_error_std=0.1, acceleration_std=0.3,
                  measurement_std=0.15, initial_velocity_std=1.5) -> None:
         self.p = dict(high=high_score, low=low_score, new=new_track_score, min_hits=min_hits,
                       lost=lost_buffer_s, tau=lost_velocity_decay_s, stand=lost_stand_speed,

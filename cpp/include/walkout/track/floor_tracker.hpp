@@ -25,12 +25,15 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "walkout/track/kalman.hpp"
 #include "walkout/track/lifecycle.hpp"
 
 namespace walkout::track {
+
+inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 struct FloorTrackerParams {
   // Frame rate assumed when update() gets no t.
@@ -61,9 +64,10 @@ struct FloorTrackerParams {
   double lost_velocity_decay_s = 0.5;
   // A lost track slower than this (m/s) takes the decaying model above; faster ones coast
   // at constant velocity (people walking on behind others, or out through the exit, where a
-  // prediction parked at the door would hand the leaver's ID to the next person there).
-  // Raising it (inf: every lost track) treats more walkers as about to stop.
-  double lost_stand_speed = 0.5;
+  // prediction parked at the door could hand the leaver's ID to the next person there).
+  // Lowering it treats fewer walkers as about to stop. Default inf (every lost track
+  // decays): 0.5 m/s lost identity and receipts on the tuning runs (docs/rooms/track.md).
+  double lost_stand_speed = kInfinity;
   // Cap (metres) on a lost track's position std, so its gate (which grows with the time
   // lost) stops growing. Raising it re-finds people further from where they vanished and
   // lets a long-lost track claim a newcomer; lowering it starts new IDs sooner.
@@ -74,7 +78,7 @@ struct FloorTrackerParams {
   // person lie 0.3-0.8 m apart on the edge benchmark's runs while their covariances say
   // centimetres). Raising it gates wider (fewer tracks broken by a jump, more swaps between
   // neighbours); 0 trusts the covariances as given.
-  double model_error_std = 0.0;
+  double model_error_std = 0.1;
   // A point left unmatched inside this gate (chi-square probability, 2 dof) of a confirmed
   // track updated this frame starts no track: it is most likely a second view of that person
   // that fusion did not join (the edge benchmark's runs have about one such duplicate per
@@ -82,7 +86,10 @@ struct FloorTrackerParams {
   // a second person standing that close (queues, 3-4 deep at a shelf) until they step apart;
   // 0 turns it off.
   double birth_gate_probability = 0.0;
-  FloorNoise noise;
+  // Acceleration 0.3 m/s^2 here (FloorNoise's own default is 0.5): with the model error and
+  // the velocity decay above it gave the best identity and receipts on the tuning runs
+  // (docs/rooms/track.md); 0.5 and up swapped more neighbours in crowds.
+  FloorNoise noise{0.3, 0.15, 1.5};
 
   void check() const;
 };
