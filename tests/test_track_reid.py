@@ -87,7 +87,7 @@ def test_lost_prediction_stays_within_reach_and_its_gate_is_capped(tau, cap, spe
     one moves at constant velocity, and the position std never passes the cap."""
     tracker = FloorTracker(fps=FPS, lost_buffer_s=10.0, lost_velocity_decay_s=tau,
                            lost_max_std_m=cap, lost_stand_speed=stand)
-    sid, stop, t = _walk_then_hide(tracker, [1.0, 1.0], [speed, 0.0], 2.0)
+    sid, _, t = _walk_then_hide(tracker, [1.0, 1.0], [speed, 0.0], 2.0)
     tr = tracker.update(np.zeros((0, 2)), t=t + DT / 2)  # confirmed, missed once: now lost
     k = int(np.flatnonzero(tr.ids == sid)[0])
     start, v = tr.points[k].copy(), tr.velocities[k].copy()
