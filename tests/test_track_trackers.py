@@ -306,11 +306,15 @@ def test_floor_tracker_agrees_with_numpy_twin(seed, frames):
         np.testing.assert_allclose(got.points, ref["points"], rtol=1e-9, atol=1e-9)
 
 
-@given(box_sequences(), st.sampled_from([0.0, 0.2]), st.sampled_from([0.3, 0.7]))
-def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_score):
+@given(box_sequences(), st.sampled_from([0.0, 0.2]), st.sampled_from([0.3, 0.7]),
+       st.sampled_from([1.0, 0.2]), st.sampled_from([0.1, 0.2]))
+def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_score,
+                                            occluded_birth_score, occluded_birth_cover):
     from twins.track import BoxTrackerTwin
 
-    params = dict(direction_weight=direction_weight, new_track_score=new_track_score)
+    params = dict(direction_weight=direction_weight, new_track_score=new_track_score,
+                  occluded_birth_score=occluded_birth_score,
+                  occluded_birth_cover=occluded_birth_cover)
     compiled, twin = BoxTracker(**params), BoxTrackerTwin(**params)
     for boxes, scores in frames:
         got = compiled.update(boxes, scores)
@@ -321,13 +325,14 @@ def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_
         np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
 
 
-def test_box_tracker_agrees_with_numpy_twin_on_a_crossing_scene():
+@pytest.mark.parametrize("params", [{}, {"new_track_score": 0.3}])
+def test_box_tracker_agrees_with_numpy_twin_on_a_crossing_scene(params):
     """A whole occlusion-heavy scene exercises every pass: recovery, re-update after gaps,
-    headings, low-score extension, tentative tracks."""
+    headings, low-score extension, tentative tracks, births behind nearer people."""
     from twins.track import BoxTrackerTwin
 
     scene = crossing_walkers(3, walkers=8, frames=90)
-    compiled, twin = BoxTracker(fps=scene.fps, new_track_score=0.3), BoxTrackerTwin(fps=scene.fps, new_track_score=0.3)
+    compiled, twin = BoxTracker(fps=scene.fps, **params), BoxTrackerTwin(fps=scene.fps, **params)
     lost_seen = 0
     for fr in scene.frames:
         got = compiled.update(fr.boxes, fr.scores, t=fr.t)

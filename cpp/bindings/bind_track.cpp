@@ -281,7 +281,7 @@ void bind_track(py::module_& m) {
 
   py::class_<BoxTracker>(m, "TrackBoxTracker")
       .def(py::init([](double fps, double high_score, double low_score, double new_track_score,
-                       double match_iou, double low_match_iou, double tentative_match_iou,
+                       double occluded_birth_score, double occluded_birth_cover, double match_iou, double low_match_iou, double tentative_match_iou,
                        double recovery_iou, double direction_weight, double direction_span_s,
                        bool fuse_score, int min_hits, double lost_buffer_s, bool observation_reupdate,
                        double position_noise, double velocity_noise, double measurement_noise,
@@ -289,6 +289,7 @@ void bind_track(py::module_& m) {
              BoxTrackerParams p;
              p.fps = fps; p.high_score = high_score; p.low_score = low_score;
              p.new_track_score = new_track_score; p.match_iou = match_iou;
+             p.occluded_birth_score = occluded_birth_score; p.occluded_birth_cover = occluded_birth_cover;
              p.low_match_iou = low_match_iou; p.tentative_match_iou = tentative_match_iou;
              p.recovery_iou = recovery_iou; p.direction_weight = direction_weight;
              p.direction_span_s = direction_span_s; p.fuse_score = fuse_score; p.min_hits = min_hits;
@@ -299,7 +300,8 @@ void bind_track(py::module_& m) {
              return std::make_unique<BoxTracker>(p);
            }),
            py::kw_only(), py::arg("fps"), py::arg("high_score"), py::arg("low_score"),
-           py::arg("new_track_score"), py::arg("match_iou"), py::arg("low_match_iou"),
+           py::arg("new_track_score"), py::arg("occluded_birth_score"),
+           py::arg("occluded_birth_cover"), py::arg("match_iou"), py::arg("low_match_iou"),
            py::arg("tentative_match_iou"), py::arg("recovery_iou"), py::arg("direction_weight"),
            py::arg("direction_span_s"), py::arg("fuse_score"), py::arg("min_hits"),
            py::arg("lost_buffer_s"), py::arg("observation_reupdate"), py::arg("position_noise"),
@@ -327,9 +329,16 @@ void bind_track(py::module_& m) {
   py::class_<FloorTracker>(m, "TrackFloorTracker")
       .def(py::init([](double fps, double high_score, double low_score, double new_track_score,
                        double gate_probability, double low_gate_probability, int min_hits,
-                       double lost_buffer_s, double acceleration_std, double measurement_std,
+                       double lost_buffer_s, double lost_velocity_decay_s, double lost_stand_speed,
+                       double lost_max_std_m,
+                       double birth_gate_probability, double model_error_std,
+                       double acceleration_std, double measurement_std,
                        double initial_velocity_std) {
              FloorTrackerParams p;
+             p.lost_velocity_decay_s = lost_velocity_decay_s; p.lost_max_std_m = lost_max_std_m;
+             p.lost_stand_speed = lost_stand_speed;
+             p.birth_gate_probability = birth_gate_probability;
+             p.model_error_std = model_error_std;
              p.fps = fps; p.high_score = high_score; p.low_score = low_score;
              p.new_track_score = new_track_score; p.gate_probability = gate_probability;
              p.low_gate_probability = low_gate_probability; p.min_hits = min_hits;
@@ -339,7 +348,9 @@ void bind_track(py::module_& m) {
            }),
            py::kw_only(), py::arg("fps"), py::arg("high_score"), py::arg("low_score"),
            py::arg("new_track_score"), py::arg("gate_probability"), py::arg("low_gate_probability"),
-           py::arg("min_hits"), py::arg("lost_buffer_s"), py::arg("acceleration_std"),
+           py::arg("min_hits"), py::arg("lost_buffer_s"), py::arg("lost_velocity_decay_s"),
+           py::arg("lost_stand_speed"), py::arg("lost_max_std_m"), py::arg("birth_gate_probability"),
+           py::arg("model_error_std"), py::arg("acceleration_std"),
            py::arg("measurement_std"), py::arg("initial_velocity_std"))
       .def("update",
            [](FloorTracker& self, const carray<double>& points, std::optional<carray<double>> covs,

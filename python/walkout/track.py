@@ -148,6 +148,13 @@ class BoxTracker:
         new_track_score: an unmatched detection at or above this starts a tentative track,
             low-score ones included when it is below high_score (people entering half hidden);
             raising cuts false tracks and delays newcomers.
+        occluded_birth_score: a detection below ``new_track_score`` but at or above this
+            still starts a track when at least ``occluded_birth_cover`` of it lies behind a
+            person matched this frame who stands nearer the camera (box bottom lower in the
+            image): how a person half hidden in a crowd is detected. Lowering it tracks
+            hidden people sooner and risks tracks on duplicate boxes around a person; at or
+            above ``new_track_score`` it is off.
+        occluded_birth_cover: share of the detection that nearer person's box must cover.
         match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
             raising swaps fewer identities between people passing close.
         low_match_iou: second-pass minimum IoU for low-score detections; raising protects
@@ -182,6 +189,8 @@ class BoxTracker:
         high_score: float = 0.6,
         low_score: float = 0.1,
         new_track_score: float = 0.7,
+        occluded_birth_score: float = 0.2,
+        occluded_birth_cover: float = 0.2,
         match_iou: float = 0.3,
         low_match_iou: float = 0.3,
         tentative_match_iou: float = 0.3,
@@ -200,7 +209,9 @@ class BoxTracker:
     ) -> None:
         self._impl = _core.TrackBoxTracker(
             fps=fps, high_score=high_score, low_score=low_score,
-            new_track_score=new_track_score, match_iou=match_iou, low_match_iou=low_match_iou,
+            new_track_score=new_track_score, occluded_birth_score=occluded_birth_score,
+            occluded_birth_cover=occluded_birth_cover, match_iou=match_iou,
+            low_match_iou=low_match_iou,
             tentative_match_iou=tentative_match_iou, recovery_iou=recovery_iou,
             direction_weight=direction_weight, direction_span_s=direction_span_s,
             fuse_score=fuse_score, min_hits=min_hits, lost_buffer_s=lost_buffer_s,
@@ -233,6 +244,13 @@ class FloorTracker:
     = squared Mahalanobis distance + ln|S|, gated at a chi-square quantile; ByteTrack's
     second pass for low-score points; tentative/confirmed/lost lifecycle.
 
+    Re-identification across gaps: while a track that was slow (standing at a shelf,
+    queueing) is lost its velocity decays, so its prediction stays where they stood; walkers
+    coast at constant velocity; a lost track's gate grows with the time lost
+    up to a cap; lost tracks claim points before tentative or new tracks, so a tentative
+    track started beside a lost one is claimed back by the old ID once the lost gate reaches
+    it (the tentative one dies on its miss; its ID is never used again).
+
     Parameters (each: what raising it trades):
         fps: frame rate used when ``update`` gets no ``t``.
         high_score, low_score, new_track_score: as in :class:`BoxTracker`.
@@ -243,6 +261,26 @@ class FloorTracker:
         min_hits: consecutive hits confirming a track.
         lost_buffer_s: seconds a lost track waits to be found again; longer bridges a shopper
             hidden behind a shelf end, risks handing an old ID to a newcomer.
+        lost_velocity_decay_s: time constant of a lost track's velocity decay; after it the
+            prediction has moved about velocity x this and then stands. Raising it (``inf``:
+            constant velocity) follows people who keep walking behind others; lowering it
+            keeps the prediction where people stopped (shelf, queue) instead of drifting away.
+        lost_stand_speed: m/s; a lost track slower than this takes the decaying model,
+            faster ones coast (people walking on behind others, or out of the exit, where a
+            prediction parked at the door would hand the leaver's ID to the next person).
+            Lowering it treats fewer walkers as about to stop; default ``inf`` (every lost
+            track decays: 0.5 m/s lost identity and receipts on the tuning runs).
+        lost_max_std_m: cap on a lost track's position std (its gate stops growing there);
+            raising it re-finds people further from where they vanished and lets a long-lost
+            track claim a newcomer; lowering it starts new IDs sooner.
+        birth_gate_probability: a point left unmatched inside this gate (chi-square, 2 dof)
+            of a confirmed track updated this frame starts no track (a second view of that
+            person that fusion did not join); raising suppresses more duplicate IDs and
+            delays a second person standing that close until they step apart; 0 is off.
+        model_error_std: metres of error every point has beyond its covariance (calibration,
+            foot points from occluded ankles), added as ``model_error_std**2 * I``; raising
+            gates wider (fewer tracks broken by a jump, more swaps between neighbours); 0
+            trusts the covariances as given.
         acceleration_std: m/s^2; raising follows turns and stops sooner but gates wider (more
             swaps in crowds); lowering coasts straighter.
         measurement_std: metres, the point noise when ``covariances`` is not given.
@@ -260,7 +298,12 @@ class FloorTracker:
         low_gate_probability: float = 0.99,
         min_hits: int = 2,
         lost_buffer_s: float = 1.5,
-        acceleration_std: float = 0.5,
+        lost_velocity_decay_s: float = 0.5,
+        lost_stand_speed: float = float("inf"),
+        lost_max_std_m: float = 0.6,
+        birth_gate_probability: float = 0.0,
+        model_error_std: float = 0.1,
+        acceleration_std: float = 0.3,
         measurement_std: float = 0.15,
         initial_velocity_std: float = 1.5,
     ) -> None:
@@ -268,7 +311,10 @@ class FloorTracker:
             fps=fps, high_score=high_score, low_score=low_score,
             new_track_score=new_track_score, gate_probability=gate_probability,
             low_gate_probability=low_gate_probability, min_hits=min_hits,
-            lost_buffer_s=lost_buffer_s, acceleration_std=acceleration_std,
+            lost_buffer_s=lost_buffer_s, lost_velocity_decay_s=lost_velocity_decay_s,
+            lost_stand_speed=lost_stand_speed,
+            lost_max_std_m=lost_max_std_m, birth_gate_probability=birth_gate_probability, model_error_std=model_error_std,
+            acceleration_std=acceleration_std,
             measurement_std=measurement_std, initial_velocity_std=initial_velocity_std,
         )
 

@@ -290,23 +290,47 @@ class FloorTrackerTwin:
 
     def __init__(self, *, fps=15.0, high_score=0.5, low_score=0.1, new_track_score=0.6,
                  gate_probability=0.999, low_gate_probability=0.99, min_hits=2,
-                 lost_buffer_s=1.5, acceleration_std=0.5, measurement_std=0.15,
-                 initial_velocity_std=1.5) -> None:
+                 lost_buffer_s=1.5, lost_velocity_decay_s=0.5, lost_stand_speed=float("inf"),
+                 lost_max_std_m=0.6,
+                 birth_gate_probability=0.0, model_error_std=0.1, acceleration_std=0.3,
+                 measurement_std=0.15, initial_velocity_std=1.5) -> None:
         self.p = dict(high=high_score, low=low_score, new=new_track_score, min_hits=min_hits,
-                      lost=lost_buffer_s, acc=acceleration_std, meas=measurement_std,
+                      lost=lost_buffer_s, tau=lost_velocity_decay_s, stand=lost_stand_speed,
+                      cap=lost_max_std_m,
+                      model_error=model_error_std, acc=acceleration_std, meas=measurement_std,
                       vel0=initial_velocity_std)
+        self.birth_gate = chi2_quantile(birth_gate_probability, 2) if birth_gate_probability > 0 else -1.0
         self.gate = chi2_quantile(gate_probability, 2)
         self.low_gate = chi2_quantile(low_gate_probability, 2)
         self.clock = _Clock(fps)
         self.next_id = 1
         self.tracks: list[dict] = []
 
+    def _lost_transition(self, dt: float) -> Array:
+        """F of a lost track: velocity decays as exp(-dt / tau), position moves tau (1 - a) v."""
+        tau = self.p["tau"]
+        a = 1.0 if np.isinf(tau) else np.exp(-dt / tau)
+        b = dt if np.isinf(tau) else tau * (1.0 - a)
+        f = np.eye(4)
+        f[0, 2] = f[1, 3] = b
+        f[2, 2] = f[3, 3] = a
+        return f
+
     def update(self, points, covs=None, scores=None, t=None) -> dict[str, np.ndarray]:
         dt = self.clock.advance(t)
         now = self.clock.last
         q = floor_process_noise(dt, self.p["acc"])
         for tr in self.tracks:
-            tr["x"], tr["P"] = transition(dt, 2) @ tr["x"], transition(dt, 2) @ tr["P"] @ transition(dt, 2).T + q
+            standing = np.hypot(tr["x"][2], tr["x"][3]) < self.p["stand"]  # else it coasts
+            f = self._lost_transition(dt) if tr["state"] == LOST and standing else transition(dt, 2)
+            tr["x"], tr["P"] = f @ tr["x"], f @ tr["P"] @ f.T + q
+            if tr["state"] == LOST:
+                # Cap each axis' position std: P <- S P S, S = diag(s_x, s_y, 1, 1).
+                s = np.ones(4)
+                for i in range(2):
+                    if tr["P"][i, i] > self.p["cap"] ** 2:
+                        s[i] = self.p["cap"] / np.sqrt(tr["P"][i, i])
+                tr["P"] = tr["P"] * np.outer(s, s)
             tr["det"] = -1
         points = np.asarray(points, float).reshape(-1, 2)
         n = len(points)
@@ -319,6 +343,7 @@ class FloorTrackerTwin:
                 and r[0, 0] * r[1, 1] - r[0, 1] * r[1, 0] > 0
             if valid and sc[j] >= self.p["low"]:
                 (high if sc[j] >= self.p["high"] else low).append(j)
+        rs = rs + np.eye(2) * self.p["model_error"] ** 2  # error the covariances do not model
         done_t, done_d = set(), set()
 
         def cost(gate):
@@ -358,8 +383,19 @@ class FloorTrackerTwin:
                        if not (tr["state"] == TENTATIVE and tr["misses"] > 0)
                        and not (tr["state"] == LOST and now - tr["last"] > self.p["lost"])]
         confirm = self.clock.first or self.p["min_hits"] <= 1
+        updated = [tr for tr in self.tracks if tr["state"] == CONFIRMED and tr["det"] >= 0]
+
+        def duplicate(j):  # inside the birth gate of a confirmed track updated this frame
+            for tr in updated:
+                y = points[j] - tr["x"][:2]
+                if y @ np.linalg.solve(tr["P"][:2, :2] + rs[j], y) <= self.birth_gate:
+                    return True
+            return False
+
         for j in high:
             if j in done_d or sc[j] < self.p["new"]:
+                continue
+            if self.birth_gate > 0 and duplicate(j):
                 continue
             p0 = np.zeros((4, 4))
             p0[:2, :2] = rs[j]
@@ -371,6 +407,7 @@ class FloorTrackerTwin:
         return {
             "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
             "points": np.array([tr["x"][:2] for tr in self.tracks]).reshape(-1, 2),
+            "covariances": np.array([tr["P"][:2, :2] for tr in self.tracks]).reshape(-1, 2, 2),
             "states": np.array([tr["state"] for tr in self.tracks], np.int8),
             "det_index": np.array([tr["det"] for tr in self.tracks], np.int64),
         }
@@ -401,7 +438,8 @@ class BoxTrackerTwin:
     HISTORY = 8
 
     def __init__(self, *, fps=30.0, high_score=0.6, low_score=0.1, new_track_score=0.7,
-                 match_iou=0.3, low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
+                 occluded_birth_score=0.2, occluded_birth_cover=0.2, match_iou=0.3,
+                 low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
                  direction_weight=0.2, direction_span_s=0.1, fuse_score=True, min_hits=2,
                  lost_buffer_s=1.0, observation_reupdate=True, position_noise=0.27,
                  velocity_noise=1.0, measurement_noise=0.05, initial_position_std=0.1,
@@ -516,8 +554,24 @@ class BoxTrackerTwin:
         for k, j in _assign(rows, [j for j in high if j not in done_d],
                             iou_cost(lambda k: last_box[k], p["recovery_iou"]), 1.0):
             take(k, j)
-        starters = [j for j in high if j not in done_d] + \
-                   [j for j in low if j not in done_d and sc[j] >= p["new_track_score"]]
+        seen = [self.tracks[k]["det"] for k in pool if k in done_t]  # people matched now
+
+        def behind_nearer(j):
+            # Partly behind a matched person standing nearer the camera (lower box bottom)?
+            a = xyxy[j]
+            for o in seen:
+                b = xyxy[o]
+                iw = min(a[2], b[2]) - max(a[0], b[0])
+                ih = min(a[3], b[3]) - max(a[1], b[1])
+                if b[3] > a[3] and iw > 0 and ih > 0 and \
+                        iw * ih >= p["occluded_birth_cover"] * (a[2] - a[0]) * (a[3] - a[1]):
+                    return True
+            return False
+
+        def may_start(j):
+            return sc[j] >= p["new_track_score"] or (sc[j] >= p["occluded_birth_score"] and behind_nearer(j))
+
+        starters = [j for j in high if j not in done_d] + [j for j in low if j not in done_d and may_start(j)]
 
         def tentative_cost(k, j):
             iou = _iou(pred[k], xyxy[j])
@@ -540,7 +594,7 @@ class BoxTrackerTwin:
                        and not (tr["state"] == LOST and now - tr["last"] > p["lost_buffer_s"])]
         confirm = self.clock.first or p["min_hits"] <= 1
         for j in starters:
-            if j in done_d or sc[j] < p["new_track_score"]:
+            if j in done_d or not may_start(j):
                 continue
             z = cxcywh[j].copy()
             side = np.array([z[2], z[3], z[2], z[3]])

@@ -29,6 +29,10 @@ void BoxTrackerParams::check() const {
   for (auto [v, n] : {std::pair{match_iou, "match_iou"}, {low_match_iou, "low_match_iou"},
                       {tentative_match_iou, "tentative_match_iou"}, {recovery_iou, "recovery_iou"}})
     require(v >= 0 && v <= 1, n, "an IoU in [0, 1]");
+  require(occluded_birth_score >= 0 && occluded_birth_score <= 1, "occluded_birth_score",
+          "a score in [0, 1]");
+  require(occluded_birth_cover > 0 && occluded_birth_cover <= 1, "occluded_birth_cover",
+          "a share in (0, 1]");
   require(std::isfinite(direction_weight) && direction_weight >= 0, "direction_weight", "a weight >= 0");
   require(std::isfinite(direction_span_s) && direction_span_s > 0, "direction_span_s", "seconds > 0");
   require(min_hits >= 1, "min_hits", "an integer >= 1");
@@ -311,9 +315,32 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
   // Pass 4: tentative tracks vs the detections left that could start a track: high-score
   // ones, and low-score ones too when new_track_score is below high_score (a person who
   // enters already half hidden behind another is otherwise never tracked until fully seen).
+  // Detections now matched to confirmed or lost tracks: people seen this frame, who may be
+  // hiding someone behind them.
+  std::vector<int> seen;
+  for (int k : pool)
+    if (track_done[k]) seen.push_back(static_cast<int>(det_of_[k]));
+  // Is detection j partly behind a seen person who stands nearer the camera (their box's
+  // bottom edge lower in the image)? That is how a low score arises in a crowd.
+  auto behind_nearer = [&](int j) {
+    const double* a = &xyxy[j * 4];
+    const double area = boxes::area_xyxy(a);
+    for (int o : seen) {
+      const double* b = &xyxy[o * 4];
+      if (!(b[3] > a[3])) continue;
+      const double iw = std::min(a[2], b[2]) - std::max(a[0], b[0]);
+      const double ih = std::min(a[3], b[3]) - std::max(a[1], b[1]);
+      if (iw > 0 && ih > 0 && iw * ih >= p_.occluded_birth_cover * area) return true;
+    }
+    return false;
+  };
+  auto may_start = [&](int j) {
+    return scores[j] >= p_.new_track_score ||
+           (scores[j] >= p_.occluded_birth_score && behind_nearer(j));
+  };
   std::vector<int> starters = remaining(high);
   for (int j : low)
-    if (!det_done[j] && scores[j] >= p_.new_track_score) starters.push_back(j);
+    if (!det_done[j] && may_start(j)) starters.push_back(j);
   {
     std::vector<int> rows;
     for (std::size_t k = 0; k < nt; ++k)
@@ -342,7 +369,7 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
   // they start confirmed (as in ByteTrack) rather than lose that frame's people.
   const bool confirm_now = clock_.first_frame() || p_.min_hits <= 1;
   for (int j : starters) {
-    if (det_done[j] || scores[j] < p_.new_track_score) continue;
+    if (det_done[j] || !may_start(j)) continue;
     start_track(&cxcywh[j * 4], scores[j], t, confirm_now, j);
   }
   fill_output();

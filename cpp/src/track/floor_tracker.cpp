@@ -27,6 +27,12 @@ void FloorTrackerParams::check() const {
           "a probability in (0, 1)");
   require(min_hits >= 1, "min_hits", "an integer >= 1");
   require(std::isfinite(lost_buffer_s) && lost_buffer_s >= 0, "lost_buffer_s", "seconds >= 0");
+  require(std::isfinite(model_error_std) && model_error_std >= 0, "model_error_std", "metres >= 0");
+  require(birth_gate_probability >= 0 && birth_gate_probability < 1, "birth_gate_probability",
+          "a probability in [0, 1)");
+  require(lost_velocity_decay_s > 0, "lost_velocity_decay_s", "seconds > 0 (inf: no decay)");
+  require(lost_stand_speed >= 0, "lost_stand_speed", "m/s >= 0 (inf: every lost track)");
+  require(lost_max_std_m > 0, "lost_max_std_m", "metres > 0 (inf: no cap)");
   require(std::isfinite(noise.acceleration) && noise.acceleration > 0, "acceleration_std", "m/s^2 > 0");
   require(std::isfinite(noise.measurement) && noise.measurement > 0, "measurement_std", "metres > 0");
   require(std::isfinite(noise.initial_velocity) && noise.initial_velocity > 0, "initial_velocity_std",
@@ -37,6 +43,7 @@ FloorTracker::FloorTracker(const FloorTrackerParams& params) : p_(params), clock
   p_.check();
   gate_ = chi2_quantile(p_.gate_probability, M);
   low_gate_ = chi2_quantile(p_.low_gate_probability, M);
+  birth_gate_ = p_.birth_gate_probability > 0 ? chi2_quantile(p_.birth_gate_probability, M) : -1.0;
 }
 
 void FloorTracker::reset() {
@@ -71,6 +78,59 @@ void FloorTracker::start_track(const double* z, const double* R, float score, do
   const double v2 = p_.noise.initial_velocity * p_.noise.initial_velocity;
   P[2 * D + 2] = v2;
   P[3 * D + 3] = v2;
+}
+
+void FloorTracker::predict_all(double dt) {
+  double qa[M], qb[M], qc[M];
+  kalman::floor_process_noise(dt, p_.noise, qa, qb, qc);
+  // A lost track's velocity decays with time constant tau (integrated Ornstein-Uhlenbeck):
+  // v' = a v, p' = p + b v, a = exp(-dt / tau), b = tau (1 - a). The process noise stays the
+  // white-noise-acceleration Q (an upper bound on the OU one: the decay only shrinks it).
+  const double tau = p_.lost_velocity_decay_s;
+  const double a = std::isinf(tau) ? 1.0 : std::exp(-dt / tau);
+  const double b = std::isinf(tau) ? dt : -tau * std::expm1(-dt / tau);
+  for (std::size_t k = 0; k < ids_.size(); ++k) {
+    double* x = &mean_[k * D];
+    double* P = &cov_[k * D * D];
+    // Walkers coast at constant velocity (a shopper walking out through the exit, or on past
+    // a queue, keeps going); only a track slower than lost_stand_speed -- standing at a
+    // shelf, queueing -- takes the decaying, near-stationary model.
+    const bool standing = std::hypot(x[2], x[3]) < p_.lost_stand_speed;
+    if (state_[k] != TrackState::Lost || !standing) {
+      kalman::cv_predict<M>(x, P, dt, qa, qb, qc);
+      if (state_[k] == TrackState::Lost) cap_position(P);
+      continue;
+    }
+    for (int i = 0; i < M; ++i) { x[i] += b * x[M + i]; x[M + i] *= a; }
+    // P = F P F^T, F = [[I, b I], [0, a I]]: rows first (F P), then columns.
+    for (int r = 0; r < M; ++r)
+      for (int c = 0; c < D; ++c) P[r * D + c] += b * P[(M + r) * D + c];
+    for (int r = M; r < D; ++r)
+      for (int c = 0; c < D; ++c) P[r * D + c] *= a;
+    for (int r = 0; r < D; ++r) {
+      for (int c = 0; c < M; ++c) P[r * D + c] += b * P[r * D + M + c];
+      for (int c = M; c < D; ++c) P[r * D + c] *= a;
+    }
+    for (int i = 0; i < M; ++i) {
+      P[i * D + i] += qa[i];
+      P[i * D + M + i] += qb[i];
+      P[(M + i) * D + i] += qb[i];
+      P[(M + i) * D + M + i] += qc[i];
+    }
+    cap_position(P);
+  }
+}
+
+void FloorTracker::cap_position(double* P) const {
+  // Cap the position std per axis by scaling that row and column (S P S with S diagonal
+  // keeps P positive definite): the gate stops growing at the cap.
+  const double cap2 = p_.lost_max_std_m * p_.lost_max_std_m;
+  for (int i = 0; i < M; ++i) {
+    if (!(P[i * D + i] > cap2)) continue;
+    const double s = std::sqrt(cap2 / P[i * D + i]);
+    for (int c = 0; c < D; ++c) P[i * D + c] *= s;
+    for (int r = 0; r < D; ++r) P[r * D + i] *= s;
+  }
 }
 
 void FloorTracker::remove_dead(double now) {
@@ -114,14 +174,13 @@ const FloorTracks& FloorTracker::update(const double* points, const double* covs
   const double dt = clock_.advance(has_t, t_in);
   const double t = clock_.now();
   const std::size_t nt = ids_.size();
-  double qa[M], qb[M], qc[M];
-  kalman::floor_process_noise(dt, p_.noise, qa, qb, qc);
-  for (std::size_t k = 0; k < nt; ++k) kalman::cv_predict<M>(&mean_[k * D], &cov_[k * D * D], dt, qa, qb, qc);
+  predict_all(dt);
   std::fill(det_of_.begin(), det_of_.end(), -1);
 
   // Measurement covariances: given, or the default isotropic noise.
   std::vector<double> R(n * 4);
   const double r0 = p_.noise.measurement * p_.noise.measurement;
+  const double e2 = p_.model_error_std * p_.model_error_std;
   std::vector<int> high, low;
   for (std::size_t j = 0; j < n; ++j) {
     double* r = &R[j * 4];
@@ -129,6 +188,8 @@ const FloorTracks& FloorTracker::update(const double* points, const double* covs
     const float s = scores ? scores[j] : 1.0f;
     const bool valid = std::isfinite(points[j * 2]) && std::isfinite(points[j * 2 + 1]) &&
                        std::isfinite(s) && r[0] > 0 && r[3] > 0 && r[0] * r[3] - r[1] * r[2] > 0;
+    r[0] += e2;  // after the check: a covariance that is not positive definite stays refused
+    r[3] += e2;
     if (!valid || s < p_.low_score) continue;
     (s >= p_.high_score ? high : low).push_back(static_cast<int>(j));
   }
@@ -182,8 +243,20 @@ const FloorTracks& FloorTracker::update(const double* points, const double* covs
   remove_dead(t);
 
   const bool confirm_now = clock_.first_frame() || p_.min_hits <= 1;
+  const std::size_t alive = ids_.size();
+  // Is point j inside the birth gate of a confirmed track updated this frame (a second view of
+  // that person)?
+  auto duplicate = [&](int j) {
+    for (std::size_t k = 0; k < alive; ++k) {
+      if (state_[k] != TrackState::Confirmed || det_of_[k] < 0) continue;
+      const double d2 = kalman::mahalanobis_sq<M>(&mean_[k * D], &cov_[k * D * D], &points[j * 2], &R[j * 4]);
+      if (d2 <= birth_gate_) return true;
+    }
+    return false;
+  };
   for (int j : high) {
     if (det_done[j] || score(j) < p_.new_track_score) continue;
+    if (birth_gate_ > 0 && duplicate(j)) continue;
     start_track(&points[j * 2], &R[j * 4], score(j), t, confirm_now, j);
   }
   fill_output();

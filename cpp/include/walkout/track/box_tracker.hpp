@@ -13,7 +13,9 @@
 //  3. (OC-SORT observation-centric recovery) tracks still unmatched vs high-score detections
 //     left, by IoU with each track's *last observed* box rather than its prediction;
 //  4. tentative tracks vs high-score detections left;
-//  5. high-score detections left above new_track_score start tentative tracks.
+//  5. detections left at or above new_track_score start tentative tracks, and so do those
+//     at or above occluded_birth_score that lie partly behind a nearer person seen this
+//     frame (how a person half hidden in a crowd is detected).
 // A track matched after misses is re-filtered along a straight virtual path from its last
 // observation (OC-SORT's observation-centric re-update), so coasting errors do not persist.
 //
@@ -47,6 +49,17 @@ struct BoxTrackerParams {
   // marginal detections from starting tracks; 0.3 wins on crowds whose occluded people are
   // detected with low scores (benchmarks/results/track_trackers.md shows both).
   double new_track_score = 0.7;
+  // A detection below new_track_score but at or above this still starts a track when it lies
+  // partly behind a person matched this frame who stands nearer the camera (their box's
+  // bottom edge lower in the image): a person entering or standing half hidden in a crowd is
+  // detected with a low score, and only then. A low-score box with no such occluder (a
+  // misplaced or background box) still starts nothing. Lowering it tracks hidden people
+  // sooner and risks tracks on duplicate boxes around a person; at new_track_score or above
+  // it is off.
+  double occluded_birth_score = 0.2;
+  // Share of a detection's area that a nearer matched person's box must cover for the
+  // occluded-birth rule.
+  double occluded_birth_cover = 0.2;
   // Minimum IoU between prediction and detection in the first pass. Lowering it follows fast
   // or jumpy motion; raising it swaps fewer identities between people who pass close.
   double match_iou = 0.3;

@@ -15,15 +15,25 @@
 //     gate (lost ones too: see BoxTracker);
 //  3. tentative tracks vs high-score points left;
 //  4. high-score points left above new_track_score start tentative tracks.
+// Re-identification across gaps (people standing 3-4 deep at a shelf, or queueing at the
+// entrance, are hidden from every camera for seconds): while a track is lost its velocity
+// decays if it was slow (integrated Ornstein-Uhlenbeck: a shopper hidden while standing at
+// a shelf or in a queue stays there, and a coasting prediction would drift out of reach;
+// walkers coast at constant velocity), and its position covariance
+// -- hence its gate, which grows with the time lost -- is capped at lost_max_std_m. Lost
+// tracks keep their place in the first pass, ahead of tentative tracks and new ones.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "walkout/track/kalman.hpp"
 #include "walkout/track/lifecycle.hpp"
 
 namespace walkout::track {
+
+inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 struct FloorTrackerParams {
   // Frame rate assumed when update() gets no t.
@@ -46,7 +56,40 @@ struct FloorTrackerParams {
   // Seconds a lost track waits to be found again. Longer bridges longer occlusions (a
   // shopper behind a shelf end) at the risk of handing an old ID to a newcomer nearby.
   double lost_buffer_s = 1.5;
-  FloorNoise noise;
+  // Time constant (seconds) of the velocity's decay while a track is lost: after it the
+  // prediction has moved about velocity x lost_velocity_decay_s in all and then stands.
+  // Raising it (infinity = constant velocity) follows people who keep walking behind
+  // others; lowering it keeps the prediction where people stopped (at a shelf, in a queue)
+  // instead of drifting out of their gate.
+  double lost_velocity_decay_s = 0.5;
+  // A lost track slower than this (m/s) takes the decaying model above; faster ones coast
+  // at constant velocity (people walking on behind others, or out through the exit, where a
+  // prediction parked at the door could hand the leaver's ID to the next person there).
+  // Lowering it treats fewer walkers as about to stop. Default inf (every lost track
+  // decays): 0.5 m/s lost identity and receipts on the tuning runs (docs/rooms/track.md).
+  double lost_stand_speed = kInfinity;
+  // Cap (metres) on a lost track's position std, so its gate (which grows with the time
+  // lost) stops growing. Raising it re-finds people further from where they vanished and
+  // lets a long-lost track claim a newcomer; lowering it starts new IDs sooner.
+  double lost_max_std_m = 0.6;
+  // Std (metres) of error every point has beyond its own covariance, added to it as
+  // model_error_std^2 I: calibration error and foot points from occluded ankles or box
+  // bottoms, which a covariance from pixel noise alone understates (fused duplicates of one
+  // person lie 0.3-0.8 m apart on the edge benchmark's runs while their covariances say
+  // centimetres). Raising it gates wider (fewer tracks broken by a jump, more swaps between
+  // neighbours); 0 trusts the covariances as given.
+  double model_error_std = 0.1;
+  // A point left unmatched inside this gate (chi-square probability, 2 dof) of a confirmed
+  // track updated this frame starts no track: it is most likely a second view of that person
+  // that fusion did not join (the edge benchmark's runs have about one such duplicate per
+  // frameset, 0.3-0.8 m from the first). Raising it suppresses more duplicate IDs and delays
+  // a second person standing that close (queues, 3-4 deep at a shelf) until they step apart;
+  // 0 turns it off.
+  double birth_gate_probability = 0.0;
+  // Acceleration 0.3 m/s^2 here (FloorNoise's own default is 0.5): with the model error and
+  // the velocity decay above it gave the best identity and receipts on the tuning runs
+  // (docs/rooms/track.md); 0.5 and up swapped more neighbours in crowds.
+  FloorNoise noise{0.3, 0.15, 1.5};
 
   void check() const;
 };
@@ -74,13 +117,15 @@ class FloorTracker {
  private:
   static constexpr int M = 2, D = 4;
   void start_track(const double* z, const double* R, float score, double t, bool confirmed, int det);
+  void predict_all(double dt);
+  void cap_position(double* P) const;
   void remove_dead(double now);
   void fill_output();
 
   FloorTrackerParams p_;
   FrameClock clock_;
   IdCounter id_counter_;
-  double gate_, low_gate_;
+  double gate_, low_gate_, birth_gate_;
   std::vector<double> mean_, cov_;  // N x 4, N x 4 x 4
   std::vector<std::int64_t> ids_;
   std::vector<TrackState> state_;
