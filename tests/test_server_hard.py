@@ -51,9 +51,10 @@ SPEED = 12.0
 LOST_SESSION_S = 20.0  # a shopper the real edge pipeline loses ends up in review this soon
 
 # Through the real edge pipeline every case runs too, with what the pipeline can give: in
-# group-one-scan edge-b's box tracker swaps jon's and kim's local ids where their paths cross
-# at S5 (t = 13 s); the server sees its floor tracker disagree and holds jon's receipt (which
-# then holds kim's juice) for a person, "identity in doubt", instead of issuing it.
+# group-one-scan edge-b's box tracker swapped jon's and kim's local ids where their paths
+# cross at S5 (t = 13 s) before the floor tracker learnt to re-identify; where that happens the
+# server sees its floor tracker disagree and holds jon's receipt (which then holds kim's juice)
+# for a person, "identity in doubt", instead of issuing it.
 ORACLE_CASES = ("two-at-one-slot", "wrong-slot", "group-one-scan", "weight-no-reach",
                 "takes-nothing")
 DOUBT = "identity in doubt"
@@ -229,10 +230,14 @@ def check_group_one_scan(o: Outcome) -> None:
     if o.edge == "truth":
         assert all(r["status"] == "issued" for r in o.receipts.values())
         return
-    # Through the pipeline (see ORACLE_CASES): jon's cart, with kim's juice in it, waits.
+    # Through the pipeline (see ORACLE_CASES) the box tracker may swap jon and kim where their
+    # paths cross at S5 (it did before the floor tracker's re-identification): then jon's cart
+    # holds kim's juice and must wait for a person, never be issued.
     r = o.receipts["acct-jon"]
-    assert r["status"] == "review" and DOUBT in _reasons(r), r
-    assert receipt_items([r])["acct-jon"] == {"AJ-1000": 1, "PROTEIN": 1, "SOAP": 2}
+    if r["status"] == "issued":
+        assert receipt_items([r])["acct-jon"] == o.truth["acct-jon"], r
+    else:
+        assert r["status"] == "review" and DOUBT in _reasons(r), r
 
 
 def check_weight_no_reach(o: Outcome) -> None:
