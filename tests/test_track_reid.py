@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from test_track_trackers import box_sequences, check_identity_invariants
+from test_track_trackers import box_sequences, check_floor_twin_agrees, check_identity_invariants
 from walkout.track import FloorTracker, TrackState
 
 FPS = 10.0
@@ -150,29 +150,11 @@ def test_floor_tracker_with_reidentification_agrees_with_numpy_twin(seed, frames
     from twins.track import FloorTrackerTwin
 
     rng = np.random.default_rng(seed)
-    people = rng.uniform(0, 8, (rng.integers(0, 6), 2))
-    velocity = rng.normal(0, 1.0, people.shape)
     params = dict(fps=10, min_hits=min_hits, lost_buffer_s=2.0, lost_velocity_decay_s=tau,
                   lost_max_std_m=cap, birth_gate_probability=birth,
                   model_error_std=error, lost_stand_speed=stand)
-    compiled, twin = FloorTracker(**params), FloorTrackerTwin(**params)
-    t = 0.0
-    for _ in range(frames):
-        t += float(rng.uniform(0.05, 0.3))
-        people += velocity * 0.1
-        seen = people[rng.random(len(people)) > 0.35]  # long gaps: lost tracks matter
-        extra = rng.uniform(0, 8, (rng.poisson(0.5), 2))
-        points = np.vstack([seen + rng.normal(0, 0.05, seen.shape), extra])
-        a = rng.normal(0, 0.1, (len(points), 2, 2))
-        covs = a @ np.swapaxes(a, 1, 2) + 0.005 * np.eye(2)
-        scores = rng.uniform(0, 1, len(points)).astype(np.float32)
-        got = compiled.update(points, covs, scores, t=t)
-        ref = twin.update(points, covs, scores, t=t)
-        np.testing.assert_array_equal(got.ids, ref["ids"])
-        np.testing.assert_array_equal(got.states, ref["states"])
-        np.testing.assert_array_equal(got.det_index, ref["det_index"])
-        np.testing.assert_allclose(got.points, ref["points"], rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(got.covariances, ref["covariances"], rtol=1e-9, atol=1e-12)
+    check_floor_twin_agrees(FloorTracker(**params), FloorTrackerTwin(**params), rng, frames,
+                            miss_rate=0.35, max_dt=0.3)  # long gaps: lost tracks matter
 
 
 @pytest.mark.parametrize("name, value, match", [

@@ -284,15 +284,21 @@ def test_low_score_detections_start_tracks_only_below_new_track_score():
 def test_floor_tracker_agrees_with_numpy_twin(seed, frames):
     from twins.track import FloorTrackerTwin
 
-    rng = np.random.default_rng(seed)
+    check_floor_twin_agrees(FloorTracker(fps=10), FloorTrackerTwin(fps=10),
+                            np.random.default_rng(seed), frames, miss_rate=0.2, max_dt=0.2)
+
+
+def check_floor_twin_agrees(compiled, twin, rng: np.random.Generator, frames: int, *,
+                            miss_rate: float, max_dt: float) -> None:
+    """Walkers on straight lines, each missed at ``miss_rate``, plus false points, at uneven
+    time steps up to ``max_dt``: the compiled FloorTracker and its twin agree every frame."""
     people = rng.uniform(0, 8, (rng.integers(0, 6), 2))
     velocity = rng.normal(0, 1.0, people.shape)
-    compiled, twin = FloorTracker(fps=10), FloorTrackerTwin(fps=10)
     t = 0.0
     for _ in range(frames):
-        t += float(rng.uniform(0.05, 0.2))
+        t += float(rng.uniform(0.05, max_dt))
         people += velocity * 0.1
-        seen = people[rng.random(len(people)) > 0.2]
+        seen = people[rng.random(len(people)) > miss_rate]
         extra = rng.uniform(0, 8, (rng.poisson(0.5), 2))
         points = np.vstack([seen + rng.normal(0, 0.05, seen.shape), extra])
         a = rng.normal(0, 0.1, (len(points), 2, 2))
@@ -304,6 +310,7 @@ def test_floor_tracker_agrees_with_numpy_twin(seed, frames):
         np.testing.assert_array_equal(got.states, ref["states"])
         np.testing.assert_array_equal(got.det_index, ref["det_index"])
         np.testing.assert_allclose(got.points, ref["points"], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got.covariances, ref["covariances"], rtol=1e-9, atol=1e-12)
 
 
 @given(box_sequences(), st.sampled_from([0.0, 0.2]), st.sampled_from([0.3, 0.7]),
