@@ -137,7 +137,11 @@ def main() -> None:
                   "fusion, the box's tracker, hands, reach state machine). Settle window 15 s. "
                   f"Seeds {', '.join(map(str, TUNING_SEEDS))} (tuned): the server's rules "
                   "(late check-in binding, ambiguous put-backs, identity doubt) were chosen "
-                  "looking at them; the other seeds were only measured.")
+                  "looking at them; the other seeds were only measured. The coasting-claim "
+                  "exception to the identity doubt (issue #10) was chosen on seeds 11, 12, 13 "
+                  "(`--seeds 11 12 13`) and only measured on 1-5; before it, the edge-pipeline "
+                  "columns read 5 / 5 / 3 / 4 / 3 issued exact, 0 wrong (same code otherwise, "
+                  "same day): it released none here.")
     if any(c.get("issued and wrong (must be 0)") for c in columns.values()):
         raise SystemExit("issued receipts differ from the truth")
 

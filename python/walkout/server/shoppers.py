@@ -90,8 +90,23 @@ class ShopperParams:
     relink_after_s: float = 5.0
     """a box track unseen this long starts over as a new stretch (a restarted box reuses its
     local ids); longer bridges longer occlusions inside one box"""
+    doubt_unseen_s: float = 0.25
+    """an identity doubt is not raised when the identity the global tracker's point carried
+    was seen by no box for longer than this (its lost track coasted onto a shopper a box
+    follows) and had left or was a fragment (see ``doubt_fragment_s``); higher raises more
+    doubts (more receipts to review), lower dismisses doubts where that identity only blinked
+    out for a frame or two (the case where a box may have jumped people)"""
+    doubt_fragment_s: float = 1.0
+    """an identity seen for less than this in all is a fragment (a box track flickering on
+    and off, bound to nobody): a stale claim of one is not a doubt (``doubt_unseen_s``);
+    higher dismisses more, treating short real visits as fragments"""
     sample_every_s: float = 0.2
     """position history resolution (who stood at a shelf when)"""
+
+    def __post_init__(self) -> None:
+        for name in ("doubt_unseen_s", "doubt_fragment_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: expected seconds >= 0, got {getattr(self, name)}")
 
 
 class GlobalShoppers:
@@ -210,7 +225,8 @@ class GlobalShoppers:
                 known.append((segments[0][0], segments[-1][2]))
         ident = min(known)[1] if known else self._tracker_ident.get(gid, gid)
         before = self._tracker_ident.get(gid)
-        if known and before is not None and before != ident:
+        if known and before is not None and before != ident and not self._stale_claim(
+                before, t_ns):
             # The box says `ident`, the global tracker says `before`: a swap by one of them.
             self._doubts.setdefault(ident, []).append((t_ns, before))
             self._doubts.setdefault(before, []).append((t_ns, ident))
@@ -236,6 +252,20 @@ class GlobalShoppers:
         if not s.samples_t or t_ns - s.samples_t[-1] >= self.params.sample_every_s * _NS:
             s.samples_t.append(t_ns)
             s.samples_xy.append((x, y))
+
+    def _stale_claim(self, other: int, t_ns: int) -> bool:
+        """Whether the global tracker's claim that a point is ``other`` is only its lost
+        track coasting onto someone a box follows: ``other`` has been seen by no box for
+        ``doubt_unseen_s`` and was either last seen in an exit zone (gone out) or only ever a
+        fragment (seen for less than ``doubt_fragment_s``). Then the box's unbroken track
+        is the only live evidence, and nobody's items can move: not a doubt.
+
+        Someone last seen inside the store, seen for longer, still raises the doubt: a box
+        could have jumped onto them as they came back into view."""
+        s = self._shoppers.get(other)
+        if s is None or t_ns - s.last_ns <= self.params.doubt_unseen_s * _NS:
+            return False
+        return s.in_exit or s.last_ns - s.first_ns < self.params.doubt_fragment_s * _NS
 
     def _check_exits(self, now_ns: int) -> None:
         confirm = int(self.params.exit_confirm_s * _NS)
