@@ -123,9 +123,10 @@ class PoseNet(nn.Module):
 
         Each keypoint reads the stride-4 map bilinearly at its coarse position, and keypoint
         k's own two-layer MLP (a grouped 1x1 convolution) turns those features into a
-        correction of at most a few ``REFINE_UNIT_PX``. The anchor-cell regression has to
-        reach a wrist many cells away from the person's centre; the refinement looks where the
-        wrist was guessed, at twice the resolution, which is what makes it precise. The coarse
+        correction in units of ``REFINE_UNIT_PX`` (unbounded; it learns corrections of a few
+        units). The anchor-cell regression has to reach a wrist many cells away from the
+        person's centre; the refinement looks where the wrist was guessed, at twice the
+        resolution of the finest anchors, which is what makes it more precise. The coarse
         position is not differentiated through the sampling (its own loss trains it).
         """
         b, k, _, p = kxy.shape
