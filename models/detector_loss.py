@@ -4,18 +4,24 @@ Assignment (FCOS-style, with YOLOX's centre sampling): an anchor cell is a posit
 person when its centre lies inside the person's box, within ``radius`` strides of the box
 centre, and the person's size suits the cell's level; a cell claimed by several people goes to
 the smallest. Losses on positives: GIoU for the box, L1 (in stride units) for every labelled
-keypoint, BCE for keypoint visibility; on every cell: an IoU-aware BCE for the person score
+keypoint, L1 (in pixels / 8) for the refined keypoint, BCE for keypoint visibility; on every cell: an IoU-aware BCE for the person score
 (target = IoU of the predicted box with its person, 0 elsewhere) with a focal weight on
 negatives, so that scores rank boxes by quality for NMS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from detector_net import NUM_KEYPOINTS, STRIDES, grid_centres
+from detector_net import NUM_KEYPOINTS, STRIDES, Heads, grid_centres
 from torch import nn
+
+# The refined keypoints' L1 is counted in units of this many input pixels (the finest anchor
+# stride), the same for every level: a pixel of wrist error costs the same on a large person as
+# on a small one, since the metric is pixels. (The coarse L1 stays in each level's stride units.)
+REFINE_LOSS_UNIT_PX = 8.0
 
 # The box sizes (max side, input pixels) each level learns; the ranges overlap so that a
 # person near a border is learnt by both levels.
@@ -81,14 +87,21 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return iou, iou - (hull - union) / hull
 
 
-def pose_loss(raw: list[torch.Tensor], targets: list[Target]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss over a batch and its parts (for logging)."""
+Refine = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def pose_loss(heads: Heads, targets: list[Target], refine: Refine | None = None
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss over a batch and its parts (for logging). ``refine`` is the network's
+    ``PoseNet.refine``: with it, the refined keypoints of the positives get their own L1
+    ("fine"); without it, the refinement branch is not trained."""
+    raw = heads.levels
     device = raw[0].device
     sizes = [(o.shape[2], o.shape[3]) for o in raw]
     centres, strides, levels = _anchors(sizes, device)
     flat = torch.cat([o.flatten(2) for o in raw], dim=2).transpose(1, 2)  # [B, N, C]
     bce = nn.functional.binary_cross_entropy_with_logits
-    total_box = total_kpt = total_vis = total_score = torch.zeros((), device=device)
+    total_box = total_kpt = total_vis = total_score = total_fine = torch.zeros((), device=device)
     positives = 0
     for i, target in enumerate(targets):
         pred = flat[i]
@@ -112,6 +125,11 @@ def pose_loss(raw: list[torch.Tensor], targets: list[Target]) -> tuple[torch.Ten
             l1 = (k[:, :, 0:2] - offset).abs().sum(dim=2)
             total_kpt = total_kpt + (l1 * labelled).sum()
             total_vis = total_vis + (bce(k[:, :, 2], gk[:, :, 2], reduction="none") * labelled).sum()
+            if refine is not None:
+                coarse = k[:, :, 0:2] * s[:, :, None] + c[:, None, :]  # (P, K, 2) input pixels
+                fine = refine(heads.fine[i:i + 1], coarse.permute(1, 2, 0)[None])[0].permute(2, 0, 1)
+                l1_fine = (fine - gk[:, :, 0:2]).abs().sum(dim=2) / REFINE_LOSS_UNIT_PX
+                total_fine = total_fine + (l1_fine * labelled).sum()
             positives += int(pos.sum())
         logits = pred[:, 4]
         prob = logits.sigmoid()
@@ -123,6 +141,7 @@ def pose_loss(raw: list[torch.Tensor], targets: list[Target]) -> tuple[torch.Ten
         "kpt": 1.0 * total_kpt / (norm * NUM_KEYPOINTS) * 4.0,
         "vis": 0.5 * total_vis / (norm * NUM_KEYPOINTS),
         "score": 2.0 * total_score / norm,
+        "fine": 4.0 * total_fine / (norm * NUM_KEYPOINTS),
     }
     loss = sum(parts.values())
     return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -11,11 +11,28 @@ torch is a training-only dependency (the ``train`` extra); the runtime reads the
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 STRIDES = (8, 16, 32)
 NUM_KEYPOINTS = 17
+# The keypoint refinement reads a stride-4 feature map and predicts its correction in units of
+# this many input pixels, so that the last layer's outputs stay near 1 for typical corrections.
+FINE_STRIDE = 4
+REFINE_UNIT_PX = 4.0
+# The exported graph refines the keypoints of this many best-scoring anchors per image: more
+# than the edge keeps after NMS (max_det 50), far fewer than the 3,024 anchors at 512x288.
+REFINE_TOP_K = 256
+
+
+class Heads(NamedTuple):
+    """What ``PoseNet`` computes: the raw head output of each level (strides 8, 16, 32) and the
+    stride-4 feature map the keypoint refinement samples."""
+
+    levels: list[torch.Tensor]
+    fine: torch.Tensor
 
 
 def conv_bn(c_in: int, c_out: int, k: int = 3, s: int = 1, groups: int = 1) -> nn.Sequential:
@@ -69,9 +86,26 @@ class PoseNet(nn.Module):
         self.obj = nn.Conv2d(c, 1, 1)
         self.kpt = nn.Sequential(conv_bn(c, c, 3), nn.Conv2d(c, 3 * NUM_KEYPOINTS, 1))
         nn.init.constant_(self.obj.bias, -4.0)  # start with few positives: stable early training
+        # Keypoint refinement (see ``refine``): a stride-4 map from the stem's features and the
+        # stride-8 pyramid level, read at each coarse keypoint by a small per-keypoint MLP.
+        f = fine_channels(width)
+        self.lat4 = conv_bn(w, f, 1)
+        self.red8 = conv_bn(c, f, 1)
+        self.smooth4 = nn.Sequential(DWBlock(f), DWBlock(f))
+        hidden = f
+        self.refine_mlp = nn.Sequential(
+            nn.Conv1d(NUM_KEYPOINTS * f, NUM_KEYPOINTS * hidden, 1, groups=NUM_KEYPOINTS),
+            nn.SiLU(inplace=True),
+            nn.Conv1d(NUM_KEYPOINTS * hidden, NUM_KEYPOINTS * 2, 1, groups=NUM_KEYPOINTS),
+        )
+        # Zero correction at the start: a network initialised from a trained one without the
+        # refinement (``--init-onnx``) exports exactly that network's keypoints until it learns.
+        nn.init.zeros_(self.refine_mlp[2].weight)
+        nn.init.zeros_(self.refine_mlp[2].bias)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        f8 = self.s8(self.stem(x))
+    def forward(self, x: torch.Tensor) -> Heads:
+        f4 = self.stem(x)
+        f8 = self.s8(f4)
         f16 = self.s16(f8)
         f32 = self.s32(f16)
         p32 = self.lat32(f32)
@@ -81,7 +115,58 @@ class PoseNet(nn.Module):
         for p in (p8, p16, p32):
             h = self.head_stem(p)
             outs.append(torch.cat([self.box(h), self.obj(h), self.kpt(h)], dim=1))
-        return outs
+        fine = self.smooth4(self.lat4(f4) + self.up(self.red8(p8)))
+        return Heads(outs, fine)
+
+    def refine(self, fine: torch.Tensor, kxy: torch.Tensor) -> torch.Tensor:
+        """Coarse keypoints ``kxy`` [B, K, 2, P] (input pixels) -> refined, same shape.
+
+        Each keypoint reads the stride-4 map bilinearly at its coarse position, and keypoint
+        k's own two-layer MLP (a grouped 1x1 convolution) turns those features into a
+        correction in units of ``REFINE_UNIT_PX`` (unbounded; it learns corrections of a few
+        units). The anchor-cell regression has to reach a wrist many cells away from the
+        person's centre; the refinement looks where the wrist was guessed, at twice the
+        resolution of the finest anchors, which is what makes it more precise. The coarse
+        position is not differentiated through the sampling (its own loss trains it).
+        """
+        b, k, _, p = kxy.shape
+        f = fine.shape[1]
+        feats = sample_bilinear(fine, kxy.detach()).reshape(b, k * f, p)  # [B, K*F, P]
+        delta = self.refine_mlp(feats).reshape(b, k, 2, p)
+        return kxy + delta * REFINE_UNIT_PX
+
+
+def sample_bilinear(fine: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+    """Read ``fine`` [B, F, Hf, Wf] (stride ``FINE_STRIDE``) at points ``xy`` [B, K, 2, P]
+    (input pixels) bilinearly -> [B, K, F, P]; points off the map read its nearest edge.
+
+    Map cell j covers input pixels [4j, 4j + 4), so input x lies at map coordinate x/4 - 0.5.
+    This is torch's ``grid_sample`` (bilinear, border, align_corners=False) written as four
+    row ``gather``s from a channels-last copy of the map, because onnxruntime's CPU GridSample
+    kernel is slow (150 ms a frame for the 51k points of every anchor) and a row gather copies
+    F contiguous floats per point.
+    """
+    b, f, hf, wf = fine.shape
+    x = (xy[:, :, 0] / FINE_STRIDE - 0.5).clamp(0.0, wf - 1.0)  # [B, K, P]
+    y = (xy[:, :, 1] / FINE_STRIDE - 0.5).clamp(0.0, hf - 1.0)
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]  # [B, K, P, 1]
+    x0i, y0i = x0.long(), y0.long()
+    x1i, y1i = (x0i + 1).clamp(max=wf - 1), (y0i + 1).clamp(max=hf - 1)
+    rows = fine.flatten(2).transpose(1, 2).reshape(-1, f)  # [B*Hf*Wf, F]
+    first = (torch.arange(b, device=xy.device) * (hf * wf))[:, None, None]  # each image's row 0
+
+    def at(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        return rows[(first + yi * wf + xi).reshape(-1)].reshape(*xi.shape, f)  # [B, K, P, F]
+
+    feats = ((1 - fx) * (1 - fy) * at(y0i, x0i) + fx * (1 - fy) * at(y0i, x1i)
+             + (1 - fx) * fy * at(y1i, x0i) + fx * fy * at(y1i, x1i))
+    return feats.transpose(2, 3)  # [B, K, F, P]
+
+
+def fine_channels(width: int) -> int:
+    """Channels of the stride-4 refinement map for a network ``width``."""
+    return max(16, (4 * width) // 3)
 
 
 def grid_centres(h: int, w: int, stride: int, device: torch.device) -> torch.Tensor:
@@ -110,12 +195,24 @@ def decode_level(raw: torch.Tensor, stride: int) -> torch.Tensor:
 
 class ExportWrapper(nn.Module):
     """The ONNX graph: input ``images`` [B, 3, H, W] RGB in 0..1 (Ultralytics letterbox),
-    output ``output0`` [B, 56, N] in the YOLOv8-pose layout."""
+    output ``output0`` [B, 56, N] in the YOLOv8-pose layout, every anchor's keypoints refined
+    (``PoseNet.refine``) before they leave the graph."""
 
     def __init__(self, net: PoseNet) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        outs = self.net(images)
-        return torch.cat([decode_level(o, s) for o, s in zip(outs, STRIDES, strict=True)], dim=2)
+        heads = self.net(images)
+        out = torch.cat([decode_level(o, s) for o, s in zip(heads.levels, STRIDES, strict=True)], dim=2)
+        b, _, n = out.shape
+        kpts = out[:, 5:].reshape(b, NUM_KEYPOINTS, 3, n)
+        # Refine the keypoints of the best-scoring anchors only: every detection the runtime
+        # keeps (max_det 50 at the edge) is among them, and refining all anchors cost more than
+        # the rest of the network. The others keep the anchor regression's keypoints.
+        top = out[:, 4].topk(min(REFINE_TOP_K, int(n)), dim=1).indices  # [B, T]
+        index = top[:, None, None, :].expand(b, NUM_KEYPOINTS, 2, top.shape[1])
+        refined = self.net.refine(heads.fine, kpts[:, :, 0:2].gather(3, index))
+        kxy = kpts[:, :, 0:2].scatter(3, index, refined)
+        kpts = torch.cat([kxy, kpts[:, :, 2:3]], dim=2).reshape(b, 3 * NUM_KEYPOINTS, n)
+        return torch.cat([out[:, 0:5], kpts], dim=1)

@@ -1,10 +1,11 @@
 """Train walkout-pose, the shipped person + 17-keypoint detector, on simulator renders.
 
     pip install '.[train]'           # torch, CPU build is enough
-    # the shipped model: 384x224 from scratch, then 512x288 from those weights (models/walkout-pose.md)
-    PYTHONPATH=python python models/train_detector.py --width 384 --height 224 --out runs/train/stage1.onnx --no-eval
-    PYTHONPATH=python python models/train_detector.py --width 512 --height 288 --lr 2e-3 \
-        --init runs/train/stage1.pt --out models/walkout-pose.onnx
+    # the shipped model is trained in 7 stages; models/walkout-pose.md has the exact commands:
+    # 384x224 from scratch, 512x288 from those weights (both --no-refine), then the keypoint
+    # refinement alone (--init-onnx ... --train-only-refine), then the whole network with it
+    PYTHONPATH=python python models/train_detector.py --width 512 --height 288 --eval-only \
+        --out models/walkout-pose.onnx   # re-measure the shipped model on seeds 901, 902
 
 What it does, deterministically for a seed:
 1. renders training runs with ``walkout sim`` (scenario configs/scenarios/train.yaml, seeds
@@ -13,7 +14,8 @@ What it does, deterministically for a seed:
    loader, ``walkout.sim.Run``;
 3. letterboxes each frame with the runtime's own ``walkout.detect.letterbox`` (Ultralytics
    convention), so training sees exactly what the edge box feeds the model;
-4. trains ``detector_net.PoseNet`` with ``detector_loss.pose_loss`` (AdamW, one-cycle,
+4. trains ``detector_net.PoseNet`` (from scratch, from a ``--init`` state dict or from a
+   ``--init-onnx`` file) with ``detector_loss.pose_loss`` (AdamW, one-cycle,
    horizontal flips that swap left and right keypoints, brightness and contrast jitter),
    keeping a ramped EMA of the weights that is exported every ``--checkpoint-every`` steps;
 5. exports ONNX in the YOLOv8-pose layout with a dynamic batch and evaluates it through the
@@ -45,6 +47,8 @@ sys.path.insert(0, str(HERE))
 # COCO keypoint order; a horizontal flip swaps each left/right pair.
 FLIP_PERMUTATION = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 LEFT_WRIST, RIGHT_WRIST = 9, 10
+# The layers of the keypoint refinement (detector_net.PoseNet.refine), for --train-only-refine.
+REFINEMENT_MODULES = ("lat4", "red8", "smooth4", "refine_mlp")
 
 
 @dataclass
@@ -124,6 +128,7 @@ def train(args: argparse.Namespace) -> Path:
     import torch
     from detector_loss import Target, pose_loss
     from detector_net import PoseNet
+    from onnx_weights import freeze_batchnorms
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -131,7 +136,7 @@ def train(args: argparse.Namespace) -> Path:
     input_hw = (args.height, args.width)
 
     data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for run_dir in ensure_runs(args, args.train_seeds, "train"):
+    for run_dir in ensure_runs(args, [] if args.export_only else args.train_seeds, "train"):
         for sample in iter_run_samples(run_dir, every=args.every):
             data.append(to_model_space(sample, input_hw))
     print(f"training on {len(data)} frames", file=sys.stderr)
@@ -139,11 +144,29 @@ def train(args: argparse.Namespace) -> Path:
     net = PoseNet(args.width_mult)
     if args.init:
         net.load_state_dict(torch.load(args.init, weights_only=True))
+    frozen: list[str] = []
+    if args.init_onnx:
+        from onnx_weights import load_onnx_weights
+
+        frozen = load_onnx_weights(net, Path(args.init_onnx), input_hw)
+        print(f"loaded {args.init_onnx}: {len(frozen)} BatchNorms folded and frozen", file=sys.stderr)
+    if args.export_only:
+        return export_onnx(net, Path(args.out), input_hw)
+    refine = None if args.no_refine else net.refine
+    if args.train_only_refine:
+        # Everything but the refinement keeps its weights: boxes, scores and coarse keypoints
+        # stay exactly those of --init-onnx, and autograd records nothing in the frozen trunk
+        # (no input of its operations needs a gradient), so a step costs about a forward pass.
+        for name, p in net.named_parameters():
+            p.requires_grad_(name.split(".")[0] in REFINEMENT_MODULES)
     # An exponential moving average of the weights is what gets exported: it is smoother than
     # the last step's weights, so a checkpoint taken mid-schedule (a short CPU budget) is usable.
     ema = WeightAverage(net, args.ema)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
+    optimiser = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr,
+                                  weight_decay=5e-4)
     steps = args.epochs * math.ceil(len(data) / args.batch)
+    if args.max_steps:
+        steps = min(steps, args.max_steps)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=steps,
                                                    pct_start=0.1)
     # Checkpoints and the final weights (for --init) stay beside the runs, never in models/,
@@ -157,14 +180,17 @@ def train(args: argparse.Namespace) -> Path:
         order = list(range(len(data)))
         rng.shuffle(order)
         net.train()
+        freeze_batchnorms(net, frozen)
         for i in range(0, len(order), args.batch):
+            if step == steps:
+                break
             images, targets = [], []
             for j in order[i:i + args.batch]:
                 image, boxes, kpts = augment(*data[j], rng)
                 images.append(torch.from_numpy(image))
                 targets.append(Target(torch.from_numpy(boxes).reshape(-1, 4),
                                       torch.from_numpy(kpts).reshape(-1, 17, 3)))
-            loss, parts = pose_loss(net(torch.stack(images)), targets)
+            loss, parts = pose_loss(net(torch.stack(images)), targets, refine)
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
@@ -179,6 +205,7 @@ def train(args: argparse.Namespace) -> Path:
             if args.checkpoint_every and step % args.checkpoint_every == 0 and step < steps:
                 export_onnx(ema.module, checkpoints / f"{stem}.step{step}.onnx", input_hw)
                 torch.save(net.state_dict(), checkpoints / f"{stem}.step{step}.pt")
+                freeze_batchnorms(net, frozen)  # export_onnx put the network back in train mode
     torch.save(net.state_dict(), checkpoints / f"{stem}.pt")
     out = export_onnx(ema.module, Path(args.out), input_hw)
     print(f"wrote {out} after {time.time() - start:.0f} s", file=sys.stderr)
@@ -334,6 +361,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "weights: higher averages over more steps (smoother, lags more)")
     parser.add_argument("--init", help="start from these weights (a .pt state dict saved by a "
                         "previous run): fine-tuning at another input size or on more data")
+    parser.add_argument("--init-onnx", help="start from the weights of a walkout-pose ONNX file "
+                        "(e.g. the shipped model, whose .pt is not kept): its BatchNorms are "
+                        "folded into the convolutions, so they stay frozen (eval mode) while "
+                        "training; layers the file lacks (the refinement) start fresh")
+    parser.add_argument("--no-refine", action="store_true", help="do not train the keypoint "
+                        "refinement (it stays zero, the exported keypoints are the anchor "
+                        "regression's): how the stage-1/2 model before it was trained")
+    parser.add_argument("--train-only-refine", action="store_true", help="train only the "
+                        "keypoint refinement, every other weight frozen (use with --init-onnx): "
+                        "boxes and scores stay those of the initial model, a step costs about a "
+                        "third of a full one")
+    parser.add_argument("--export-only", action="store_true", help="train nothing: export "
+                        "the --init-onnx (or --init) weights through the current graph code "
+                        "to --out")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps "
+                        "(the one-cycle schedule spans them), 0 = all epochs: fits a run to a "
+                        "time budget")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="export an ONNX "
                         "checkpoint (RUNS/OUTNAME.stepN.onnx, weights in .pt) every N steps; 0 = "
                         "only the final weights (RUNS/OUTNAME.pt)")
@@ -345,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-eval", action="store_true", help="train and export, skip evaluation")
     parser.add_argument("--eval-every", type=int, default=1, help="evaluate every n-th frame")
     args = parser.parse_args(argv)
+    if args.train_only_refine and not args.init_onnx:
+        parser.error("--train-only-refine needs --init-onnx (the trained weights it keeps)")
     model = Path(args.out) if args.eval_only else train(args)
     if args.no_eval:
         return 0

@@ -57,3 +57,42 @@ def assign(boxes: np.ndarray, centres: np.ndarray, strides: np.ndarray, levels: 
             if inside and near and lo <= size <= hi and area < best_area:
                 best_area, owner[a] = area, m
     return owner
+
+
+def bilinear_border(image: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Bilinear sample of a (C, H, W) map at pixel-centre coordinates (x, y), coordinates
+    clamped into the map (torch's grid_sample with padding_mode="border")."""
+    _, h, w = image.shape
+    x = min(max(x, 0.0), w - 1.0)
+    y = min(max(y, 0.0), h - 1.0)
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
+    fx, fy = x - x0, y - y0
+    return ((1 - fx) * (1 - fy) * image[:, y0, x0] + fx * (1 - fy) * image[:, y0, x1]
+            + (1 - fx) * fy * image[:, y1, x0] + fx * fy * image[:, y1, x1])
+
+
+def refine(fine: np.ndarray, kxy: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray,
+           b2: np.ndarray, fine_stride: int, unit_px: float) -> np.ndarray:
+    """Keypoint refinement like ``detector_net.PoseNet.refine``, one keypoint at a time.
+
+    fine (B, F, Hf, Wf): the stride-``fine_stride`` map; kxy (B, K, 2, P): coarse keypoints in
+    input pixels. Keypoint k of anchor p reads ``fine`` where it lies (input pixel x maps to
+    map coordinate x / stride - 0.5, since map cell j covers input pixels [stride·j,
+    stride·(j+1))), then keypoint k's own MLP: hidden = SiLU(w1[k] f + b1[k]), correction =
+    w2[k] hidden + b2[k], in units of ``unit_px``. w1 (K·Hid, F), w2 (K·2, Hid).
+    """
+    b, k, _, p = kxy.shape
+    hid = w1.shape[0] // k
+    out = kxy.astype(np.float64).copy()
+    for i in range(b):
+        for kk in range(k):
+            wa, ba = w1[kk * hid:(kk + 1) * hid], b1[kk * hid:(kk + 1) * hid]
+            wb, bb = w2[kk * 2:(kk + 1) * 2], b2[kk * 2:(kk + 1) * 2]
+            for j in range(p):
+                x, y = kxy[i, kk, :, j]
+                f = bilinear_border(fine[i].astype(np.float64), x / fine_stride - 0.5, y / fine_stride - 0.5)
+                z = wa @ f + ba
+                hidden = z / (1.0 + np.exp(-z))
+                out[i, kk, :, j] += (wb @ hidden + bb) * unit_px
+    return out
