@@ -31,6 +31,18 @@ SIM_SOURCES = ("edge-a", "edge-b", "entry", *(f"gw-S{i}" for i in range(1, 9)))
 """the sources of a simulator run of the example store: boxes, the gate, a gateway per shelf"""
 
 
+def store_numbered(db: SqliteServerStore, seqs: dict[str, int],
+                   chunk: list[protocol.Message]) -> None:
+    """Store ``chunk`` as the receiver would, each message numbered next in its source's
+    sequence (``seqs`` carries the numbers between calls)."""
+    rows = []
+    for m in chunk:
+        seqs[m.src] = seqs.get(m.src, 0) + 1
+        m = msgspec.structs.replace(m, seq=seqs[m.src])
+        rows.append((m, protocol.encode(m)))
+    db.store(rows)
+
+
 def drive_core(messages: list[protocol.Message], db_path: Path, settle_s: float = 3.0,
                batch: int = 10, settings: CoreSettings | None = None,
                tail_s: float = 8.0) -> tuple[StoreCore, SqliteServerStore]:
@@ -42,12 +54,7 @@ def drive_core(messages: list[protocol.Message], db_path: Path, settle_s: float 
     seqs: dict[str, int] = {}
 
     def put(chunk: list[protocol.Message]) -> None:
-        rows = []
-        for m in chunk:
-            seqs[m.src] = seqs.get(m.src, 0) + 1
-            m = msgspec.structs.replace(m, seq=seqs[m.src])
-            rows.append((m, protocol.encode(m)))
-        db.store(rows)
+        store_numbered(db, seqs, chunk)
         core.pump()
         core.tick()
 

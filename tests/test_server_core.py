@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import server_scenarios as sc
-from server_support import STORE, drive_core, receipt_items
+from server_support import STORE, drive_core, receipt_items, store_numbered
 from walkout.config import load_store
 from walkout.server.core import CoreSettings, StoreCore
 from walkout.server.planogram import Planogram
@@ -168,8 +168,6 @@ def test_restart_from_a_snapshot_equals_the_run_without_one(tmp_path: Path) -> N
     the two visits); a core started on that database mid-way takes the snapshot, replays only
     the events after it, and ends with the same sessions, receipts and anomalies as a run
     that never stopped (and as one that replays everything, with snapshots off)."""
-    import msgspec
-
     from walkout import protocol
     from walkout.server.db import SqliteServerStore
 
@@ -185,12 +183,7 @@ def test_restart_from_a_snapshot_equals_the_run_without_one(tmp_path: Path) -> N
     seqs: dict[str, int] = {}
 
     def store(chunk: list[protocol.Message]) -> None:
-        rows = []
-        for m in chunk:
-            seqs[m.src] = seqs.get(m.src, 0) + 1
-            m = msgspec.structs.replace(m, seq=seqs[m.src])
-            rows.append((m, protocol.encode(m)))
-        db.store(rows)
+        store_numbered(db, seqs, chunk)
 
     cut = sc.T0_NS + 50 * 1_000_000_000
     first = StoreCore(plan, db, settings, clock=lambda: 0)
