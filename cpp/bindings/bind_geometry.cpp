@@ -42,6 +42,23 @@ std::size_t threads_arg(int threads) {
   return static_cast<std::size_t>(threads);
 }
 
+// The shape every per-pixel mapping shares: (N, 2) pixels in, (N, out_width) doubles out,
+// computed by `map(camera, in, n, out, threads)` without the GIL.
+template <typename Map>
+py::array_t<double> map_pixels(const CameraModel& c, const py::object& px_obj, int threads,
+                               py::ssize_t out_width, Map map) {
+  auto px = pixels_arg(px_obj, "pixels");
+  const auto n = px.shape(0);
+  auto out = new_array({n, out_width});
+  const double* in = px.data();
+  double* o = out.mutable_data();
+  const std::size_t nthreads = threads_arg(threads);
+  // Safe without the GIL: plain pointers into arrays held by this frame.
+  py::gil_scoped_release release;
+  map(c, in, static_cast<std::size_t>(n), o, nthreads);
+  return out;
+}
+
 CameraModel camera_from_numpy(const py::object& K_obj, const py::object& dist_obj,
                               const py::object& R_obj, const py::object& t_obj) {
   auto K = carray<double>::ensure(K_obj);
@@ -111,40 +128,13 @@ return NaN rows for points with no answer (behind the camera, ray parallel to th
         return out;
       }, py::arg("points"), py::arg("threads") = 0)
       .def("undistort_pixels", [](const CameraModel& c, const py::object& px_obj, int threads) {
-        auto px = pixels_arg(px_obj, "pixels");
-        const auto n = px.shape(0);
-        auto out = new_array({n, 2});
-        const double* in = px.data();
-        double* o = out.mutable_data();
-        const std::size_t nthreads = threads_arg(threads);
-        // Safe without the GIL: plain pointers into arrays held by this frame.
-        py::gil_scoped_release release;
-        geometry::undistort_pixels(c, in, static_cast<std::size_t>(n), o, nthreads);
-        return out;
+        return map_pixels(c, px_obj, threads, 2, geometry::undistort_pixels);
       }, py::arg("pixels"), py::arg("threads") = 0)
       .def("rays_from_image", [](const CameraModel& c, const py::object& px_obj, int threads) {
-        auto px = pixels_arg(px_obj, "pixels");
-        const auto n = px.shape(0);
-        auto out = new_array({n, 3});
-        const double* in = px.data();
-        double* o = out.mutable_data();
-        const std::size_t nthreads = threads_arg(threads);
-        // Safe without the GIL: plain pointers into arrays held by this frame.
-        py::gil_scoped_release release;
-        geometry::rays_from_image(c, in, static_cast<std::size_t>(n), o, nthreads);
-        return out;
+        return map_pixels(c, px_obj, threads, 3, geometry::rays_from_image);
       }, py::arg("pixels"), py::arg("threads") = 0)
       .def("floor_from_image", [](const CameraModel& c, const py::object& px_obj, int threads) {
-        auto px = pixels_arg(px_obj, "pixels");
-        const auto n = px.shape(0);
-        auto out = new_array({n, 2});
-        const double* in = px.data();
-        double* o = out.mutable_data();
-        const std::size_t nthreads = threads_arg(threads);
-        // Safe without the GIL: plain pointers into arrays held by this frame.
-        py::gil_scoped_release release;
-        geometry::floor_from_image(c, in, static_cast<std::size_t>(n), o, nthreads);
-        return out;
+        return map_pixels(c, px_obj, threads, 2, geometry::floor_from_image);
       }, py::arg("pixels"), py::arg("threads") = 0)
       .def("plane_from_image", [](const CameraModel& c, const py::object& px_obj,
                                   const py::object& normal_obj, double offset, int threads) {
