@@ -159,23 +159,11 @@ def test_check_draws_the_store_plan(
     image = tmp_path / "frame.png"
     cv2.imwrite(str(image), np.zeros((720, 1280, 3), np.uint8))
     out = tmp_path / "check" / "cam1.png"
-    assert (
-        main(
-            [
-                "calibrate",
-                "check",
-                "--config",
-                str(configs / "edge-a.yaml"),
-                "--camera",
-                "cam1",
-                "--image",
-                str(image),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    def check(frame: Path, drawn_to: Path) -> list[str]:
+        return ["calibrate", "check", "--config", str(configs / "edge-a.yaml"), "--camera",
+                "cam1", "--image", str(frame), "--out", str(drawn_to)]
+
+    assert main(check(image, out)) == 0
     text = capsys.readouterr().out
     assert "% of the floor" in text and "shelves in view: S" in text and "one pixel spans" in text
     drawn = cv2.imread(str(out))
@@ -192,46 +180,12 @@ def test_check_draws_the_store_plan(
             for i, (p, q) in enumerate(zip(marks_px, marks_store, strict=True))
         )
     )
-    assert (
-        main(
-            [
-                "calibrate",
-                "check",
-                "--config",
-                str(configs / "edge-a.yaml"),
-                "--camera",
-                "cam1",
-                "--image",
-                str(image),
-                "--out",
-                str(out),
-                "--points",
-                str(marks),
-            ]
-        )
-        == 0
-    )
+    assert main([*check(image, out), "--points", str(marks)]) == 0
     assert "measured points: RMS 2.50 px, worst 5.00 px (m3)" in capsys.readouterr().out
     # Half-resolution frames are drawn through the rescaled calibration.
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.zeros((360, 640, 3), np.uint8))
-    assert (
-        main(
-            [
-                "calibrate",
-                "check",
-                "--config",
-                str(configs / "edge-a.yaml"),
-                "--camera",
-                "cam1",
-                "--image",
-                str(small),
-                "--out",
-                str(tmp_path / "small_out.png"),
-            ]
-        )
-        == 0
-    )
+    assert main(check(small, tmp_path / "small_out.png")) == 0
 
 
 def test_failures_are_clear_and_leave_the_file_untouched(
