@@ -8,16 +8,13 @@
 #include <string>
 
 #include "walkout/common/boxes.hpp"
+#include "walkout/common/params.hpp"
 
 namespace walkout::track {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-void require(bool ok, const char* name, const std::string& expected) {
-  if (!ok) throw std::invalid_argument(std::string(name) + ": expected " + expected);
-}
 
 }  // namespace
 

@@ -6,14 +6,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "walkout/common/params.hpp"
+
 namespace walkout::track {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-void require(bool ok, const char* name, const std::string& expected) {
-  if (!ok) throw std::invalid_argument(std::string(name) + ": expected " + expected);
-}
 
 }  // namespace
 
