@@ -14,7 +14,6 @@ The class is also the :class:`walkout.wire.store.MessageStore` the wire receiver
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from walkout import protocol
+from walkout.wire.store import open_wal_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -152,18 +152,12 @@ class SqliteServerStore:
 
     def __init__(self, path: Path | str,
                  synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
-        if str(path) == ":memory:":
-            raise ValueError("path: expected a database file; ':memory:' is not durable")
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous: expected 'FULL' or 'NORMAL', got {synchronous!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the receiver, core and HTTP threads under one lock: the
         # work per call is small, and one writer is what SQLite wants anyway.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal_database(path, synchronous, _SCHEMA)
         self._lock = threading.Lock()
         self._duplicates = 0
 

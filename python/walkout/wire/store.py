@@ -21,6 +21,21 @@ Accepted = tuple[Message, bytes]
 """One accepted message: the decoded model and the JSON body exactly as it arrived."""
 
 
+def open_wal_database(path: Path | str, synchronous: str, schema: str) -> sqlite3.Connection:
+    """Open (creating its folder) a durable SQLite file in WAL mode with ``schema`` applied, in
+    autocommit mode and usable from several threads (callers serialise with their own lock).
+    Shared by the wire receiver's store and the store server's database."""
+    if str(path) == ":memory:":
+        raise ValueError("path: expected a database file; ':memory:' is not durable")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.executescript(schema)
+    return db
+
+
 @runtime_checkable
 class MessageStore(Protocol):
     """What the receiver needs from the server's storage."""
@@ -69,18 +84,12 @@ class SqliteStore:
     def __init__(
         self, path: Path | str, synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
     ) -> None:
-        if str(path) == ":memory:":
-            raise ValueError("path: expected a database file; ':memory:' is not durable")
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous: expected FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # The receiver's thread is the only writer; other threads read through their own
         # connections (WAL lets them read while it writes).
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal_database(path, synchronous, _SCHEMA)
         self._lock = threading.Lock()
 
     def positions(self) -> dict[str, int]:
