@@ -222,6 +222,22 @@ def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
     )
 
 
+def _params(pairs: list[str]) -> dict:
+    """NAME=VALUE pairs: true/false as booleans, numbers as int or float."""
+    out: dict = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"expected NAME=VALUE, got {pair!r}")
+        low = value.lower()
+        out[name] = (
+            (low == "true")
+            if low in ("true", "false")
+            else (int(value) if value.lstrip("-").isdigit() else float(value))
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
@@ -233,6 +249,28 @@ def main() -> None:
     )
     parser.add_argument(
         "--run", type=Path, nargs="*", default=[], help="score these oracle runs instead"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the oracle runs in DIR/seedN and reuse those already there (faster reruns "
+        "while tuning; delete DIR after changing the simulator)",
+    )
+    parser.add_argument(
+        "--locator",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="HandLocator parameters instead of the defaults (tuning; e.g. "
+        "min_hidden_wrist_confidence=1 reproduces the locator before hidden wrists were used)",
+    )
+    parser.add_argument(
+        "--engine",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="InteractionEngine parameters instead of the defaults (tuning)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every miss and false reach")
     parser.add_argument(
@@ -250,7 +288,7 @@ def main() -> None:
         from walkout.sim.runner import simulate
 
         for seed in args.seeds:
-            out = Path(tmp.name) / f"seed{seed}"
+            out = (args.keep or Path(tmp.name)) / f"seed{seed}"
             group = (
                 "tuning"
                 if seed in TUNING_SEEDS
@@ -260,17 +298,18 @@ def main() -> None:
                 if seed in EARLIER_SEEDS
                 else "other"
             )
-            runs.append(
-                (
-                    group,
-                    f"{Path(args.scenario).stem} seed {seed} ({group})",
-                    simulate(args.scenario, out, seed=seed, oracle=True),
-                )
-            )
+            kept = (out / "run.json").is_file()
+            run = Run(out) if kept else simulate(args.scenario, out, seed=seed, oracle=True)
+            runs.append((group, f"{Path(args.scenario).stem} seed {seed} ({group})", run))
     rows: list[list] = []
     totals: dict[str, Counter] = defaultdict(Counter)
     for group, name, run in runs:
-        r = evaluate(run, true_identity=args.true_identity)
+        r = evaluate(
+            run,
+            true_identity=args.true_identity,
+            locator_params=_params(args.locator),
+            engine_params=_params(args.engine),
+        )
         for key in ("predicted", "true", "matched", "right_slot"):
             totals[group][key] += r[key]
         rows.append(
@@ -320,7 +359,9 @@ def main() -> None:
     )
     body = (
         f"Oracle detections → floor projection → {chain} → "
-        "HandLocator → InteractionEngine (default parameters); truth used only to score.\n\n"
+        "HandLocator → InteractionEngine ("
+        + (", ".join([*args.locator, *args.engine]) or "default parameters")
+        + "); truth used only to score.\n\n"
         + markdown_table(
             [
                 "run",

@@ -230,7 +230,8 @@ def test_the_locator_gets_the_pipelines_keypoints_and_parameters(tiny_run: Path,
         matched = set(result.tracks.ids[result.tracks.det_index >= 0].tolist())
         assert set(result.hands.track.tolist()) <= matched
     blind = replay_run(tiny_run, params=PipelineParams(
-        locator={"min_wrist_confidence": 1.0, "min_arm_confidence": 1.0}))
+        locator={"min_wrist_confidence": 1.0, "min_hidden_wrist_confidence": 1.0,
+                 "min_arm_confidence": 1.0}))
     assert sum(len(r.hands) for r in blind.results) == 0  # no keypoint is that sure
     tracks = [m for m in blind.messages if m.type == "tracks"]
     assert tracks == [m for m in tiny_replay.messages if m.type == "tracks"]

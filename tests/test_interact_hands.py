@@ -107,6 +107,46 @@ def test_a_hidden_wrist_is_extrapolated_along_a_straight_arm() -> None:
     assert hands.sigma[0, 1] >= 0.05  # carries the arm model's uncertainty
 
 
+def test_hidden_wrists_in_every_view_are_triangulated_at_their_larger_noise() -> None:
+    """Pose models place a hidden wrist at low confidence (oracle and shipped model alike):
+    with no confident view, the hidden ones triangulate before the arm model guesses."""
+    shoulder, elbow, wrist = arm_in_front_of_s5(straight=False)
+    kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist})
+    kp[0, :, 10, 2] = 0.1  # every wrist view hidden: below min_wrist_confidence (0.5)
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.TRIANGULATED
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+    seen = locate(keypoints_of({6: shoulder, 8: elbow, 10: wrist}))
+    # Same views, exact pixels: the sigma differs only by hidden_pixel_sigma / pixel_sigma.
+    assert hands.sigma[0, 1] == pytest.approx(seen.sigma[0, 1] * 7.0 / 4.0, rel=1e-9)
+    # Turned off (at or above min_wrist_confidence): the arm model, as before.
+    off = HandLocator(CAMERAS, SHELVES, elbow_flexion=0.0, min_hidden_wrist_confidence=0.5)
+    assert off.locate([1], FLOOR, kp).source[0, 1] == HandSource.ARM_EXTRAPOLATED
+
+
+def test_one_confident_and_one_hidden_wrist_view_triangulate_together() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist}, cameras=[0, 3])
+    kp[0, 3, 10, 2] = 0.05
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.TRIANGULATED
+    assert hands.views[0, 1] == 2
+    np.testing.assert_allclose(hands.xyz[0, 1], wrist, atol=1e-6)
+
+
+def test_one_hidden_wrist_view_and_the_elbow_use_the_hidden_wrists_ray() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5(straight=False)
+    kp = keypoints_of({6: shoulder, 8: elbow})
+    kp[0, 2, 10] = [*CAMERAS[2].image_from_store(wrist[None])[0], 0.1]
+    hands = locate(kp)
+    assert hands.source[0, 1] == HandSource.WRIST_RAY_ELBOW
+    uv = CAMERAS[2].image_from_store(hands.xyz[0, 1][None])[0]
+    np.testing.assert_allclose(uv, kp[0, 2, 10, :2], atol=1e-6)  # on the hidden wrist's ray
+    assert np.linalg.norm(hands.xyz[0, 1] - elbow) == pytest.approx(
+        0.785 * np.linalg.norm(elbow - shoulder), rel=1e-6
+    )
+
+
 def test_the_arm_model_bends_the_forearm_up_by_elbow_flexion() -> None:
     shoulder, elbow, _ = arm_in_front_of_s5()
     hands = HandLocator(CAMERAS, SHELVES, elbow_flexion=0.5).locate(
@@ -170,6 +210,15 @@ def test_one_hidden_wrist_is_placed_behind_the_face_on_its_arm_ray() -> None:
     assert coords[0, 0] > 0.03  # inside the shelf: a reach the engine can see
 
 
+def test_one_placed_hidden_wrist_is_used_on_its_own_ray() -> None:
+    shoulder, elbow, wrist = arm_in_front_of_s5()
+    kp = keypoints_of({6: shoulder, 8: elbow, 10: wrist}, cameras=[3], conf=0.1)
+    hands = HandLocator(CAMERAS, SHELVES, hidden_single_view=True).locate([1], FLOOR, kp)
+    assert hands.source[0, 1] == HandSource.FACE_RAY
+    uv = CAMERAS[3].image_from_store(hands.xyz[0, 1][None])[0]
+    np.testing.assert_allclose(uv, kp[0, 3, 10, :2], atol=1e-6)  # the wrist's pixel itself
+
+
 def test_no_one_view_hand_for_a_person_away_from_every_face() -> None:
     wrist = np.array([6.2, 2.6, 1.0])
     hands = LOCATOR.locate([5], np.array([[6.0, 2.5]]), keypoints_of({10: wrist}, cameras=[CAM1]))
@@ -206,6 +255,12 @@ def test_bad_arguments_name_themselves() -> None:
         HandLocator(CAMERAS, SHELVES, max_facing_cosine=1.5)
     with pytest.raises(ValueError, match="hidden_depth"):
         HandLocator(CAMERAS, SHELVES, hidden_depth=-0.1)
+    with pytest.raises(
+        ValueError, match=r"min_hidden_wrist_confidence: expected a value in \[0, 1\]"
+    ):
+        HandLocator(CAMERAS, SHELVES, min_hidden_wrist_confidence=1.5)
+    with pytest.raises(ValueError, match="hidden_pixel_sigma: expected a finite value > 0"):
+        HandLocator(CAMERAS, SHELVES, hidden_pixel_sigma=0.0)
     with pytest.raises(ValueError, match="track_ids: expected 1 ids"):
         LOCATOR.locate([1, 2], FLOOR, np.zeros((1, 8, 17, 3)))
 
@@ -215,8 +270,12 @@ def test_bad_arguments_name_themselves() -> None:
     people=st.integers(1, 4),
     noise=st.floats(0.0, 6.0),
     drop=st.floats(0.0, 0.9),
+    hidden_conf=st.floats(0.0, 1.0),
+    hidden_px=st.floats(0.5, 20.0),
 )
-def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: float) -> None:
+def test_locator_matches_the_twin(
+    seed: int, people: int, noise: float, drop: float, hidden_conf: float, hidden_px: float
+) -> None:
     rng = np.random.default_rng(seed)
     kp = np.zeros((people, len(CAMERAS), 17, 3))
     floor = np.zeros((people, 2))
@@ -254,6 +313,13 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
         TUPLES, TWIN_SHELVES, kp, floor, hidden_single_view=True, max_person_views=2
     )
     np.testing.assert_allclose(bent.xyz, xyz_bent, atol=1e-6)
+    # Random hidden-wrist settings (wrist confidences are drawn over (0.01, 1)).
+    hidden = dict(min_hidden_wrist_confidence=hidden_conf, hidden_pixel_sigma=hidden_px)
+    tried = HandLocator(CAMERAS, SHELVES, **hidden).locate(np.arange(people), floor, kp)
+    xyz_h, sigma_h, source_h, _ = locate_hands(TUPLES, TWIN_SHELVES, kp, floor, **hidden)
+    np.testing.assert_array_equal(tried.source, source_h)
+    np.testing.assert_allclose(tried.xyz, xyz_h, atol=1e-6)
+    np.testing.assert_allclose(tried.sigma, sigma_h, atol=1e-6)
     np.testing.assert_array_equal(got.source, source)
     np.testing.assert_array_equal(got.views, views)
     np.testing.assert_allclose(got.xyz, xyz, atol=1e-6)
@@ -263,14 +329,16 @@ def test_locator_matches_the_twin(seed: int, people: int, noise: float, drop: fl
 @given(
     seed=st.integers(0, 2**32 - 1),
     hidden=st.booleans(),
+    hidden_wrist=st.booleans(),
     noise=st.floats(0.0, 4.0),
     facing=st.floats(0.1, 1.0),
 )
 def test_one_view_fallback_matches_the_twin(
-    seed: int, hidden: bool, noise: float, facing: float
+    seed: int, hidden: bool, hidden_wrist: bool, noise: float, facing: float
 ) -> None:
-    """Arms seen by one camera only (a seen wrist, or a hidden one with elbow and shoulder),
-    people near and beside random faces: the FACE_RAY branch, C++ against the twin."""
+    """Arms seen by one camera only (a seen wrist, or a hidden one with elbow and shoulder and
+    perhaps the hidden wrist's own low-confidence keypoint), people near and beside random
+    faces: the FACE_RAY branch, C++ against the twin."""
     rng = np.random.default_rng(seed)
     people = 3
     kp = np.zeros((people, len(CAMERAS), 17, 3))
@@ -291,7 +359,7 @@ def test_one_view_fallback_matches_the_twin(
             elbow = shoulder + direction * 0.3
             wrist = elbow + direction * 0.25
             joints = ((5 + side, shoulder), (7 + side, elbow)) + (
-                () if hidden else ((9 + side, wrist),)
+                () if hidden and not hidden_wrist else ((9 + side, wrist),)
             )
             for joint, X in joints:
                 uv = CAMERAS[cam].image_from_store(X[None])[0] + rng.normal(0, noise, 2)

@@ -140,3 +140,50 @@ def test_oracle_noise_is_at_least_the_documented_floor(oracle_run: Run) -> None:
     assert np.median(np.concatenate(box_err)) >= 0.03 * 0.674  # median |N(0, s)| = 0.674 s
     rms = np.sqrt(np.mean(np.concatenate(kp_err) ** 2) / 2) * 640 / width  # per axis, at 640 px
     assert rms >= 3.0
+
+
+def test_oracle_hidden_wrists_carry_the_calibrated_noise(oracle_run: Run) -> None:
+    """Hidden wrists are placed, as a real pose model places them (calibrated on the shipped
+    model: benchmarks/results/oracle_keypoints.md), not dropped."""
+    from walkout.sim.scenario import Oracle
+
+    noise = Oracle()
+    width = oracle_run.image_size[0]
+    err, conf = [], []
+    for camera in oracle_run.cameras:
+        truth, det = oracle_run.truth(camera), oracle_run.oracle(camera)
+        index = {(int(f), int(p)): r for r, (f, p) in enumerate(zip(truth["rec_frame"], truth["person"], strict=True))}
+        for j in np.nonzero(det["person"] >= 0)[0]:
+            r = index[(int(det["rec_frame"][j]), int(det["person"][j]))]
+            for k in (9, 10):
+                if truth["keypoints"][r, k, 2] == 1:
+                    err.append(np.linalg.norm(det["keypoints"][j, k, :2] - truth["keypoints"][r, k, :2]))
+                    conf.append(det["keypoints"][j, k, 2])
+    assert len(err) >= 200
+    lo, hi = noise.hidden_wrist_confidence
+    assert lo - 1e-6 <= min(conf) and max(conf) <= hi + 1e-6
+    # Median radius of a 2-D Gaussian is 1.177 sigma.
+    median = np.median(err) * 640 / width
+    assert median == pytest.approx(1.177 * noise.hidden_wrist_px, rel=0.15)
+
+
+def test_oracle_can_still_drop_hidden_wrists() -> None:
+    from walkout.sim.oracle import CameraTruth, detect
+    from walkout.sim.scenario import Oracle
+
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, :, :2] = [100.0, 100.0]
+    kp[0, :, 2] = 2
+    kp[0, [9, 10], 2] = 1  # both wrists hidden
+    truth = CameraTruth(np.zeros(1), np.zeros(1, np.int32), np.zeros(1, np.int32),
+                        np.array([[80, 60, 120, 200]], np.float32), np.array([[80, 60, 120, 200]], np.float32),
+                        kp, np.full(1, -1, np.int32), np.full(1, -1, np.int32))
+    quiet = dict(miss_rate=0.0, miss_per_occlusion=0.0, false_positives_per_frame=0.0)
+    kept = detect(truth, 640, 360, Oracle(**quiet), np.random.default_rng(0))
+    dropped = detect(truth, 640, 360, Oracle(**quiet, drop_hidden_wrists=True), np.random.default_rng(0))
+    assert (kept.keypoints[0, [9, 10], 2] > 0).all()
+    assert (dropped.keypoints[0, [9, 10]] == 0).all()
+    # Everything else is drawn from the same stream: unchanged.
+    np.testing.assert_array_equal(np.delete(kept.keypoints, [9, 10], 1), np.delete(dropped.keypoints, [9, 10], 1))
+    with pytest.raises(ValueError, match="hidden_wrist_confidence"):
+        Oracle(hidden_wrist_confidence=(0.5, 0.2))

@@ -323,7 +323,8 @@ void bind_interact(py::module_& m) {
                        double max_face_distance, double hidden_depth, double prior_height,
                        double max_facing_cosine, double max_prior_distance,
                        double single_view_sigma, int max_person_views, bool hidden_single_view,
-                       double max_arm_reach) {
+                       double max_arm_reach, double min_hidden_wrist_confidence,
+                       double hidden_pixel_sigma) {
              HandLocatorParams p;
              p.min_wrist_confidence = min_wrist_confidence;
              p.min_arm_confidence = min_arm_confidence;
@@ -342,6 +343,8 @@ void bind_interact(py::module_& m) {
              p.max_person_views = max_person_views;
              p.hidden_single_view = hidden_single_view;
              p.max_arm_reach = max_arm_reach;
+             p.min_hidden_wrist_confidence = min_hidden_wrist_confidence;
+             p.hidden_pixel_sigma = hidden_pixel_sigma;
              return HandLocator(std::move(cameras), shelves, p);
            }),
            py::arg("cameras"), py::arg("shelves"), py::kw_only(), py::arg("min_wrist_confidence"),
@@ -350,7 +353,8 @@ void bind_interact(py::module_& m) {
            py::arg("max_hand_distance"), py::arg("max_face_distance"), py::arg("hidden_depth"),
            py::arg("prior_height"), py::arg("max_facing_cosine"), py::arg("max_prior_distance"),
            py::arg("single_view_sigma"), py::arg("max_person_views"),
-           py::arg("hidden_single_view"), py::arg("max_arm_reach"))
+           py::arg("hidden_single_view"), py::arg("max_arm_reach"),
+           py::arg("min_hidden_wrist_confidence"), py::arg("hidden_pixel_sigma"))
       .def_property_readonly("camera_count", &HandLocator::camera_count)
       .def(
           "locate",

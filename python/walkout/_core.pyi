@@ -458,6 +458,8 @@ class InteractHandLocator:
         max_person_views: int,
         hidden_single_view: bool,
         max_arm_reach: float,
+        min_hidden_wrist_confidence: float,
+        hidden_pixel_sigma: float,
     ) -> None: ...
     @property
     def camera_count(self) -> int: ...

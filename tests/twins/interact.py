@@ -560,7 +560,7 @@ def locate_hands(
     keypoints: np.ndarray,
     track_xy: np.ndarray,
     *,
-    min_wrist_confidence: float = 0.3,
+    min_wrist_confidence: float = 0.5,
     min_arm_confidence: float = 0.02,
     max_residual_px: float = 15.0,
     pixel_sigma: float = 4.0,
@@ -577,6 +577,8 @@ def locate_hands(
     max_person_views: int = 1,
     hidden_single_view: bool = False,
     max_arm_reach: float = 0.7,
+    min_hidden_wrist_confidence: float = 0.02,
+    hidden_pixel_sigma: float = 7.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``InteractHandLocator.locate`` (hands3d.cpp): (xyz (N, 2, 3), sigma (N, 2),
     source (N, 2), views (N, 2)) from keypoints (N, C, 17, 3) and floor points (N, 2)."""
@@ -602,18 +604,22 @@ def locate_hands(
         )
         return np.where(use[:, None], kp[:, joint, :2], np.nan)
 
-    def view_sigma(X: np.ndarray, px: np.ndarray) -> float:
+    def view_sigma(X: np.ndarray, px: np.ndarray, noise: float) -> float:
         used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
         ranges = [np.linalg.norm(X - centres[c]) / focal[c] for c in used]
-        return pixel_sigma * float(np.mean(ranges)) / math.sqrt(len(used)) if used else 0.0
+        return noise * float(np.mean(ranges)) / math.sqrt(len(used)) if used else 0.0
 
-    def joint_3d(px: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+    def joint_3d(
+        px: np.ndarray, noise: float = pixel_sigma
+    ) -> tuple[np.ndarray, float, int] | None:
+        """A joint from its views at pixel noise ``noise`` (the residual check scales with it)."""
+        max_residual = max_residual_px * noise / pixel_sigma
         used = [c for c in range(len(cameras)) if not np.isnan(px[c, 0])]
         if len(used) < 2:
             return None
         X, res = triangulate(cameras, px[:, None, :])
         X, res, views = X[0], res[0], len(used)
-        if not (np.isfinite(res) and res <= max_residual_px):
+        if not (np.isfinite(res) and res <= max_residual):
             if len(used) < 3:
                 return None
             best = None
@@ -623,10 +629,10 @@ def locate_hands(
                 Y, r = triangulate(cameras, sub[:, None, :])
                 if np.isfinite(r[0]) and (best is None or r[0] < best[1]):
                     best = (Y[0], r[0])
-            if best is None or best[1] > max_residual_px:
+            if best is None or best[1] > max_residual:
                 return None
             X, res, views = best[0], best[1], len(used) - 1
-        return X, view_sigma(X, px) * max(1.0, float(res) / pixel_sigma), views
+        return X, view_sigma(X, px, noise) * max(1.0, float(res) / noise), views
 
     def arm_wrist(shoulder: np.ndarray, elbow: np.ndarray) -> np.ndarray:
         """A forearm from the elbow along the upper arm, turned up by elbow_flexion."""
@@ -660,6 +666,13 @@ def locate_hands(
             w, el, sh = kp[c, WRIST[side]], kp[c, ELBOW[side]], kp[c, SHOULDER[side]]
             if w[2] > 0 and w[2] >= min_wrist_confidence and np.isfinite(w[:2]).all():
                 candidates.append((False, -w[2], c, w[:2]))
+            elif (
+                hidden_single_view
+                and w[2] > 0
+                and w[2] >= min_hidden_wrist_confidence
+                and np.isfinite(w[:2]).all()
+            ):
+                candidates.append((True, -w[2], c, w[:2]))  # the hidden wrist's own pixel
             elif (
                 hidden_single_view
                 and min(el[2], sh[2]) > 0
@@ -696,12 +709,24 @@ def locate_hands(
             wrist_px = pixels_of(kp, WRIST[side], min_wrist_confidence)
             elbow = joint_3d(pixels_of(kp, ELBOW[side], min_arm_confidence))
             shoulder = joint_3d(pixels_of(kp, SHOULDER[side], min_arm_confidence))
-            w = joint_3d(wrist_px) if (~np.isnan(wrist_px[:, 0])).sum() >= 2 else None
-            # Beyond an arm's reach of its own shoulder: near-parallel rays or a neighbour's
-            # wrist; the arm decides below.
-            if w is not None and shoulder is not None:
-                if np.linalg.norm(w[0] - shoulder[0]) > max_arm_reach:
-                    w = None
+
+            def wrist_3d(px: np.ndarray, noise: float, shoulder=shoulder):
+                """Triangulated unless beyond an arm's reach of its own shoulder (near-parallel
+                rays or a neighbour's wrist; the arm decides below)."""
+                w = joint_3d(px, noise) if (~np.isnan(px[:, 0])).sum() >= 2 else None
+                if w is not None and shoulder is not None:
+                    if np.linalg.norm(w[0] - shoulder[0]) > max_arm_reach:
+                        return None
+                return w
+
+            w = wrist_3d(wrist_px, pixel_sigma)
+            # With the hidden wrists too, when they add a view, at their noise.
+            any_px = pixels_of(
+                kp, WRIST[side], min(min_hidden_wrist_confidence, min_wrist_confidence)
+            )
+            n_seen, n_any = (~np.isnan(wrist_px[:, 0])).sum(), (~np.isnan(any_px[:, 0])).sum()
+            if w is None and n_any > n_seen:
+                w = wrist_3d(any_px, hidden_pixel_sigma)
             if w is not None:
                 xyz[p, side], sigma[p, side], source[p, side], views[p, side] = (
                     w[0],
@@ -710,10 +735,12 @@ def locate_hands(
                     w[2],
                 )
                 continue
-            seen = [c for c in range(len(cameras)) if not np.isnan(wrist_px[c, 0])]
+            seen = [c for c in range(len(cameras)) if not np.isnan(any_px[c, 0])]
             view = max(seen, key=lambda c: (kp[c, WRIST[side], 2], -c)) if seen else None
             if view is not None:
-                d, origin = ray(view, wrist_px[view]), centres[view]
+                d, origin = ray(view, any_px[view]), centres[view]
+                hidden = kp[view, WRIST[side], 2] < min_wrist_confidence
+                view_noise = hidden_pixel_sigma if hidden else pixel_sigma
             if view is not None and elbow is not None:
                 E = elbow[0]
                 fore = forearm_ratio * np.linalg.norm(E - shoulder[0]) if shoulder else 0.25
@@ -730,7 +757,7 @@ def locate_hands(
                         <= np.linalg.norm(origin + t2 * d - w0)
                         else t2
                     )
-                ray_sigma = pixel_sigma * t / cameras[view][0][0, 0]
+                ray_sigma = view_noise * t / cameras[view][0][0, 0]
                 xyz[p, side] = origin + t * d
                 sigma[p, side] = math.sqrt(ray_sigma**2 + elbow[1] ** 2 + arm_sigma**2)
                 source[p, side], views[p, side] = WRIST_RAY_ELBOW, 1

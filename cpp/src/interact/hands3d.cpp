@@ -79,6 +79,10 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
        "max_prior_distance: expected a finite value > 0 metres");
   need(params_.max_arm_reach > 0 && std::isfinite(params_.max_arm_reach),
        "max_arm_reach: expected a finite value > 0 metres");
+  need(params_.min_hidden_wrist_confidence >= 0 && params_.min_hidden_wrist_confidence <= 1,
+       "min_hidden_wrist_confidence: expected a value in [0, 1]");
+  need(params_.hidden_pixel_sigma > 0 && std::isfinite(params_.hidden_pixel_sigma),
+       "hidden_pixel_sigma: expected a finite value > 0 pixels");
   need(params_.single_view_sigma >= 0 && std::isfinite(params_.single_view_sigma),
        "single_view_sigma: expected a finite value >= 0 metres");
   for (const auto& c : cameras_) centres_.push_back(c.centre_in_store());
@@ -87,7 +91,7 @@ HandLocator::HandLocator(std::vector<geometry::CameraModel> cameras, ShelfModel 
 // One pixel of noise moves a point at range r by about r / f metres across the ray; with k
 // views the errors average down by √k (the depth error of two near-parallel rays is larger,
 // which the residual check, not this sigma, guards against).
-double HandLocator::view_sigma(const double xyz[3], const double* pixels) const {
+double HandLocator::view_sigma(const double xyz[3], const double* pixels, double noise_px) const {
   double sum = 0.0;
   int k = 0;
   for (std::size_t c = 0; c < cameras_.size(); ++c) {
@@ -96,11 +100,13 @@ double HandLocator::view_sigma(const double xyz[3], const double* pixels) const 
     sum += dist3(xyz, centres_[c].data()) / f;
     ++k;
   }
-  return k ? params_.pixel_sigma * (sum / k) / std::sqrt(static_cast<double>(k)) : 0.0;
+  return k ? noise_px * (sum / k) / std::sqrt(static_cast<double>(k)) : 0.0;
 }
 
-HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
+HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels, double noise_px) const {
   const std::size_t C = cameras_.size();
+  // Noisier keypoints disagree more when right: the wrong-pairing threshold scales with them.
+  const double max_residual = params_.max_residual_px * noise_px / params_.pixel_sigma;
   Point3 best;
   int used = 0;
   for (std::size_t c = 0; c < C; ++c) used += !std::isnan(pixels[2 * c]);
@@ -111,7 +117,7 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   // geometry reports the views used as a bit mask (bit c = camera c); we keep how many.
   std::uint32_t views = 0;
   geometry::triangulate(cameras_, pixels, 1, opt, X, &residual, &views);
-  if (std::isfinite(residual) && residual <= params_.max_residual_px) {
+  if (std::isfinite(residual) && residual <= max_residual) {
     best.ok = true;
   } else if (used >= 3) {
     // One wrong pairing (a wrist of a neighbour, a false detection): drop each view in turn
@@ -132,7 +138,7 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
         residual = r;
       }
     }
-    best.ok = best_residual <= params_.max_residual_px;
+    best.ok = best_residual <= max_residual;
   }
   if (!best.ok) return best;
   std::copy(X, X + 3, best.xyz);
@@ -141,7 +147,7 @@ HandLocator::Point3 HandLocator::triangulate_joint(const double* pixels) const {
   // by more than the assumed pixel noise is that much less certain (hidden joints are
   // placed with several times the noise of seen ones). Scaling keeps noisy arm-model hands
   // from outweighing measured ones in the engine's per-hand filter.
-  best.sigma = view_sigma(X, pixels) * std::max(1.0, residual / params_.pixel_sigma);
+  best.sigma = view_sigma(X, pixels, noise_px) * std::max(1.0, residual / noise_px);
   return best;
 }
 
@@ -196,6 +202,10 @@ bool HandLocator::single_view(const double* keypoints, std::size_t p, int side,
     const double* sh = kp + kShoulder[side] * 3;
     if (w[2] > 0 && w[2] >= params_.min_wrist_confidence && std::isfinite(w[0]) && std::isfinite(w[1])) {
       views.push_back({true, w[2], c, {w[0], w[1]}});
+    } else if (params_.hidden_single_view && w[2] > 0 && w[2] >= params_.min_hidden_wrist_confidence &&
+               std::isfinite(w[0]) && std::isfinite(w[1])) {
+      // A hidden wrist the pose model placed: its own pixel, not the arm's extrapolation.
+      views.push_back({false, w[2], c, {w[0], w[1]}});
     } else if (params_.hidden_single_view && el[2] > 0 && sh[2] > 0 && el[2] >= params_.min_arm_confidence &&
                sh[2] >= params_.min_arm_confidence && std::isfinite(el[0] + el[1] + sh[0] + sh[1])) {
       const double r = params_.forearm_ratio;
@@ -258,39 +268,48 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
       std::vector<double> wrist_px = px;
       // The arm, for the consistency check and the fallbacks.
       gather(p, kElbow[side], params_.min_arm_confidence);
-      const Point3 elbow = triangulate_joint(px.data());
+      const Point3 elbow = triangulate_joint(px.data(), params_.pixel_sigma);
       gather(p, kShoulder[side], params_.min_arm_confidence);
-      const Point3 shoulder = triangulate_joint(px.data());
-      if (wrist_views >= 2) {
-        const Point3 w = triangulate_joint(wrist_px.data());
-        // Two views whose rays meet at a small angle agree on a wrong point as well as on a
-        // right one (the residual cannot tell): a wrist further from its own shoulder than an
-        // arm reaches is such a point, or a neighbour's wrist in this person's detections. It
-        // is not used, and the arm decides below.
+      const Point3 shoulder = triangulate_joint(px.data(), params_.pixel_sigma);
+      // Two views whose rays meet at a small angle agree on a wrong point as well as on a
+      // right one (the residual cannot tell): a wrist further from its own shoulder than an
+      // arm reaches is such a point, or a neighbour's wrist in this person's detections. It
+      // is not used, and the arm decides below.
+      auto triangulated = [&](const std::vector<double>& wpx, double noise_px) {
+        const Point3 w = triangulate_joint(wpx.data(), noise_px);
         const bool arm_ok = !shoulder.ok || dist3(w.xyz, shoulder.xyz) <= params_.max_arm_reach;
-        if (w.ok && arm_ok) {
-          std::copy(w.xyz, w.xyz + 3, e.xyz);
-          e.sigma = w.sigma;
-          e.source = HandSource::Triangulated;
-          e.views = w.views;
-          continue;
-        }
-      }
-      // The most confident single wrist view, if any.
+        if (!(w.ok && arm_ok)) return false;
+        std::copy(w.xyz, w.xyz + 3, e.xyz);
+        e.sigma = w.sigma;
+        e.source = HandSource::Triangulated;
+        e.views = w.views;
+        return true;
+      };
+      if (wrist_views >= 2 && triangulated(wrist_px, params_.pixel_sigma)) continue;
+      // 1b. With the hidden wrists too (inside a shelf most views have only those): a new set
+      // of views only when it adds one, at their larger noise.
+      const int any_views = gather(p, kWrist[side], std::min(params_.min_hidden_wrist_confidence,
+                                                             params_.min_wrist_confidence));
+      const std::vector<double> any_px = px;
+      if (any_views >= 2 && any_views > wrist_views && triangulated(any_px, params_.hidden_pixel_sigma))
+        continue;
+      // The most confident single wrist view, hidden ones included, if any.
       int view = -1;
       double view_conf = 0.0;
       for (std::size_t c = 0; c < C; ++c) {
         const double* kp = keypoints + ((p * C + c) * kKeypoints + static_cast<std::size_t>(kWrist[side])) * 3;
-        if (!std::isnan(wrist_px[2 * c]) && kp[2] > view_conf) {
+        if (!std::isnan(any_px[2 * c]) && kp[2] > view_conf) {
           view = static_cast<int>(c);
           view_conf = kp[2];
         }
       }
+      const double view_noise =
+          view_conf >= params_.min_wrist_confidence ? params_.pixel_sigma : params_.hidden_pixel_sigma;
       double O[3] = {0, 0, 0}, d[3] = {0, 0, 0};
       bool ray_ok = false;
       if (view >= 0) {
         const auto& cam = cameras_[static_cast<std::size_t>(view)];
-        geometry::rays_from_image(cam, &wrist_px[2 * static_cast<std::size_t>(view)], 1, d, 1);
+        geometry::rays_from_image(cam, &any_px[2 * static_cast<std::size_t>(view)], 1, d, 1);
         const auto& c = centres_[static_cast<std::size_t>(view)];
         std::copy(c.begin(), c.end(), O);
         ray_ok = std::isfinite(d[0]);
@@ -319,7 +338,7 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
           t = dist3(p1, w0) <= dist3(p2, w0) ? t1 : t2;
         }
         for (int k = 0; k < 3; ++k) e.xyz[k] = O[k] + t * d[k];
-        const double ray_sigma = params_.pixel_sigma * t / cameras_[static_cast<std::size_t>(view)].fx;
+        const double ray_sigma = view_noise * t / cameras_[static_cast<std::size_t>(view)].fx;
         e.sigma = std::sqrt(ray_sigma * ray_sigma + elbow.sigma * elbow.sigma +
                             params_.arm_sigma * params_.arm_sigma);
         e.source = HandSource::WristRayElbow;
@@ -354,7 +373,7 @@ void HandLocator::locate(const double* keypoints, const double* track_xy, std::s
     // against the arm above; the arm-model sources are within reach by construction.
     if (e.source == HandSource::FaceRay) {
       gather(i / 2, kShoulder[i % 2], params_.min_arm_confidence);
-      const Point3 shoulder = triangulate_joint(px.data());
+      const Point3 shoulder = triangulate_joint(px.data(), params_.pixel_sigma);
       if (shoulder.ok && dist3(shoulder.xyz, e.xyz) > params_.max_arm_reach) e = HandEstimate{};
     }
   }

@@ -15,8 +15,12 @@ as hard as a good real detector at 640x360 (see ``walkout.sim.scenario.Oracle``)
   in-image keypoints in oracle runs (+0.3 when its box is under 24 px tall);
 - each box edge moves by a Gaussian of ``box_jitter`` x box width (x) or height (y);
 - each keypoint moves by a Gaussian of ``keypoint_px`` (x render width / 640), twice that when
-  hidden; a hidden wrist is dropped (confidence 0, position 0, 0), other hidden keypoints get
-  a low confidence (0.05 - 0.4), seen ones 0.55 - 0.95;
+  hidden; seen keypoints get a confidence of 0.55 - 0.95, hidden ones 0.05 - 0.4;
+- a hidden wrist moves by ``hidden_wrist_px`` instead, at a confidence drawn in
+  ``hidden_wrist_confidence``: both measured on the shipped pose model's hidden wrists
+  (``benchmarks/calibrate_oracle_keypoints.py``). Real pose models place every keypoint,
+  hidden ones less surely; ``drop_hidden_wrists`` gives the older, harsher oracle that
+  dropped them (confidence 0, position 0, 0);
 - false positives: Poisson with mean ``false_positives_per_frame`` per camera frame, person-
   shaped boxes anywhere in the image with low scores (0.3 - 0.6) and scattered keypoints;
 - detection scores fall with occlusion: 0.92 - 0.5 x occluded + N(0, 0.04), in [0.25, 0.99].
@@ -166,10 +170,20 @@ def detect(truth: CameraTruth, width: int, height: int, noise: Oracle,
     box = box + jitter
     sigma = noise.keypoint_px * width / 640.0
     kp = truth.keypoints[..., :2].astype(np.float64)
-    kp = kp + rng.normal(0.0, 1.0, kp.shape) * (sigma * np.where(vis == 1, 2.0, 1.0))[..., None]
+    scale = sigma * np.where(vis == 1, 2.0, 1.0)
+    wrists = [L_WRIST, R_WRIST]
+    hidden_wrist = vis[:, wrists] == 1
+    scale[:, wrists] = np.where(hidden_wrist, noise.hidden_wrist_px * width / 640.0, scale[:, wrists])
+    kp = kp + rng.normal(0.0, 1.0, kp.shape) * scale[..., None]
     conf = np.where(vis == 2, rng.uniform(0.55, 0.95, vis.shape), rng.uniform(0.05, 0.4, vis.shape))
+    # Hidden wrists take the calibrated range by an affine map of the same uniform draw, so the
+    # random stream (and every other output of a seed) stays what it was.
+    lo, hi = noise.hidden_wrist_confidence
+    conf[:, wrists] = np.where(hidden_wrist, lo + (conf[:, wrists] - 0.05) / 0.35 * (hi - lo),
+                               conf[:, wrists])
     dropped = (vis == 0)
-    dropped[:, [L_WRIST, R_WRIST]] |= vis[:, [L_WRIST, R_WRIST]] == 1
+    if noise.drop_hidden_wrists:
+        dropped[:, wrists] |= hidden_wrist
     conf[dropped] = 0.0
     kp[dropped] = 0.0
     score = np.clip(0.92 - 0.5 * occluded + rng.normal(0.0, 0.04, m), 0.25, 0.99)
