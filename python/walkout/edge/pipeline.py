@@ -66,6 +66,10 @@ class PipelineParams:
         on benchmarks/bench_edge.py's 120 s run it raised reach recall 0.43 -> 0.54 (precision
         0.60 -> 0.50, F1 0.50 -> 0.52; slot accuracy 0.95-0.97). Give the whole dict when
         overriding.
+    fusion_priors: seed the fusion with the tracker's predictions (``FloorTracker.predicted``):
+        each camera's points are assigned against where the tracked people should be, so two
+        neighbours keep their own views (docs/rooms/track.md, issue #9 identity). False fuses
+        each frameset on its own.
     min_separation_m: fused observations closer than this are one person (two bodies hardly
         stand closer, centre to centre): merged, the one seen by more cameras kept. 0 is off.
         Raising it removes duplicates left by a view fusion did not gate in, and merges a
@@ -76,6 +80,7 @@ class PipelineParams:
 
     floor: FloorPointParams = field(default_factory=FloorPointParams)
     fusion_gate_probability: float = 0.99
+    fusion_priors: bool = True
     tracker: dict[str, Any] = field(default_factory=dict)
     interaction: dict[str, Any] = field(default_factory=dict)
     face_margin: float = 0.05
@@ -192,8 +197,11 @@ class EdgePipeline:
                         for d, cam in zip(dets, self.cameras, strict=True)]
         clock.lap("project")
 
+        ahead = self.tracker.predicted(t) if self.params.fusion_priors else None
         fused = fuse_views([o.points for o in observations], [o.covariances for o in observations],
-                           self.params.fusion_gate_probability)
+                           self.params.fusion_gate_probability,
+                           prior_points=None if ahead is None else ahead.points,
+                           prior_covariances=None if ahead is None else ahead.covariances)
         fused_scores = _fused_scores(fused.members, observations)
         if self.params.min_separation_m > 0:
             fused, fused_scores = merge_close(fused, fused_scores, self.params.min_separation_m)
