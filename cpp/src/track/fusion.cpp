@@ -88,8 +88,8 @@ FusedObservations fuse_views(const std::vector<ViewObservations>& views, const F
   FusedObservations out;
   std::vector<std::vector<std::int64_t>> members;  // per group, C entries
   // Groups 0 .. priors.n - 1 start at the priors (a tracker's predictions): each camera's
-  // points are assigned against them first, so two neighbours a track apart keep their own
-  // views even where one camera's point lies nearer the other. Their estimates are rebuilt
+  // points are assigned against them first, so two tracked neighbours keep their own views
+  // even where one camera's point lies nearer the other. Their estimates are rebuilt
   // from their members alone at the end (the prior must not be counted twice downstream).
   for (std::size_t k = 0; k < priors.n; ++k) {
     double inv[4];
