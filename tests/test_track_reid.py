@@ -168,3 +168,35 @@ def test_floor_tracker_with_reidentification_agrees_with_numpy_twin(seed, frames
 def test_bad_reidentification_parameters_raise(name, value, match):
     with pytest.raises(ValueError, match=match):
         FloorTracker(**{name: value})
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30))
+def test_predicted_changes_nothing_and_matches_the_next_update_prediction(seed, frames):
+    """Asking for the fusion priors never changes what the tracker does next; a confirmed
+    track that gets no point is predicted exactly where the next update leaves it (lost)."""
+    rng = np.random.default_rng(seed)
+    plain, asked = FloorTracker(fps=10), FloorTracker(fps=10)
+    people = rng.uniform(0, 8, (rng.integers(1, 5), 2))
+    velocity = rng.normal(0, 1.0, people.shape)
+    for k in range(frames):
+        t = 0.1 * (k + 1)
+        people += velocity * 0.1
+        seen = people[rng.random(len(people)) > 0.3]
+        points = seen + rng.normal(0, 0.05, seen.shape)
+        ahead = asked.predicted(t)
+        a, b = plain.update(points, t=t), asked.update(points, t=t)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.det_index, b.det_index)
+        np.testing.assert_array_equal(a.points, b.points)
+        for i, track in enumerate(ahead.ids.tolist()):
+            j = np.flatnonzero(b.ids == track)
+            if len(j) and b.det_index[j[0]] < 0 and b.states[j[0]] == TrackState.LOST:
+                np.testing.assert_allclose(b.points[j[0]], ahead.points[i], atol=1e-12)
+
+
+def test_predicted_refuses_a_time_before_the_last_frame():
+    tracker = FloorTracker(fps=10)
+    tracker.update(np.array([[1.0, 1.0]]), t=1.0)
+    with pytest.raises(ValueError, match="t: expected a time after"):
+        tracker.predicted(0.5)
+    assert len(tracker.predicted().ids) == 1  # one period on; the first frame confirms

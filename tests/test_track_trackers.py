@@ -304,6 +304,12 @@ def check_floor_twin_agrees(compiled, twin, rng: np.random.Generator, frames: in
         a = rng.normal(0, 0.1, (len(points), 2, 2))
         covs = a @ np.swapaxes(a, 1, 2) + 0.005 * np.eye(2)
         scores = rng.uniform(0, 1, len(points)).astype(np.float32)
+        # The fusion priors: the confirmed tracks predicted to t, the tracker left unchanged.
+        ahead, ahead_ref = compiled.predicted(t), twin.predicted(t)
+        np.testing.assert_array_equal(ahead.ids, ahead_ref["ids"])
+        assert np.all(ahead.states == 1) and np.all(ahead.det_index == -1)
+        np.testing.assert_allclose(ahead.points, ahead_ref["points"], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(ahead.covariances, ahead_ref["covariances"], rtol=1e-9, atol=1e-12)
         got = compiled.update(points, covs, scores, t=t)
         ref = twin.update(points, covs, scores, t=t)
         np.testing.assert_array_equal(got.ids, ref["ids"])

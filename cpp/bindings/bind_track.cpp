@@ -222,7 +222,17 @@ py::tuple floor_tracks_py(const FloorTracks& t) {
 }
 
 py::tuple fuse_views_py(const std::vector<py::object>& points, const std::vector<py::object>& covs,
-                        double gate_probability) {
+                        double gate_probability, double model_error_std, double merge_radius_m,
+                        std::optional<carray<double>> prior_points,
+                        std::optional<carray<double>> prior_covs) {
+  if (prior_points.has_value() != prior_covs.has_value())
+    throw std::invalid_argument("prior_covariances: expected both prior_points and prior_covariances, or neither");
+  ViewObservations priors{nullptr, nullptr, 0};
+  if (prior_points) {
+    require_shape(*prior_points, "prior_points", {-1, 2});
+    require_shape(*prior_covs, "prior_covariances", {prior_points->shape(0), 2, 2});
+    priors = {prior_points->data(), prior_covs->data(), static_cast<std::size_t>(prior_points->shape(0))};
+  }
   if (points.size() != covs.size())
     throw std::invalid_argument("covs_per_camera: expected one (N, 2, 2) array per camera (" +
                                 std::to_string(points.size()) + "), got " + std::to_string(covs.size()));
@@ -237,11 +247,16 @@ py::tuple fuse_views_py(const std::vector<py::object>& points, const std::vector
     require_shape(ca.back(), cn.c_str(), {pa.back().shape(0), 2, 2});
     views.push_back({pa.back().data(), ca.back().data(), static_cast<std::size_t>(pa.back().shape(0))});
   }
+  FusionParams params;
+  params.gate_probability = gate_probability;
+  params.model_error_std = model_error_std;
+  params.merge_radius_m = merge_radius_m;
+  params.check();
   FusedObservations f;
   {
     // Safe: `views` points into arrays held in pa/ca for this whole frame; no Python touched.
     py::gil_scoped_release release;
-    f = fuse_views(views, gate_probability);
+    f = fuse_views(views, params, priors);
   }
   const auto k = static_cast<py::ssize_t>(f.points.size() / 2);
   const auto c = static_cast<py::ssize_t>(points.size());
@@ -276,7 +291,10 @@ void bind_track(py::module_& m) {
         py::arg("points"), py::arg("point_covariances"),
         "(N, K) squared Mahalanobis distances between floor tracks and points.");
   m.def("track_fuse_views", &fuse_views_py, py::arg("points_per_camera"), py::arg("covs_per_camera"),
-        py::arg("gate_probability") = 0.99,
+        py::arg("gate_probability") = FusionParams{}.gate_probability,
+        py::arg("model_error_std") = FusionParams{}.model_error_std,
+        py::arg("merge_radius_m") = FusionParams{}.merge_radius_m,
+        py::arg("prior_points") = py::none(), py::arg("prior_covariances") = py::none(),
         "Fuse per-camera floor points into one per person: (points, covs, members).");
 
   py::class_<BoxTracker>(m, "TrackBoxTracker")
@@ -370,6 +388,17 @@ void bind_track(py::module_& m) {
              return floor_tracks_py(self.tracks());
            },
            py::arg("points_xy"), py::arg("covariances") = py::none(), py::arg("scores") = py::none(),
+           py::arg("t") = py::none())
+      .def("predicted",
+           [](const FloorTracker& self, std::optional<double> t) {
+             FloorTracks ahead;
+             {
+               // Safe: reads C++ state only; the GIL guards no Python object here.
+               py::gil_scoped_release release;
+               ahead = self.predicted(t.has_value(), t.value_or(0.0));
+             }
+             return floor_tracks_py(ahead);
+           },
            py::arg("t") = py::none())
       .def("reset", &FloorTracker::reset);
 }

@@ -116,6 +116,10 @@ def track_fuse_views(
     points_per_camera: list[npt.ArrayLike],
     covs_per_camera: list[npt.ArrayLike],
     gate_probability: float = 0.99,
+    model_error_std: float = 0.0,
+    merge_radius_m: float = 0.6,
+    prior_points: npt.ArrayLike | None = None,
+    prior_covariances: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 
 class TrackBoxTracker:
@@ -194,6 +198,17 @@ class TrackFloorTracker:
         covariances: npt.ArrayLike | None = None,
         scores: npt.ArrayLike | None = None,
         t: float | None = None,
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]: ...
+    def predicted(
+        self, t: float | None = None
     ) -> tuple[
         npt.NDArray[np.int64],
         npt.NDArray[np.float64],

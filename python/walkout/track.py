@@ -333,6 +333,12 @@ class FloorTracker:
         """
         return FloorTracks(*self._impl.update(points_xy, covariances, scores, t))
 
+    def predicted(self, t: float | None = None) -> FloorTracks:
+        """The confirmed tracks predicted to ``t`` (None: one period after the last frame),
+        without changing the tracker: the priors of :func:`fuse_views` for the next frameset
+        (``prior_points=p.points, prior_covariances=p.covariances``). det_index is -1."""
+        return FloorTracks(*self._impl.predicted(t))
+
     def reset(self) -> None:
         """Forget every track and the clock; IDs start again at 1."""
         self._impl.reset()
@@ -355,14 +361,37 @@ def fuse_views(
     points_per_camera: Sequence[ArrayLike],
     covs_per_camera: Sequence[ArrayLike],
     gate_probability: float = 0.99,
+    model_error_std: float = 0.0,
+    merge_radius_m: float = 0.6,
+    prior_points: ArrayLike | None = None,
+    prior_covariances: ArrayLike | None = None,
 ) -> FusedViews:
     """Group one frameset's per-camera floor points into one observation per person.
 
     Cameras are folded in one at a time by min-cost assignment on the Mahalanobis distance
     (gated at the chi-square quantile of ``gate_probability``, 2 dof); matched points are
-    fused by information weighting; a camera gives at most one point per person. Raising
-    ``gate_probability`` merges points further apart (tolerates calibration error, may
-    merge two people standing close); lowering it splits one person under poor calibration.
+    fused by information weighting; a camera gives at most one point per person. Then groups
+    closer than ``merge_radius_m`` that share no camera are merged, closest pair first (one
+    person whose views missed each other's gates; no camera saw two people there).
+
+    gate_probability: raising it merges points further apart (tolerates calibration error,
+        may merge two people standing close); lowering it splits one person under poor
+        calibration.
+    model_error_std: metres of isotropic error added to every point's covariance first.
+        Raising it joins one person's views further apart and weighs views more equally;
+        lowering it trusts the covariances as given. Leave 0 when the covariances already
+        carry a body term (``walkout.edge.floor_points`` adds ``body_sigma_m``).
+    merge_radius_m: metres, 0 is off. Raising it removes more duplicates of one person and
+        merges more neighbours that no camera sees together; lowering it keeps those apart.
+        0.6 was chosen on oracle tuning seeds 11-15 (benchmarks/bench_track_identity.py).
+    prior_points, prior_covariances: (P, 2) and (P, 2, 2), where the people already tracked
+        should be now (:meth:`FloorTracker.predicted`), or None. Groups start at them, so each
+        camera's points are assigned against the tracked people first and two neighbours
+        keep their own views where one camera's point lies nearer the other; priors nobody
+        joins are dropped, and the estimates come from the detections alone (the tracker
+        must not count its own prediction twice). A wrong prior (a swapped track) is
+        followed as readily as a right one.
     """
     return FusedViews(*_core.track_fuse_views(list(points_per_camera), list(covs_per_camera),
-                                              gate_probability))
+                                              gate_probability, model_error_std,
+                                              merge_radius_m, prior_points, prior_covariances))

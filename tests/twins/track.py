@@ -7,6 +7,8 @@ batch" that benchmarks/bench_track_kalman.py compares against.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import numpy.typing as npt
 
@@ -220,16 +222,24 @@ def chi2_quantile(probability: float, dof: int) -> float:
 
 
 def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
-               gate_probability: float = 0.99) -> tuple[Array, Array, npt.NDArray[np.int64]]:
-    """Fold cameras in one at a time: gated Mahalanobis assignment to the groups so far,
-    information-weighted fusion of matches, new groups for the rest."""
+               gate_probability: float = 0.99, model_error_std: float = 0.0,
+               merge_radius_m: float = 0.6, prior_points: Array | None = None,
+               prior_covariances: Array | None = None
+               ) -> tuple[Array, Array, npt.NDArray[np.int64]]:
+    """Groups start at the priors (if any); fold cameras in one at a time: gated Mahalanobis
+    assignment to the groups so far, information-weighted fusion of matches, new groups for
+    the rest; with priors, rebuild each group from its members alone (dropping empty ones);
+    then merge groups closer than ``merge_radius_m`` that share no camera, closest first."""
     gate = chi2_quantile(gate_probability, 2)
     n_cams = len(points_per_camera)
-    points: list[Array] = []
-    covs: list[Array] = []
-    members: list[list[int]] = []
-    for c, (pts, cvs) in enumerate(zip(points_per_camera, covs_per_camera, strict=False)):
-        pts, cvs = np.asarray(pts, float).reshape(-1, 2), np.asarray(cvs, float).reshape(-1, 2, 2)
+    n_priors = 0 if prior_points is None else len(prior_points)
+    points: list[Array] = [np.asarray(p, float).copy() for p in (prior_points if n_priors else [])]
+    covs: list[Array] = [np.asarray(c, float).copy() for c in (prior_covariances if n_priors else [])]
+    members: list[list[int]] = [[-1] * n_cams for _ in range(n_priors)]
+    inputs = [(np.asarray(p, float).reshape(-1, 2),
+               np.asarray(c, float).reshape(-1, 2, 2) + np.eye(2) * model_error_std**2)
+              for p, c in zip(points_per_camera, covs_per_camera, strict=False)]
+    for c, (pts, cvs) in enumerate(inputs):
         cost = np.full((len(points), len(pts)), np.inf)
         for k in range(len(points)):
             for j in range(len(pts)):
@@ -240,10 +250,7 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
         used = set()
         if cost.size:
             for k, j in zip(*linear_assignment(cost, gate + 1.0), strict=False):
-                info = np.linalg.inv(covs[k]) + np.linalg.inv(cvs[j])
-                fused_cov = np.linalg.inv(info)
-                points[k] = fused_cov @ (np.linalg.solve(covs[k], points[k]) + np.linalg.solve(cvs[j], pts[j]))
-                covs[k] = fused_cov
+                points[k], covs[k] = _information_fuse(points[k], covs[k], pts[j], cvs[j])
                 members[k][c] = int(j)
                 used.add(int(j))
         for j in range(len(pts)):
@@ -252,8 +259,37 @@ def fuse_views(points_per_camera: list[Array], covs_per_camera: list[Array],
                 covs.append(cvs[j].copy())
                 members.append([-1] * n_cams)
                 members[-1][c] = j
+    if n_priors:
+        rebuilt = []
+        for m in members:
+            seen = [(c, j) for c, j in enumerate(m) if j >= 0]
+            if not seen:
+                continue
+            x, p = inputs[seen[0][0]][0][seen[0][1]], inputs[seen[0][0]][1][seen[0][1]]
+            for c, j in seen[1:]:
+                x, p = _information_fuse(x, p, inputs[c][0][j], inputs[c][1][j])
+            rebuilt.append((x.copy(), p.copy(), m))
+        points, covs, members = ([r[0] for r in rebuilt], [r[1] for r in rebuilt],
+                                 [r[2] for r in rebuilt])
+    while merge_radius_m > 0:
+        pairs = [(float(np.sum((points[a] - points[b]) ** 2)), a, b)
+                 for a in range(len(points)) for b in range(a + 1, len(points))
+                 if not any(x >= 0 and y >= 0 for x, y in zip(members[a], members[b], strict=True))]
+        pairs = [p for p in pairs if p[0] < merge_radius_m**2]
+        if not pairs:
+            break
+        _, a, b = min(pairs)  # the closest; ties to the first pair (a, then b), as in C++
+        points[a], covs[a] = _information_fuse(points[a], covs[a], points[b], covs[b])
+        members[a] = [y if y >= 0 else x for x, y in zip(members[a], members[b], strict=True)]
+        del points[b], covs[b], members[b]
     return (np.array(points).reshape(-1, 2), np.array(covs).reshape(-1, 2, 2),
             np.array(members, dtype=np.int64).reshape(len(members), n_cams))
+
+
+def _information_fuse(x: Array, p: Array, z: Array, r: Array) -> tuple[Array, Array]:
+    """(P^-1 + R^-1)^-1 and the information-weighted mean of x and z."""
+    fused_cov = np.linalg.inv(np.linalg.inv(p) + np.linalg.inv(r))
+    return fused_cov @ (np.linalg.solve(p, x) + np.linalg.solve(r, z)), fused_cov
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,9 +352,7 @@ class FloorTrackerTwin:
         f[2, 2] = f[3, 3] = a
         return f
 
-    def update(self, points, covs=None, scores=None, t=None) -> dict[str, np.ndarray]:
-        dt = self.clock.advance(t)
-        now = self.clock.last
+    def _predict_all(self, dt: float) -> None:
         q = floor_process_noise(dt, self.p["acc"])
         for tr in self.tracks:
             standing = np.hypot(tr["x"][2], tr["x"][3]) < self.p["stand"]  # else it coasts
@@ -332,6 +366,18 @@ class FloorTrackerTwin:
                         s[i] = self.p["cap"] / np.sqrt(tr["P"][i, i])
                 tr["P"] = tr["P"] * np.outer(s, s)
             tr["det"] = -1
+
+    def predicted(self, t=None) -> dict[str, np.ndarray]:
+        """The confirmed tracks predicted to t, the tracker itself unchanged."""
+        ahead = copy.deepcopy(self)
+        ahead._predict_all(ahead.clock.advance(t))
+        ahead.tracks = [tr for tr in ahead.tracks if tr["state"] == CONFIRMED]
+        return ahead._output()
+
+    def update(self, points, covs=None, scores=None, t=None) -> dict[str, np.ndarray]:
+        dt = self.clock.advance(t)
+        now = self.clock.last
+        self._predict_all(dt)
         points = np.asarray(points, float).reshape(-1, 2)
         n = len(points)
         rs = np.asarray(covs, float).reshape(-1, 2, 2) if covs is not None else np.stack([np.eye(2) * self.p["meas"] ** 2] * n) if n else np.zeros((0, 2, 2))
@@ -404,6 +450,9 @@ class FloorTrackerTwin:
                                     state=CONFIRMED if confirm else TENTATIVE, hits=1, misses=0,
                                     last=now, det=j, score=float(sc[j])))
             self.next_id += 1
+        return self._output()
+
+    def _output(self) -> dict[str, np.ndarray]:
         return {
             "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
             "points": np.array([tr["x"][:2] for tr in self.tracks]).reshape(-1, 2),
@@ -604,6 +653,9 @@ class BoxTrackerTwin:
                                     state=CONFIRMED if confirm else TENTATIVE, hits=1, misses=0,
                                     last=now, hist=[(now, z)], det=j, score=float(sc[j])))
             self.next_id += 1
+        return self._output()
+
+    def _output(self) -> dict[str, np.ndarray]:
         return {
             "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
             "boxes": np.array([_xyxy(tr["x"]) for tr in self.tracks]).reshape(-1, 4),

@@ -166,6 +166,24 @@ void FloorTracker::fill_output() {
   }
 }
 
+FloorTracks FloorTracker::predicted(bool has_t, double t) const {
+  FloorTracker ahead = *this;  // a few dozen tracks: copying is cheaper than a second code path
+  ahead.predict_all(ahead.clock_.advance(has_t, t));
+  std::size_t w = 0;
+  for (std::size_t k = 0; k < ahead.ids_.size(); ++k) {
+    if (ahead.state_[k] != TrackState::Confirmed) continue;
+    std::copy_n(&ahead.mean_[k * D], D, &ahead.mean_[w * D]);
+    std::copy_n(&ahead.cov_[k * D * D], D * D, &ahead.cov_[w * D * D]);
+    ahead.ids_[w] = ahead.ids_[k]; ahead.state_[w] = ahead.state_[k];
+    ahead.det_of_[w] = -1; ahead.score_of_[w] = ahead.score_of_[k];
+    ++w;
+  }
+  ahead.mean_.resize(w * D); ahead.cov_.resize(w * D * D); ahead.ids_.resize(w);
+  ahead.state_.resize(w); ahead.det_of_.resize(w); ahead.score_of_.resize(w);
+  ahead.fill_output();
+  return ahead.out_;
+}
+
 const FloorTracks& FloorTracker::update(const double* points, const double* covs,
                                         const float* scores, std::size_t n, bool has_t,
                                         double t_in) {

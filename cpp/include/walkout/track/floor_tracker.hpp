@@ -111,6 +111,10 @@ class FloorTracker {
   const FloorTracks& update(const double* points, const double* covs, const float* scores,
                             std::size_t n, bool has_t, double t);
   void reset();
+  // The confirmed tracks predicted to time t (has_t false: one period after the last frame),
+  // without changing the tracker: the priors of multi-view fusion (fuse_views). Same
+  // prediction and the same check of t as update(); det_index is -1, velocities predicted.
+  FloorTracks predicted(bool has_t, double t) const;
   const FloorTracks& tracks() const { return out_; }
   const FloorTrackerParams& params() const { return p_; }
 
