@@ -111,6 +111,8 @@ class FramesetResult:
     ``dwell`` that closed. tracks: the tracker's full output (every state). events: the
     closed reaches and dwells in engine seconds. hands: the 3-D hands given to the engine.
     stage_s: seconds spent per stage (:data:`STAGES`); latency_s: the whole step.
+    rows: (N, C) for each of ``tracks``, the row of camera c's detections fused into it this
+    frameset, -1 where none (what lets a scorer ask whose detections a track carried).
     """
 
     t_ns: int
@@ -120,6 +122,7 @@ class FramesetResult:
     hands: Hands
     stage_s: dict[str, float]
     latency_s: float
+    rows: npt.NDArray[np.int64]
 
 
 class EdgePipeline:
@@ -230,7 +233,8 @@ class EdgePipeline:
         messages: list[protocol.Message] = [self._tracks_message(t_ns, tracks, rows)]
         messages.extend(self.event_messages(events))
         clock.lap("messages")
-        return FramesetResult(t_ns, messages, tracks, events, hands, clock.laps, clock.total())
+        return FramesetResult(t_ns, messages, tracks, events, hands, clock.laps, clock.total(),
+                              rows)
 
     def _hands(self, ids: npt.NDArray[np.int64], points: npt.NDArray[np.float64],
                rows: npt.NDArray[np.int64], dets: Sequence[Detections]) -> Hands:
