@@ -35,6 +35,7 @@ PARAMS = dict(
     hand_lost_s=0.50,
     hand_motion_std=0.5,
     duplicate_radius=0.25,
+    max_behind_face=0.25,
     lost_confidence=0.5,
     slot_prob_min=0.02,
     dwell_exit_s=1.0,

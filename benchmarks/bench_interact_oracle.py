@@ -12,12 +12,14 @@ one prediction (greedy by overlap). Precision = matched / predicted, recall = ma
 slot accuracy = matched with the right slot / matched.
 
     python benchmarks/bench_interact_oracle.py [--scenario configs/scenarios/store-20.yaml]
-        [--seeds 11 12 13 14 15 21 22 23 24 25 1 2 3 4 5] [--run DIR]
+        [--seeds 11 12 13 14 15 31 ... 45 21 22 23 24 25 1 2 3 4 5] [--run DIR]
         # --run scores existing oracle runs instead
 
-Seeds: the defaults (HandLocator, InteractionEngine) are tuned on seeds 11-15 only
-(TUNING_SEEDS, reported as "tuning"); 21-25 are fresh seeds never looked at while tuning and
-1-5 the seeds of earlier reports (tuned on before this split), both reported as held out.
+Seeds: the defaults (HandLocator, InteractionEngine) are tuned on seeds 11-15 (TUNING_SEEDS,
+"tuning") and, since 11-15 reached the targets and their few errors no longer said what to
+fix, on seeds 31-45 too (TUNING_EXTRA_SEEDS, "tuning-extra"); 21-25 are fresh seeds never
+looked at while tuning and 1-5 the seeds of earlier reports (tuned on before the split), both
+reported as held out (their misses and false reaches are counted, never studied).
 """
 
 from __future__ import annotations
@@ -42,8 +44,12 @@ from walkout.sim.run import Run  # noqa: E402
 
 ANKLES = (15, 16)
 TUNING_SEEDS = (11, 12, 13, 14, 15)  # the only seeds parameters were chosen on
+# A larger tuning pool: 11-15 reached the targets, so their few errors no longer say what to
+# fix. Seeds 31-45 ("tuning-extra") are tuned on too; held-out groups stay 21-25 and 1-5.
+TUNING_EXTRA_SEEDS = tuple(range(31, 46))
 FRESH_SEEDS = (21, 22, 23, 24, 25)  # never seen while tuning
 EARLIER_SEEDS = (1, 2, 3, 4, 5)  # the seeds of earlier reports (tuned on before the split)
+KINDS = ("double", "other hand", "neighbour", "near in time", "phantom <=0.3 s", "phantom >0.3 s")
 MIN_SCORE = 0.3  # true-identity diagnostic: detections below this are not used
 
 
@@ -229,7 +235,40 @@ def score(run: Run, reaches: list[Reach], votes: dict) -> dict:
         right_slot=right_slot,
         misses=[truth[j] for j in range(len(truth)) if j not in used_t],
         false=[predicted[i] for i in range(len(predicted)) if i not in used_p],
+        truth=truth,
+        used_t=used_t,
+        false_kinds=Counter(
+            why_false(predicted[i][0], predicted[i][1], truth, used_t)
+            for i in range(len(predicted))
+            if i not in used_p
+        ),
     )
+
+
+def why_false(r: Reach, person: int, truth: list[dict], used_t: set[int]) -> str:
+    """What an unmatched prediction most likely is (for --verbose; tuning seeds only).
+
+    double: the true reach it overlaps (same person, shelf, hand) already matched another
+    prediction (a reach split in two, or a split track's second copy); other hand: the person
+    did reach there then, with the other hand; neighbour: someone else reached into that shelf
+    then (a wrist on the wrong track, or a track holding another shopper); near in time: the
+    same person, shelf and hand reached within 1 s but the intervals do not overlap; else
+    phantom (nobody reached there), split by duration."""
+    def overlaps(g: dict, slack: float = 0.0) -> bool:
+        return min(r.end, g["end"]) - max(r.start, g["start"]) >= -slack
+
+    same_shelf = [(j, g) for j, g in enumerate(truth) if g["shelf"] == r.shelf]
+    if any(g["person"] == person and g["hand"] == r.hand and overlaps(g) and j in used_t
+           for j, g in same_shelf):
+        return "double"
+    if any(g["person"] == person and g["hand"] != r.hand and overlaps(g) for _, g in same_shelf):
+        return "other hand"
+    if any(g["person"] != person and overlaps(g) for _, g in same_shelf):
+        return "neighbour"
+    if any(g["person"] == person and g["hand"] == r.hand and overlaps(g, 1.0)
+           for _, g in same_shelf):
+        return "near in time"
+    return "phantom <=0.3 s" if r.end - r.start <= 0.3 else "phantom >0.3 s"
 
 
 def _params(pairs: list[str]) -> dict:
@@ -252,7 +291,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "configs/scenarios/store-20.yaml"))
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[*TUNING_SEEDS, *FRESH_SEEDS, *EARLIER_SEEDS]
+        "--seeds", type=int, nargs="+", default=[*TUNING_SEEDS, *TUNING_EXTRA_SEEDS, *FRESH_SEEDS, *EARLIER_SEEDS]
     )
     parser.add_argument(
         "--name", default=None, help="results file stem (default interact_oracle[_true_identity])"
@@ -302,6 +341,8 @@ def main() -> None:
             group = (
                 "tuning"
                 if seed in TUNING_SEEDS
+                else "tuning-extra"
+                if seed in TUNING_EXTRA_SEEDS
                 else "fresh"
                 if seed in FRESH_SEEDS
                 else "earlier"
@@ -313,6 +354,7 @@ def main() -> None:
             runs.append((group, f"{Path(args.scenario).stem} seed {seed} ({group})", run))
     rows: list[list] = []
     totals: dict[str, Counter] = defaultdict(Counter)
+    kinds: dict[str, Counter] = defaultdict(Counter)  # group -> why_false counts
     for group, name, run in runs:
         r = evaluate(
             run,
@@ -322,6 +364,7 @@ def main() -> None:
         )
         for key in ("predicted", "true", "matched", "right_slot"):
             totals[group][key] += r[key]
+        kinds[group].update(r["false_kinds"])
         rows.append(
             [
                 name,
@@ -343,10 +386,15 @@ def main() -> None:
                     file=sys.stderr,
                 )
             for f, person in r["false"]:
-                print("  false", person, f, file=sys.stderr)
-    held_out = Counter()
+                print("  false", person, why_false(f, person, r["truth"], r["used_t"]), f,
+                      file=sys.stderr)
+    held_out, tuned = Counter(), Counter()
     for group in ("fresh", "earlier"):
         held_out.update(totals.get(group, Counter()))
+    for group in ("tuning", "tuning-extra"):
+        tuned.update(totals.get(group, Counter()))
+    if tuned and held_out:
+        totals["tuned on (tuning + tuning-extra)"] = tuned
     if held_out and len(totals) > 1:
         totals["held out (fresh + earlier)"] = held_out
     for group, t in totals.items():
@@ -385,8 +433,15 @@ def main() -> None:
             ],
             rows,
         )
-        + "\n\nParameters were tuned on the tuning seeds (11-15) only; fresh seeds (21-25) were "
-        "never looked at while tuning; earlier seeds (1-5) are those of earlier reports, which "
+        + "\n\nFalse reaches by kind (`why_false`: double = a second prediction of a matched "
+        "true reach; other hand; neighbour = another person reached there then; near in time; "
+        "phantom = nobody reached there):\n\n"
+        + markdown_table(
+            ["group", *KINDS],
+            [[g, *(kinds[g][k] for k in KINDS)] for g in kinds],
+        )
+        + "\n\nParameters were tuned on the tuning seeds (11-15, and 31-45 since the "
+        "max_behind_face change) only; fresh seeds (21-25) were never looked at while tuning; earlier seeds (1-5) are those of earlier reports, which "
         "were tuned on before the split.\n\nTargets (issue #9): precision >= 0.98, recall >= "
         "0.98, slot accuracy >= 0.97."
     )

@@ -48,6 +48,7 @@ def default_params(**overrides: float) -> dict[str, float]:
         hand_lost_s=0.50,
         hand_motion_std=0.0,
         duplicate_radius=0.0,
+        max_behind_face=math.inf,
         lost_confidence=0.5,
         slot_prob_min=0.02,
         dwell_exit_s=1.0,
@@ -68,6 +69,7 @@ def params(draw: st.DrawFn) -> dict[str, float]:
         hand_lost_s=draw(st.floats(0.1, 0.8)),
         hand_motion_std=draw(st.one_of(st.just(0.0), st.floats(0.05, 2.0))),
         duplicate_radius=draw(st.one_of(st.just(0.0), st.floats(0.05, 1.0))),
+        max_behind_face=draw(st.one_of(st.just(math.inf), st.floats(-0.3, 0.6))),
         slot_prob_min=draw(st.floats(0.0, 0.2)),
         dwell_exit_s=draw(st.floats(0.0, 1.5)),
         min_dwell_s=draw(st.floats(0.0, 1.5)),
@@ -95,6 +97,9 @@ def scenarios(draw: st.DrawFn) -> list[tuple]:
                 v=rng.uniform(0, face.z1 - face.z0, 2),
                 depth=rng.uniform(-0.3, 0.1, 2),
                 sigma=rng.uniform(0, 0.06, 2),
+                # where the body stands off the face plane: mostly in front, sometimes beside
+                # the shelf's end (behind the plane), for max_behind_face
+                stand=float(rng.choice([0.5, rng.uniform(-0.7, 0.7)])),
             )
         )
     frames, t = [], rng.uniform(0, 100)
@@ -110,7 +115,7 @@ def scenarios(draw: st.DrawFn) -> list[tuple]:
             p["u"] += rng.normal(0, 0.05, 2)
             p["v"] += rng.normal(0, 0.05, 2)
             p["depth"] = np.clip(p["depth"] + rng.normal(0, 0.06, 2), -0.5, 0.4)
-            body = f.origin + f.along * p["u"].mean() + f.normal * 0.5
+            body = f.origin + f.along * p["u"].mean() + f.normal * p["stand"]
             ids.append(p["id"])
             xy.append(body)
             for side in (0, 1):
@@ -249,6 +254,7 @@ def test_time_must_not_run_backwards(engine) -> None:
         ({"min_inside_s": -1.0}, "min_inside_s"),
         ({"hand_lost_s": 0.0}, "hand_lost_s"),
         ({"lost_confidence": 2.0}, "lost_confidence"),
+        ({"max_behind_face": math.nan}, "max_behind_face"),
     ],
 )
 def test_bad_parameters_name_the_parameter(overrides, message) -> None:
@@ -305,3 +311,23 @@ def test_a_track_lost_mid_reach_closes_it_with_lower_confidence() -> None:
     assert reach.lost and reach.confidence <= 0.5
     assert reach.end == pytest.approx(19 / 30)
     assert engine.open_reaches == 0
+
+
+@pytest.mark.parametrize(("stand_y", "max_behind_face", "reaches"), [
+    (5.2, 0.1, 0),  # beside S5's +x end, 0.3 m behind its front plane: an idle hand, no reach
+    (5.2, math.inf, 1),  # the check off: the same hand is a reach
+    (5.55, 0.1, 1),  # 5 cm in front of the plane (at the corner): a reach
+])
+def test_no_reach_through_a_face_from_behind_its_plane(stand_y, max_behind_face, reaches) -> None:
+    # A person in the cross aisle at S5's end (x = 5.5) holds a hand 3 cm inside the box's end
+    # (wrist noise) at mid height for a second: through the front face's rectangle grown by
+    # face_margin it is 8 cm deep, but nobody reaches through a face from behind its plane.
+    engine = InteractionEngine(Shelves(STORE), max_behind_face=max_behind_face)
+    tracks = SimpleNamespace(ids=np.array([3]), points=np.array([[5.8, stand_y]]))
+    events = []
+    for i in range(90):
+        t = i / 30
+        x = 5.47 if 0.5 <= t < 1.5 else 5.75
+        events += engine.update(t, tracks, Hands.of([3], [0], [[x, 5.2, 0.8]], [0.02]))
+    events += engine.close_all()
+    assert len([e for e in events if isinstance(e, Reach)]) == reaches

@@ -256,7 +256,7 @@ void bind_interact(py::module_& m) {
       .def(py::init([](const ShelfModel& shelves, double enter_depth, double exit_depth,
                        double min_inside_s, double min_outside_s, double hand_lost_s,
                        double hand_motion_std, double duplicate_radius,
-                       double lost_confidence, double slot_prob_min, double dwell_exit_s,
+                       double max_behind_face, double lost_confidence, double slot_prob_min, double dwell_exit_s,
                        double min_dwell_s) {
              EngineParams p;
              p.enter_depth = enter_depth;
@@ -266,6 +266,7 @@ void bind_interact(py::module_& m) {
              p.hand_lost_s = hand_lost_s;
              p.hand_motion_std = hand_motion_std;
              p.duplicate_radius = duplicate_radius;
+             p.max_behind_face = max_behind_face;
              p.lost_confidence = lost_confidence;
              p.slot_prob_min = slot_prob_min;
              p.dwell_exit_s = dwell_exit_s;
@@ -274,7 +275,7 @@ void bind_interact(py::module_& m) {
            }),
            py::arg("shelves"), py::kw_only(), py::arg("enter_depth"), py::arg("exit_depth"),
            py::arg("min_inside_s"), py::arg("min_outside_s"), py::arg("hand_lost_s"),
-           py::arg("hand_motion_std"), py::arg("duplicate_radius"), py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
+           py::arg("hand_motion_std"), py::arg("duplicate_radius"), py::arg("max_behind_face"), py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
            py::arg("min_dwell_s"))
       .def(
           "update",

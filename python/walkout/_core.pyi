@@ -420,6 +420,7 @@ class InteractEngine:
         hand_lost_s: float,
         hand_motion_std: float,
         duplicate_radius: float,
+        max_behind_face: float,
         lost_confidence: float,
         slot_prob_min: float,
         dwell_exit_s: float,

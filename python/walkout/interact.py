@@ -233,6 +233,13 @@ class InteractionEngine:
             successor track (the tracker split a person) and dropped. Raising it also drops
             real reaches of two people side by side; lowering it lets track splits
             double-count. 0 turns it off.
+        max_behind_face: metres the track's floor point may stand behind a face's plane (on
+            the shelf's side) when a reach through that face starts: a hand goes through a
+            face from in front of it. Someone in a cross aisle beside a shelf's closed end
+            holds an idle hand a few centimetres off the end panel, and wrist noise puts it
+            inside the box, deep behind the front plane. Raising it lets those start reaches;
+            lowering it towards minus the reacher's stance (0.3-0.4 m in front, minus the
+            track's 0.1-0.2 m floor noise) drops real ones. ``math.inf`` turns it off.
         lost_confidence: confidence factor of a reach closed by a lost track or hand.
         slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
         dwell_exit_s: a track must be out of a zone this long before its dwell closes.
@@ -251,6 +258,7 @@ class InteractionEngine:
         hand_lost_s: float = 1.0,
         hand_motion_std: float = 0.3,
         duplicate_radius: float = 0.4,
+        max_behind_face: float = 0.25,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -266,6 +274,7 @@ class InteractionEngine:
             hand_lost_s=hand_lost_s,
             hand_motion_std=hand_motion_std,
             duplicate_radius=duplicate_radius,
+            max_behind_face=max_behind_face,
             lost_confidence=lost_confidence,
             slot_prob_min=slot_prob_min,
             dwell_exit_s=dwell_exit_s,

@@ -226,6 +226,7 @@ class _Hand:
     filt_t: float | None = None  # the smoothing filter: last sample time, position, variance
     filt_x: np.ndarray = field(default_factory=lambda: np.zeros(3))
     filt_var: float = 0.0
+    xy: np.ndarray = field(default_factory=lambda: np.zeros(2))  # its track's floor point now
 
 
 @dataclass
@@ -261,6 +262,7 @@ class EngineTwin:
         hand_lost_s: float = 0.50,
         hand_motion_std: float = 0.0,
         duplicate_radius: float = 0.0,
+        max_behind_face: float = math.inf,
         lost_confidence: float = 0.5,
         slot_prob_min: float = 0.02,
         dwell_exit_s: float = 1.0,
@@ -274,6 +276,7 @@ class EngineTwin:
         self.hand_lost, self.lost_conf = hand_lost_s, lost_confidence
         self.motion = hand_motion_std
         self.duplicate_radius = duplicate_radius
+        self.max_behind = max_behind_face
         self.recent: list[
             tuple[int, int, int, bool, float, float, np.ndarray]
         ] = []  # emitted reaches
@@ -307,6 +310,9 @@ class EngineTwin:
         face, c = nearest
         if face < 0 or c[1] < self.enter:
             return
+        f = self.s.faces[face]
+        if float((h.xy - f.origin) @ f.normal) < -self.max_behind:
+            return  # the track stands behind this face's plane: no reach through it
         start = t
         if h.prev_t is not None:
             before = self._coords(face, h.prev_p)
@@ -512,9 +518,11 @@ class EngineTwin:
                 xyz[k], hand_sigma[k] = h.filt_x, math.sqrt(h.filt_var)
         faces, coords = self.s.nearest_face(xyz)  # every hand against every face at once
         sampled = set()
+        row_of = {track: i for i, track in enumerate(ids)}
         for k in range(len(hand_track)):
             track, side = int(hand_track[k]), int(hand_side[k])
             sampled.add((track, side))
+            self.tracks[track][0][side].xy = xy[row_of[track]]
             self._step(
                 track,
                 side,

@@ -64,6 +64,8 @@ void EngineParams::check() const {
   finite_nonneg(min_inside_s, "min_inside_s");
   finite_nonneg(hand_motion_std, "hand_motion_std");
   finite_nonneg(duplicate_radius, "duplicate_radius");
+  need(!std::isnan(max_behind_face) && max_behind_face != -std::numeric_limits<double>::infinity(),
+       "max_behind_face: expected a value in metres (infinity turns the check off)");
   finite_nonneg(min_outside_s, "min_outside_s");
   need(std::isfinite(hand_lost_s) && hand_lost_s > 0.0,
        "hand_lost_s: expected a finite value > 0 seconds");
@@ -106,10 +108,18 @@ void InteractionEngine::accumulate(HandState& h, const FaceCoords& c, const doub
   }
 }
 
-void InteractionEngine::start_if_deep(HandState& h, double t, const double p[3], double sigma) {
+void InteractionEngine::start_if_deep(HandState& h, const double xy[2], double t,
+                                      const double p[3], double sigma) {
   FaceCoords c;
   const int face = shelves_.nearest_face(p, &c);
   if (face < 0 || c.effective < params_.enter_depth) return;
+  {
+    // A reach goes through a face from in front of it: a track standing behind the face's
+    // plane (beside the shelf's end) cannot reach through it, whatever its hand's noise says.
+    const Face& f = shelves_.faces()[static_cast<std::size_t>(face)];
+    const double in_front = (xy[0] - f.ox) * f.nx + (xy[1] - f.oy) * f.ny;
+    if (in_front < -params_.max_behind_face) return;
+  }
   double start = t;
   if (h.has_prev) {
     const FaceCoords before = shelves_.face_coords(face, h.prev_p);
@@ -195,8 +205,9 @@ void InteractionEngine::emit(std::int64_t track, int side, HandState& h, double 
   h.face = -1;
 }
 
-void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, double t,
-                                  const double* raw, double raw_sigma, UpdateResult& out) {
+void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h,
+                                  const double xy[2], double t, const double* raw,
+                                  double raw_sigma, UpdateResult& out) {
   // A sample after a gap longer than hand_lost_s starts afresh: the old one is stale.
   if (h.has_prev && t - h.prev_t > params_.hand_lost_s) {
     expire_hand(track, side, h, t, out);
@@ -224,7 +235,7 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
   const double dt = h.has_prev ? t - h.prev_t : 0.0;
   switch (h.phase) {
     case Phase::Outside:
-      start_if_deep(h, t, p, sigma);
+      start_if_deep(h, xy, t, p, sigma);
       break;
     case Phase::Entering:
     case Phase::Inside: {
@@ -236,7 +247,7 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
             (out_t - h.start < params_.min_inside_s || h.last_in == h.first_in)) {
           h.phase = Phase::Outside;  // too brief: a brush or a noise spike, nothing emitted
           h.face = -1;
-          start_if_deep(h, t, p, sigma);
+          start_if_deep(h, xy, t, p, sigma);
         } else {
           h.phase = Phase::Leaving;
           h.leave = out_t;
@@ -260,11 +271,11 @@ void InteractionEngine::step_hand(std::int64_t track, int side, HandState& h, do
           h.last_in = t;
         } else {
           emit(track, side, h, h.leave, false, out);
-          start_if_deep(h, t, p, sigma);
+          start_if_deep(h, xy, t, p, sigma);
         }
       } else if (t - h.leave >= params_.min_outside_s) {
         emit(track, side, h, h.leave, false, out);
-        start_if_deep(h, t, p, sigma);
+        start_if_deep(h, xy, t, p, sigma);
       }
       break;
     }
@@ -357,6 +368,8 @@ UpdateResult InteractionEngine::update(double t, const std::int64_t* track_ids,
     s.zones.resize(shelves_.zone_count());
     s.last_seen = t;
     const double x = track_xy[2 * i], y = track_xy[2 * i + 1];
+    s.xy[0] = x;
+    s.xy[1] = y;
     for (std::size_t z = 0; z < s.zones.size(); ++z) {
       DwellState& d = s.zones[z];
       if (shelves_.zone_contains(z, x, y)) {
@@ -375,7 +388,7 @@ UpdateResult InteractionEngine::update(double t, const std::int64_t* track_ids,
   std::unordered_set<std::int64_t>& sampled = seen_hands;  // (track * 2 + side) of this frame
   for (std::size_t k = 0; k < n_hands; ++k) {
     TrackState& s = tracks_[hand_track[k]];
-    step_hand(hand_track[k], hand_side[k], s.hands[hand_side[k]], t, hand_xyz + 3 * k,
+    step_hand(hand_track[k], hand_side[k], s.hands[hand_side[k]], s.xy, t, hand_xyz + 3 * k,
               hand_sigma[k], out);
   }
   for (auto& [id, s] : tracks_)

@@ -10,7 +10,8 @@
 //
 // Per (track, hand) a state machine (reach_machine below):
 //   Outside  -> Entering  when the hand's effective depth behind the nearest face reaches
-//                         enter_depth;
+//                         enter_depth and the track stands in front of that face (at most
+//                         max_behind_face behind its plane);
 //   Entering -> Inside    once it has stayed at or above exit_depth for min_inside_s, over
 //                         two samples or more (one sample is a spike, whatever the
 //                         interpolation says);
@@ -29,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -71,6 +73,14 @@ struct EngineParams {
   // reach broken in two (the wrist hidden too long): the later one is dropped. Raising it also drops real reaches of two people
   // side by side at one face; lowering it lets track splits double-count. 0 turns it off.
   double duplicate_radius = 0.0;
+  // Metres the track's floor point may stand behind a face's plane (on the shelf's side of it)
+  // when a reach through that face starts. A hand goes through a face from in front of it;
+  // a person beside a shelf's closed end (a cross aisle) holds their idle hand a few
+  // centimetres off the end panel, and wrist noise puts it inside the box, deep behind the
+  // front plane: without this check, a reach. Raising it lets such hands start reaches;
+  // lowering it (below the track's floor noise, ~0.1-0.2 m, behind a reacher's true stance
+  // 0.3-0.4 m in front) drops real reaches. Infinity turns the check off.
+  double max_behind_face = std::numeric_limits<double>::infinity();
   // Confidence factor of a reach closed because its track or hand was lost mid-reach.
   double lost_confidence = 0.5;
   // Slot probabilities below this are left out of an event (the rest still sum to <= 1).
@@ -161,11 +171,13 @@ class InteractionEngine {
     HandState hands[2];
     std::vector<DwellState> zones;
     double last_seen = 0;
+    double xy[2] = {0, 0};  // the floor point of the latest update
   };
 
-  void step_hand(std::int64_t track, int side, HandState& h, double t, const double* raw,
-                 double raw_sigma, UpdateResult& out);
-  void start_if_deep(HandState& h, double t, const double p[3], double sigma);
+  void step_hand(std::int64_t track, int side, HandState& h, const double xy[2], double t,
+                 const double* raw, double raw_sigma, UpdateResult& out);
+  void start_if_deep(HandState& h, const double xy[2], double t, const double p[3],
+                     double sigma);
   void accumulate(HandState& h, const FaceCoords& c, const double p[3], double weight_s,
                   double sigma);
   void emit(std::int64_t track, int side, HandState& h, double end, bool lost, UpdateResult& out);
