@@ -35,7 +35,7 @@ WINDOW_TAP_PX = 8.0
 # REFINE_TOP_K the first step refines): it reads 10 points per keypoint, so it costs more per
 # anchor. On tuning seed 106 the best anchor of 92 % of the matched people ranks below 64 (98 %
 # below 128); the rest keep the first step's keypoints. 64 instead of 128 cost 0.01 px there
-# and made the graph ~5 % slower than the one-step model instead of ~25 %.
+# and made the graph (one window pass) ~5 % slower than the one-step model instead of ~25 %.
 WINDOW_TOP_K = 64
 WINDOW_TAPS = 3  # per side; the centre tap (index WINDOW_TAPS**2 // 2) is the point itself
 # The window's taps read a narrower map (a 1x1 projection of the stride-4 map) than its centre
