@@ -4,7 +4,7 @@ Assignment (FCOS-style, with YOLOX's centre sampling): an anchor cell is a posit
 person when its centre lies inside the person's box, within ``radius`` strides of the box
 centre, and the person's size suits the cell's level; a cell claimed by several people goes to
 the smallest. Losses on positives: GIoU for the box, L1 (in stride units) for every labelled
-keypoint, L1 (in pixels / 8) for the refined keypoint, BCE for keypoint visibility; on every cell: an IoU-aware BCE for the person score
+keypoint, L1 (in pixels / 8) for the keypoint after each refinement step, BCE for keypoint visibility; on every cell: an IoU-aware BCE for the person score
 (target = IoU of the predicted box with its person, 0 elsewhere) with a focal weight on
 negatives, so that scores rank boxes by quality for NMS.
 """
@@ -87,21 +87,27 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return iou, iou - (hull - union) / hull
 
 
-Refine = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# ``PoseNet.refine_steps``: (stride-4 map [1, F, Hf, Wf], coarse keypoints [1, K, 2, P]) -> the
+# keypoints after each refinement step, same shape.
+Refine = Callable[[torch.Tensor, torch.Tensor], list[torch.Tensor]]
 
 
 def pose_loss(heads: Heads, targets: list[Target], refine: Refine | None = None
               ) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss over a batch and its parts (for logging). ``refine`` is the network's
-    ``PoseNet.refine``: with it, the refined keypoints of the positives get their own L1
-    ("fine"); without it, the refinement branch is not trained."""
+    ``PoseNet.refine_steps``: with it, the positives' keypoints after the first refinement
+    step get their own L1 ("fine") and the mean of their L1 after each pass of the window step
+    another ("fine2"), with the same weight (the last pass's output is what the graph exports;
+    the earlier losses keep each pass's input near the wrist, and every pass is trained to move
+    towards it); without it, the refinement is not trained."""
     raw = heads.levels
     device = raw[0].device
     sizes = [(o.shape[2], o.shape[3]) for o in raw]
     centres, strides, levels = _anchors(sizes, device)
     flat = torch.cat([o.flatten(2) for o in raw], dim=2).transpose(1, 2)  # [B, N, C]
     bce = nn.functional.binary_cross_entropy_with_logits
-    total_box = total_kpt = total_vis = total_score = total_fine = torch.zeros((), device=device)
+    total_box = total_kpt = total_vis = total_score = torch.zeros((), device=device)
+    total_fine = [torch.zeros((), device=device), torch.zeros((), device=device)]
     positives = 0
     for i, target in enumerate(targets):
         pred = flat[i]
@@ -127,9 +133,12 @@ def pose_loss(heads: Heads, targets: list[Target], refine: Refine | None = None
             total_vis = total_vis + (bce(k[:, :, 2], gk[:, :, 2], reduction="none") * labelled).sum()
             if refine is not None:
                 coarse = k[:, :, 0:2] * s[:, :, None] + c[:, None, :]  # (P, K, 2) input pixels
-                fine = refine(heads.fine[i:i + 1], coarse.permute(1, 2, 0)[None])[0].permute(2, 0, 1)
-                l1_fine = (fine - gk[:, :, 0:2]).abs().sum(dim=2) / REFINE_LOSS_UNIT_PX
-                total_fine = total_fine + (l1_fine * labelled).sum()
+                steps = refine(heads.fine[i:i + 1], coarse.permute(1, 2, 0)[None])
+                for n, refined in enumerate(steps):
+                    fine = refined[0].permute(2, 0, 1)  # (P, K, 2)
+                    l1_fine = (fine - gk[:, :, 0:2]).abs().sum(dim=2) / REFINE_LOSS_UNIT_PX
+                    share = 1.0 if n == 0 else 1.0 / (len(steps) - 1)  # window passes: their mean
+                    total_fine[min(n, 1)] = total_fine[min(n, 1)] + share * (l1_fine * labelled).sum()
             positives += int(pos.sum())
         logits = pred[:, 4]
         prob = logits.sigmoid()
@@ -141,7 +150,8 @@ def pose_loss(heads: Heads, targets: list[Target], refine: Refine | None = None
         "kpt": 1.0 * total_kpt / (norm * NUM_KEYPOINTS) * 4.0,
         "vis": 0.5 * total_vis / (norm * NUM_KEYPOINTS),
         "score": 2.0 * total_score / norm,
-        "fine": 4.0 * total_fine / (norm * NUM_KEYPOINTS),
+        "fine": 4.0 * total_fine[0] / (norm * NUM_KEYPOINTS),
+        "fine2": 4.0 * total_fine[1] / (norm * NUM_KEYPOINTS),
     }
     loss = sum(parts.values())
     return loss, {k: float(v.detach()) for k, v in parts.items()}

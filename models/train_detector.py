@@ -1,9 +1,10 @@
 """Train walkout-pose, the shipped person + 17-keypoint detector, on simulator renders.
 
     pip install '.[train]'           # torch, CPU build is enough
-    # the shipped model is trained in 7 stages; models/walkout-pose.md has the exact commands:
+    # the shipped model is trained in stages; models/walkout-pose.md has the exact commands:
     # 384x224 from scratch, 512x288 from those weights (both --no-refine), then the keypoint
-    # refinement alone (--init-onnx ... --train-only-refine), then the whole network with it
+    # refinement alone (--init-onnx ... --train-only-refine), then the whole network with it,
+    # then its second (window) step with the first (--window-from-point, --window-passes)
     PYTHONPATH=python python models/train_detector.py --width 512 --height 288 --eval-only \
         --out models/walkout-pose.onnx   # re-measure the shipped model on seeds 901, 902
 
@@ -48,7 +49,7 @@ sys.path.insert(0, str(HERE))
 FLIP_PERMUTATION = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 LEFT_WRIST, RIGHT_WRIST = 9, 10
 # The layers of the keypoint refinement (detector_net.PoseNet.refine), for --train-only-refine.
-REFINEMENT_MODULES = ("lat4", "red8", "smooth4", "refine_mlp")
+REFINEMENT_MODULES = ("lat4", "red8", "smooth4", "refine_mlp", "refine2_mlp")
 
 
 @dataclass
@@ -141,7 +142,7 @@ def train(args: argparse.Namespace) -> Path:
             data.append(to_model_space(sample, input_hw))
     print(f"training on {len(data)} frames", file=sys.stderr)
 
-    net = PoseNet(args.width_mult)
+    net = PoseNet(args.width_mult, window_passes=args.window_passes)
     if args.init:
         net.load_state_dict(torch.load(args.init, weights_only=True))
     frozen: list[str] = []
@@ -150,9 +151,11 @@ def train(args: argparse.Namespace) -> Path:
 
         frozen = load_onnx_weights(net, Path(args.init_onnx), input_hw)
         print(f"loaded {args.init_onnx}: {len(frozen)} BatchNorms folded and frozen", file=sys.stderr)
+    if args.window_from_point:
+        net.start_window_as_point_step()
     if args.export_only:
         return export_onnx(net, Path(args.out), input_hw)
-    refine = None if args.no_refine else net.refine
+    refine = None if args.no_refine else net.refine_steps
     if args.train_only_refine:
         # Everything but the refinement keeps its weights: boxes, scores and coarse keypoints
         # stay exactly those of --init-onnx, and autograd records nothing in the frozen trunk
@@ -372,6 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "keypoint refinement, every other weight frozen (use with --init-onnx): "
                         "boxes and scores stay those of the initial model, a step costs about a "
                         "third of a full one")
+    parser.add_argument("--window-from-point", action="store_true", help="start the second "
+                        "refinement step (refine2_mlp) as the first step's MLP on its window's "
+                        "centre tap, i.e. the first step applied twice, instead of a zero "
+                        "correction: use once, when --init-onnx is a file without the second step")
+    parser.add_argument("--window-passes", type=int, default=3, help="passes of the window "
+                        "refinement step, same weights each pass (in training and in the "
+                        "exported graph): more converge closer on large people's keypoints at "
+                        "one more window read on the best anchors each; stage 8 used 1")
     parser.add_argument("--export-only", action="store_true", help="train nothing: export "
                         "the --init-onnx (or --init) weights through the current graph code "
                         "to --out")

@@ -22,6 +22,7 @@ torch = pytest.importorskip("torch")
 from twins.model import assign as assign_twin  # noqa: E402
 from twins.model import decode_level as decode_level_twin  # noqa: E402
 from twins.model import refine as refine_twin  # noqa: E402
+from twins.model import refine_window as refine_window_twin  # noqa: E402
 
 # The training scripts (not in the wheel) from this checkout; they import each other by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
@@ -61,11 +62,68 @@ def test_keypoint_refinement_matches_twin(seed: int, batch: int, hf: int, wf: in
     size = np.array([wf, hf]) * FINE_STRIDE
     kxy = rng.uniform(-8, size[:, None] + 8, (batch, NUM_KEYPOINTS, 2, anchors)).astype(np.float32)
     with torch.no_grad():
-        fast = net.refine(torch.from_numpy(fine), torch.from_numpy(kxy)).numpy()
+        fast = net.refine_point(torch.from_numpy(fine), torch.from_numpy(kxy)).numpy()
     w1, b1 = mlp[0].weight[:, :, 0].detach().numpy(), mlp[0].bias.detach().numpy()
     w2, b2 = mlp[2].weight[:, :, 0].detach().numpy(), mlp[2].bias.detach().numpy()
     slow = refine_twin(fine, kxy, w1, b1, w2, b2, FINE_STRIDE, REFINE_UNIT_PX)
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-3)
+
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    batch=st.integers(1, 2),
+    hf=st.integers(1, 6),
+    wf=st.integers(1, 6),
+    anchors=st.integers(1, 3),
+)
+def test_window_refinement_matches_twin(seed: int, batch: int, hf: int, wf: int, anchors: int) -> None:
+    from detector_net import (
+        FINE_STRIDE,
+        NUM_KEYPOINTS,
+        REFINE_UNIT_PX,
+        WINDOW_TAP_PX,
+        WINDOW_TAPS,
+        PoseNet,
+        fine_channels,
+    )
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    net = PoseNet(8)
+    mlp = net.refine2_mlp
+    torch.nn.init.normal_(mlp[2].weight, std=0.3)  # zero at initialisation: make it say something
+    torch.nn.init.normal_(mlp[2].bias, std=0.3)
+    fine = rng.normal(0, 1, (batch, fine_channels(8), hf, wf)).astype(np.float32)
+    # Keypoints inside the image and beyond its edges, so that window taps read the border.
+    size = np.array([wf, hf]) * FINE_STRIDE
+    kxy = rng.uniform(-12, size[:, None] + 12, (batch, NUM_KEYPOINTS, 2, anchors)).astype(np.float32)
+    with torch.no_grad():
+        fast = net.refine_window(torch.from_numpy(fine), torch.from_numpy(kxy)).numpy()
+    proj_w = net.window_map.weight[:, :, 0, 0].detach().numpy()
+    proj_b = net.window_map.bias.detach().numpy()
+    w1, b1 = mlp[0].weight[:, :, 0].detach().numpy(), mlp[0].bias.detach().numpy()
+    w2, b2 = mlp[2].weight[:, :, 0].detach().numpy(), mlp[2].bias.detach().numpy()
+    slow = refine_window_twin(fine, kxy, proj_w, proj_b, w1, b1, w2, b2, FINE_STRIDE, REFINE_UNIT_PX,
+                              WINDOW_TAPS, WINDOW_TAP_PX)
+    np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-3)
+
+
+def test_window_step_can_start_as_the_point_step_applied_twice() -> None:
+    """``--window-from-point``: the two-step network starts exactly as the first step run twice."""
+    from detector_net import NUM_KEYPOINTS, PoseNet, fine_channels
+
+    torch.manual_seed(0)
+    net = PoseNet(8)
+    torch.nn.init.normal_(net.refine_mlp[2].weight, std=0.3)
+    torch.nn.init.normal_(net.refine_mlp[2].bias, std=0.3)
+    net.start_window_as_point_step()
+    fine = torch.randn(1, fine_channels(8), 5, 7)
+    kxy = torch.rand(1, NUM_KEYPOINTS, 2, 4) * 20
+    with torch.no_grad():
+        twice = net.refine_point(fine, net.refine_point(fine, kxy))
+        steps = net.refine_steps(fine, kxy)
+    assert not torch.allclose(steps[0], kxy)  # the first step does move the points
+    torch.testing.assert_close(steps[1], twice, rtol=1e-5, atol=1e-4)
 
 
 # torch's TorchScript ONNX exporter (the one that writes the shipped file) and its internals
@@ -88,6 +146,7 @@ def test_onnx_weights_load_back_into_the_network(tmp_path: Path) -> None:
         for _ in range(2):
             trained(torch.rand(2, 3, *hw))
         torch.nn.init.normal_(trained.refine_mlp[2].weight, std=0.1)
+        torch.nn.init.normal_(trained.refine2_mlp[2].weight, std=0.1)
     first = export_onnx(trained, tmp_path / "a.onnx", hw)
     torch.manual_seed(2)
     fresh = PoseNet(8)
@@ -131,7 +190,7 @@ def test_training_is_deterministic_for_a_seed() -> None:
         targets = [Target(box, kpts), Target(torch.zeros(0, 4), torch.zeros(0, 17, 3))]
         losses = []
         for _ in range(3):
-            loss, _ = pose_loss(net(image), targets, net.refine)
+            loss, _ = pose_loss(net(image), targets, net.refine_steps)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

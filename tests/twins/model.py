@@ -96,3 +96,39 @@ def refine(fine: np.ndarray, kxy: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2
                 hidden = z / (1.0 + np.exp(-z))
                 out[i, kk, :, j] += (wb @ hidden + bb) * unit_px
     return out
+
+
+def refine_window(fine: np.ndarray, kxy: np.ndarray, proj_w: np.ndarray, proj_b: np.ndarray,
+                  w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray,
+                  fine_stride: int, unit_px: float, taps: int, tap_px: float) -> np.ndarray:
+    """The second refinement step like ``detector_net.PoseNet.refine_window``, one keypoint
+    and one tap at a time.
+
+    Keypoint k of anchor p at (x, y) reads every channel of ``fine`` (B, F, Hf, Wf) at (x, y),
+    then the projected map ``proj_w @ fine + proj_b`` (G channels) at each point of a
+    ``taps`` x ``taps`` grid ``tap_px`` apart centred on (x, y), row by row (dy outer, dx
+    inner); its features are [the F centre channels, then window channel g at tap t for g, t
+    in that order]. Keypoint k's MLP as in ``refine``: w1 (K·Hid, F + G·taps²), w2 (K·2, Hid).
+    """
+    b, k, _, p = kxy.shape
+    hid = w1.shape[0] // k
+    half = taps // 2
+    offsets = [(dx * tap_px, dy * tap_px) for dy in range(-half, half + 1) for dx in range(-half, half + 1)]
+    out = kxy.astype(np.float64).copy()
+    for i in range(b):
+        image = fine[i].astype(np.float64)
+        projected = np.einsum("gf,fhw->ghw", proj_w.astype(np.float64), image) + proj_b[:, None, None]
+        for kk in range(k):
+            wa, ba = w1[kk * hid:(kk + 1) * hid], b1[kk * hid:(kk + 1) * hid]
+            wb, bb = w2[kk * 2:(kk + 1) * 2], b2[kk * 2:(kk + 1) * 2]
+            for j in range(p):
+                x, y = kxy[i, kk, :, j]
+                centre = bilinear_border(image, x / fine_stride - 0.5, y / fine_stride - 0.5)
+                window = np.stack([bilinear_border(projected, (x + dx) / fine_stride - 0.5,
+                                                   (y + dy) / fine_stride - 0.5)
+                                   for dx, dy in offsets], axis=1)  # (G, taps²)
+                f = np.concatenate([centre, window.reshape(-1)])
+                z = wa @ f + ba
+                hidden = z / (1.0 + np.exp(-z))
+                out[i, kk, :, j] += (wb @ hidden + bb) * unit_px
+    return out
