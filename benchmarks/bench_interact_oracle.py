@@ -72,6 +72,16 @@ def framesets(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return np.arange(last) / fps, index
 
 
+def oracle_rows(run: Run) -> tuple[dict[str, dict], dict[str, dict[int, list[int]]]]:
+    """Each camera's oracle detections, and the rows of each of its frames."""
+    oracle = {c: run.oracle(c) for c in run.cameras}
+    by_frame: dict[str, dict[int, list[int]]] = {c: defaultdict(list) for c in run.cameras}
+    for c in run.cameras:
+        for row, f in enumerate(oracle[c]["rec_frame"]):
+            by_frame[c][int(f)].append(row)
+    return oracle, by_frame
+
+
 def evaluate(
     run: Run,
     *,
@@ -92,11 +102,7 @@ def evaluate(
                             interaction=dict(engine_params or {}))
     pipeline = EdgePipeline(store, "bench", run.cameras, [tuple(run.image_size)] * len(run.cameras),
                             run.fps, params)
-    oracle = {c: run.oracle(c) for c in run.cameras}
-    by_frame = {c: defaultdict(list) for c in run.cameras}
-    for c in run.cameras:
-        for row, f in enumerate(oracle[c]["rec_frame"]):
-            by_frame[c][int(f)].append(row)
+    oracle, by_frame = oracle_rows(run)
     times, index = framesets(run)
     votes: dict[int, list[tuple[float, int]]] = defaultdict(list)  # track -> (t, true person)
     reaches: list[Reach] = []
@@ -139,11 +145,7 @@ def _evaluate_true_identity(run: Run, engine_params: dict | None,
     shelves = Shelves(store)
     locator = HandLocator(cams, shelves, **(locator_params or {}))
     engine = InteractionEngine(shelves, **(engine_params or {}))
-    oracle = {c: run.oracle(c) for c in run.cameras}
-    by_frame = {c: defaultdict(list) for c in run.cameras}
-    for c in run.cameras:
-        for row, f in enumerate(oracle[c]["rec_frame"]):
-            by_frame[c][int(f)].append(row)
+    oracle, by_frame = oracle_rows(run)
     times, index = framesets(run)
     votes: dict[int, list[tuple[float, int]]] = defaultdict(list)  # track -> (t, true person)
     reaches: list[Reach] = []
@@ -377,7 +379,8 @@ def main() -> None:
                 f"{r['right_slot'] / max(r['matched'], 1):.3f}",
             ]
         )
-        print(name, dict(r["sources"]), file=sys.stderr)
+        if r["sources"]:  # hand sources are known on the true-identity path only
+            print(name, dict(r["sources"]), file=sys.stderr)
         if args.verbose:
             for m in r["misses"]:
                 print(

@@ -169,6 +169,19 @@ class TrackBoxTracker:
     def reset(self) -> None: ...
     def __len__(self) -> int: ...
 
+# TrackFloorTracker.update / predicted -> (ids (N,), points (N, 2), states (N,), det_index (N,),
+# scores (N,), velocities (N, 2), covariances (N, 2, 2))
+_FloorTrackArrays = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
+
+
 class TrackFloorTracker:
     def __init__(
         self,
@@ -190,34 +203,16 @@ class TrackFloorTracker:
         measurement_std: float,
         initial_velocity_std: float,
     ) -> None: ...
-    # -> (ids (N,), points (N, 2), states (N,), det_index (N,), scores (N,),
-    #     velocities (N, 2), covariances (N, 2, 2))
     def update(
         self,
         points_xy: npt.ArrayLike,
         covariances: npt.ArrayLike | None = None,
         scores: npt.ArrayLike | None = None,
         t: float | None = None,
-    ) -> tuple[
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int8],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-    ]: ...
+    ) -> _FloorTrackArrays: ...
     def predicted(
         self, t: float | None = None
-    ) -> tuple[
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int8],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-    ]: ...
+    ) -> _FloorTrackArrays: ...
     def reset(self) -> None: ...
 
 
