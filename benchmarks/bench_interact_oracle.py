@@ -414,12 +414,14 @@ def main() -> None:
             ]
         )
     chain = (
-        "tracks from the detections' TRUE person ids (diagnostic: fusion and FloorTracker bypassed)"
+        "floor projection → tracks from the detections' TRUE person ids (diagnostic: fusion and "
+        "FloorTracker bypassed)"
         if args.true_identity
-        else "multi-view fusion → FloorTracker"
+        else "the edge box's own step (EdgePipeline: floor_points → fusion seeded by the "
+        "tracker's predictions → FloorTracker)"
     )
     body = (
-        f"Oracle detections → floor projection → {chain} → "
+        f"Oracle detections → {chain} → "
         "HandLocator → InteractionEngine ("
         + (", ".join([*args.locator, *args.engine]) or "default parameters")
         + "); truth used only to score.\n\n"
