@@ -46,7 +46,9 @@ WINDOW_CHANNELS = 8
 # same weights, each from the last one's output (trained so, with a loss on every pass). Run untrained on the window step of a model trained
 # with a single pass, on tuning seed 106: 1 pass 4.91 px, 2: 4.57, 3: 4.38, 4: 4.32. Each pass
 # costs one more window read on WINDOW_TOP_K anchors; the gain shrinks with every pass.
-WINDOW_PASSES = 3
+# Stages 10-11 trained 3 passes; stage 12 (the shipped file) trained 4 (a 4th pass on stage 11's
+# weights, untrained for it: 4.24 -> 4.19 px on seed 106, ~12 % more time a frame).
+WINDOW_PASSES = 4
 
 
 class Heads(NamedTuple):
