@@ -27,6 +27,28 @@ from twins.model import refine_window as refine_window_twin  # noqa: E402
 # The training scripts (not in the wheel) from this checkout; they import each other by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
 
+
+def _refinement_case(seed: int, batch: int, hf: int, wf: int, anchors: int, mlp_name: str,
+                     beyond_px: float):
+    """A small PoseNet whose ``mlp_name`` MLP says something (its last layer starts at zero),
+    a random stride-4 feature map and keypoints up to ``beyond_px`` outside the image, and the
+    MLP's weights as numpy arrays for the twin: (net, fine, kxy, (w1, b1, w2, b2))."""
+    from detector_net import FINE_STRIDE, NUM_KEYPOINTS, PoseNet, fine_channels
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    net = PoseNet(8)
+    mlp = getattr(net, mlp_name)
+    torch.nn.init.normal_(mlp[2].weight, std=0.3)
+    torch.nn.init.normal_(mlp[2].bias, std=0.3)
+    fine = rng.normal(0, 1, (batch, fine_channels(8), hf, wf)).astype(np.float32)
+    size = np.array([wf, hf]) * FINE_STRIDE
+    kxy = rng.uniform(-beyond_px, size[:, None] + beyond_px,
+                      (batch, NUM_KEYPOINTS, 2, anchors)).astype(np.float32)
+    weights = tuple(t.detach().numpy() for t in
+                    (mlp[0].weight[:, :, 0], mlp[0].bias, mlp[2].weight[:, :, 0], mlp[2].bias))
+    return net, fine, kxy, weights
+
 @given(
     seed=st.integers(0, 2**31 - 1),
     h=st.integers(1, 4),
@@ -49,22 +71,13 @@ def test_export_decode_matches_twin(seed: int, h: int, w: int, stride: int) -> N
     anchors=st.integers(1, 3),
 )
 def test_keypoint_refinement_matches_twin(seed: int, batch: int, hf: int, wf: int, anchors: int) -> None:
-    from detector_net import FINE_STRIDE, NUM_KEYPOINTS, REFINE_UNIT_PX, PoseNet, fine_channels
+    from detector_net import FINE_STRIDE, REFINE_UNIT_PX
 
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    net = PoseNet(8)
-    mlp = net.refine_mlp
-    torch.nn.init.normal_(mlp[2].weight, std=0.3)  # zero at initialisation: make it say something
-    torch.nn.init.normal_(mlp[2].bias, std=0.3)
-    fine = rng.normal(0, 1, (batch, fine_channels(8), hf, wf)).astype(np.float32)
     # Keypoints inside the image and up to two cells beyond its edges (the border rule).
-    size = np.array([wf, hf]) * FINE_STRIDE
-    kxy = rng.uniform(-8, size[:, None] + 8, (batch, NUM_KEYPOINTS, 2, anchors)).astype(np.float32)
+    net, fine, kxy, (w1, b1, w2, b2) = _refinement_case(seed, batch, hf, wf, anchors,
+                                                        "refine_mlp", 8)
     with torch.no_grad():
         fast = net.refine_point(torch.from_numpy(fine), torch.from_numpy(kxy)).numpy()
-    w1, b1 = mlp[0].weight[:, :, 0].detach().numpy(), mlp[0].bias.detach().numpy()
-    w2, b2 = mlp[2].weight[:, :, 0].detach().numpy(), mlp[2].bias.detach().numpy()
     slow = refine_twin(fine, kxy, w1, b1, w2, b2, FINE_STRIDE, REFINE_UNIT_PX)
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-3)
 
@@ -77,32 +90,15 @@ def test_keypoint_refinement_matches_twin(seed: int, batch: int, hf: int, wf: in
     anchors=st.integers(1, 3),
 )
 def test_window_refinement_matches_twin(seed: int, batch: int, hf: int, wf: int, anchors: int) -> None:
-    from detector_net import (
-        FINE_STRIDE,
-        NUM_KEYPOINTS,
-        REFINE_UNIT_PX,
-        WINDOW_TAP_PX,
-        WINDOW_TAPS,
-        PoseNet,
-        fine_channels,
-    )
+    from detector_net import FINE_STRIDE, REFINE_UNIT_PX, WINDOW_TAP_PX, WINDOW_TAPS
 
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    net = PoseNet(8)
-    mlp = net.refine2_mlp
-    torch.nn.init.normal_(mlp[2].weight, std=0.3)  # zero at initialisation: make it say something
-    torch.nn.init.normal_(mlp[2].bias, std=0.3)
-    fine = rng.normal(0, 1, (batch, fine_channels(8), hf, wf)).astype(np.float32)
     # Keypoints inside the image and beyond its edges, so that window taps read the border.
-    size = np.array([wf, hf]) * FINE_STRIDE
-    kxy = rng.uniform(-12, size[:, None] + 12, (batch, NUM_KEYPOINTS, 2, anchors)).astype(np.float32)
+    net, fine, kxy, (w1, b1, w2, b2) = _refinement_case(seed, batch, hf, wf, anchors,
+                                                        "refine2_mlp", 12)
     with torch.no_grad():
         fast = net.refine_window(torch.from_numpy(fine), torch.from_numpy(kxy)).numpy()
     proj_w = net.window_map.weight[:, :, 0, 0].detach().numpy()
     proj_b = net.window_map.bias.detach().numpy()
-    w1, b1 = mlp[0].weight[:, :, 0].detach().numpy(), mlp[0].bias.detach().numpy()
-    w2, b2 = mlp[2].weight[:, :, 0].detach().numpy(), mlp[2].bias.detach().numpy()
     slow = refine_window_twin(fine, kxy, proj_w, proj_b, w1, b1, w2, b2, FINE_STRIDE, REFINE_UNIT_PX,
                               WINDOW_TAPS, WINDOW_TAP_PX)
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-3)
