@@ -39,6 +39,9 @@ from walkout.sim.scenario import Oracle
 from walkout.sim.scene import render_static
 from walkout.sim.world import SimCamera, World, camera_for_render
 
+SEEN_CONFIDENCE = (0.55, 0.95)  # a seen keypoint's confidence, drawn uniformly
+HIDDEN_CONFIDENCE = (0.05, 0.4)  # a hidden keypoint's (hidden wrists: mapped to the calibrated range)
+
 
 @dataclass
 class CameraTruth:
@@ -175,11 +178,14 @@ def detect(truth: CameraTruth, width: int, height: int, noise: Oracle,
     hidden_wrist = vis[:, wrists] == 1
     scale[:, wrists] = np.where(hidden_wrist, noise.hidden_wrist_px * width / 640.0, scale[:, wrists])
     kp = kp + rng.normal(0.0, 1.0, kp.shape) * scale[..., None]
-    conf = np.where(vis == 2, rng.uniform(0.55, 0.95, vis.shape), rng.uniform(0.05, 0.4, vis.shape))
+    conf = np.where(vis == 2, rng.uniform(*SEEN_CONFIDENCE, vis.shape),
+                    rng.uniform(*HIDDEN_CONFIDENCE, vis.shape))
     # Hidden wrists take the calibrated range by an affine map of the same uniform draw, so the
     # random stream (and every other output of a seed) stays what it was.
     lo, hi = noise.hidden_wrist_confidence
-    conf[:, wrists] = np.where(hidden_wrist, lo + (conf[:, wrists] - 0.05) / 0.35 * (hi - lo),
+    h_lo, h_hi = HIDDEN_CONFIDENCE
+    conf[:, wrists] = np.where(hidden_wrist,
+                               lo + (conf[:, wrists] - h_lo) / (h_hi - h_lo) * (hi - lo),
                                conf[:, wrists])
     dropped = (vis == 0)
     if noise.drop_hidden_wrists:
