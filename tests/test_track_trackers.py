@@ -262,10 +262,13 @@ def test_bad_input_raises_value_error(call, match):
 
 def test_low_score_detections_start_tracks_only_below_new_track_score():
     """A person seen only half hidden (score 0.4) is tracked when new_track_score allows it,
-    and only after min_hits consecutive hits; with the default it never starts a track."""
+    and only after min_hits consecutive hits; with the default it never starts a track. (Its
+    confirmation and extension need confirm_score and low_extend_s let through too: by
+    default a track fed by low scores alone is never reported.)"""
     box, score = np.array([[0, 0, 40, 100]], np.float32), np.array([0.4], np.float32)
     empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
-    default, eager = BoxTracker(), BoxTracker(new_track_score=0.3)
+    default = BoxTracker()
+    eager = BoxTracker(new_track_score=0.3, confirm_score=0.3, low_extend_s=float("inf"))
     default.update(*empty)
     eager.update(*empty)
     states = []
@@ -319,6 +322,16 @@ def check_floor_twin_agrees(compiled, twin, rng: np.random.Generator, frames: in
         np.testing.assert_allclose(got.covariances, ref["covariances"], rtol=1e-9, atol=1e-12)
 
 
+def check_box_step_agrees(got, ref: dict) -> None:
+    """One frame of the compiled BoxTracker against its twin: IDs, states, det_index, boxes,
+    and the rows the output policy reports."""
+    np.testing.assert_array_equal(got.ids, ref["ids"])
+    np.testing.assert_array_equal(got.states, ref["states"])
+    np.testing.assert_array_equal(got.det_index, ref["det_index"])
+    np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(got.confirmed().ids, ref["ids"][ref["reported"]])
+
+
 @given(box_sequences(), st.sampled_from([0.0, 0.2]), st.sampled_from([0.3, 0.7]),
        st.sampled_from([1.0, 0.2]), st.sampled_from([0.1, 0.2]))
 def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_score,
@@ -330,12 +343,7 @@ def test_box_tracker_agrees_with_numpy_twin(frames, direction_weight, new_track_
                   occluded_birth_cover=occluded_birth_cover)
     compiled, twin = BoxTracker(**params), BoxTrackerTwin(**params)
     for boxes, scores in frames:
-        got = compiled.update(boxes, scores)
-        ref = twin.update(boxes, scores)
-        np.testing.assert_array_equal(got.ids, ref["ids"])
-        np.testing.assert_array_equal(got.states, ref["states"])
-        np.testing.assert_array_equal(got.det_index, ref["det_index"])
-        np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
+        check_box_step_agrees(compiled.update(boxes, scores), twin.update(boxes, scores))
 
 
 @pytest.mark.parametrize("params", [{}, {"new_track_score": 0.3}])
@@ -349,20 +357,18 @@ def test_box_tracker_agrees_with_numpy_twin_on_a_crossing_scene(params):
     lost_seen = 0
     for fr in scene.frames:
         got = compiled.update(fr.boxes, fr.scores, t=fr.t)
-        ref = twin.update(fr.boxes, fr.scores, t=fr.t)
-        np.testing.assert_array_equal(got.ids, ref["ids"])
-        np.testing.assert_array_equal(got.states, ref["states"])
-        np.testing.assert_array_equal(got.det_index, ref["det_index"])
-        np.testing.assert_allclose(got.boxes, ref["boxes"], rtol=1e-5, atol=1e-3)
+        check_box_step_agrees(got, twin.update(fr.boxes, fr.scores, t=fr.t))
         lost_seen += int((got.states == TrackState.LOST).sum())
     assert lost_seen > 0
 
 
 @given(box_sequences())
 def test_confirmed_subset_from_the_tracker_matches_the_mask(frames):
+    """With output_lost_s 0 the output policy is the mask "confirmed and matched" (the
+    fallback of Tracks built by hand)."""
     from walkout.track import Tracks
 
-    tracker = BoxTracker()
+    tracker = BoxTracker(output_lost_s=0.0)
     for boxes, scores in frames:
         tr = tracker.update(boxes, scores)
         fast = tr.confirmed()

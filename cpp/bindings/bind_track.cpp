@@ -188,20 +188,20 @@ void check_box_inputs(const carray<float>& boxes, const carray<float>& scores) {
   require_shape(scores, "scores", {boxes.shape(0)});
 }
 
-// All live tracks, then the same five arrays for the confirmed tracks matched this frame:
+// All live tracks, then the same five arrays for the tracks the output policy reports
+// (confirmed and matched this frame, or lost for at most output_lost_s):
 // building that subset here costs five small allocations, against several microseconds of
 // numpy masking per frame in Python (the subset is what most callers report).
 py::tuple box_tracks_py(const BoxTracks& t) {
   const auto n = static_cast<py::ssize_t>(t.ids.size());
   py::ssize_t m = 0;
-  for (py::ssize_t k = 0; k < n; ++k)
-    m += t.states[k] == static_cast<std::int8_t>(TrackState::Confirmed) && t.det_index[k] >= 0;
+  for (py::ssize_t k = 0; k < n; ++k) m += t.reported[k];
   py::array_t<std::int64_t> ids(m), det(m);
   py::array_t<float> boxes({m, py::ssize_t{4}}), scores(m);
   py::array_t<std::int8_t> states(m);
   py::ssize_t r = 0;
   for (py::ssize_t k = 0; k < n; ++k) {
-    if (!(t.states[k] == static_cast<std::int8_t>(TrackState::Confirmed) && t.det_index[k] >= 0)) continue;
+    if (!t.reported[k]) continue;
     ids.mutable_data()[r] = t.ids[k];
     det.mutable_data()[r] = t.det_index[k];
     scores.mutable_data()[r] = t.scores[k];
@@ -212,6 +212,44 @@ py::tuple box_tracks_py(const BoxTracks& t) {
   return py::make_tuple(to_numpy(t.ids, {n}), to_numpy(t.boxes, {n, 4}), to_numpy(t.states, {n}),
                         to_numpy(t.det_index, {n}), to_numpy(t.scores, {n}),
                         py::make_tuple(ids, boxes, states, det, scores));
+}
+
+// BoxTrackerParams as a Python class: one read-write attribute per field, the defaults those
+// of the C++ struct (the one place they are written), check() raising ValueError naming the
+// field. The Kalman noise fields are flattened under the Python face's names.
+void bind_box_tracker_params(py::module_& m) {
+  using P = BoxTrackerParams;
+  py::class_<P> c(m, "BoxTrackerParams");
+  c.def(py::init<>())
+      .def("check", &P::check)
+      .def_readwrite("fps", &P::fps)
+      .def_readwrite("high_score", &P::high_score)
+      .def_readwrite("low_score", &P::low_score)
+      .def_readwrite("new_track_score", &P::new_track_score)
+      .def_readwrite("occluded_birth_score", &P::occluded_birth_score)
+      .def_readwrite("occluded_birth_cover", &P::occluded_birth_cover)
+      .def_readwrite("confirm_score", &P::confirm_score)
+      .def_readwrite("low_extend_s", &P::low_extend_s)
+      .def_readwrite("output_lost_s", &P::output_lost_s)
+      .def_readwrite("match_iou", &P::match_iou)
+      .def_readwrite("low_match_iou", &P::low_match_iou)
+      .def_readwrite("tentative_match_iou", &P::tentative_match_iou)
+      .def_readwrite("recovery_iou", &P::recovery_iou)
+      .def_readwrite("direction_weight", &P::direction_weight)
+      .def_readwrite("direction_span_s", &P::direction_span_s)
+      .def_readwrite("fuse_score", &P::fuse_score)
+      .def_readwrite("min_hits", &P::min_hits)
+      .def_readwrite("lost_buffer_s", &P::lost_buffer_s)
+      .def_readwrite("observation_reupdate", &P::observation_reupdate);
+  auto noise = [&c](const char* name, double BoxNoise::*field) {
+    c.def_property(name, [field](const P& p) { return p.noise.*field; },
+                   [field](P& p, double v) { p.noise.*field = v; });
+  };
+  noise("position_noise", &BoxNoise::position_per_sqrt_s);
+  noise("velocity_noise", &BoxNoise::velocity_per_sqrt_s);
+  noise("measurement_noise", &BoxNoise::measurement);
+  noise("initial_position_std", &BoxNoise::initial_position);
+  noise("initial_velocity_std", &BoxNoise::initial_velocity);
 }
 
 py::tuple floor_tracks_py(const FloorTracks& t) {
@@ -297,34 +335,11 @@ void bind_track(py::module_& m) {
         py::arg("prior_points") = py::none(), py::arg("prior_covariances") = py::none(),
         "Fuse per-camera floor points into one per person: (points, covs, members).");
 
+  bind_box_tracker_params(m);
   py::class_<BoxTracker>(m, "TrackBoxTracker")
-      .def(py::init([](double fps, double high_score, double low_score, double new_track_score,
-                       double occluded_birth_score, double occluded_birth_cover, double match_iou, double low_match_iou, double tentative_match_iou,
-                       double recovery_iou, double direction_weight, double direction_span_s,
-                       bool fuse_score, int min_hits, double lost_buffer_s, bool observation_reupdate,
-                       double position_noise, double velocity_noise, double measurement_noise,
-                       double initial_position_std, double initial_velocity_std) {
-             BoxTrackerParams p;
-             p.fps = fps; p.high_score = high_score; p.low_score = low_score;
-             p.new_track_score = new_track_score; p.match_iou = match_iou;
-             p.occluded_birth_score = occluded_birth_score; p.occluded_birth_cover = occluded_birth_cover;
-             p.low_match_iou = low_match_iou; p.tentative_match_iou = tentative_match_iou;
-             p.recovery_iou = recovery_iou; p.direction_weight = direction_weight;
-             p.direction_span_s = direction_span_s; p.fuse_score = fuse_score; p.min_hits = min_hits;
-             p.lost_buffer_s = lost_buffer_s; p.observation_reupdate = observation_reupdate;
-             p.noise.position_per_sqrt_s = position_noise; p.noise.velocity_per_sqrt_s = velocity_noise;
-             p.noise.measurement = measurement_noise; p.noise.initial_position = initial_position_std;
-             p.noise.initial_velocity = initial_velocity_std;
-             return std::make_unique<BoxTracker>(p);
-           }),
-           py::kw_only(), py::arg("fps"), py::arg("high_score"), py::arg("low_score"),
-           py::arg("new_track_score"), py::arg("occluded_birth_score"),
-           py::arg("occluded_birth_cover"), py::arg("match_iou"), py::arg("low_match_iou"),
-           py::arg("tentative_match_iou"), py::arg("recovery_iou"), py::arg("direction_weight"),
-           py::arg("direction_span_s"), py::arg("fuse_score"), py::arg("min_hits"),
-           py::arg("lost_buffer_s"), py::arg("observation_reupdate"), py::arg("position_noise"),
-           py::arg("velocity_noise"), py::arg("measurement_noise"), py::arg("initial_position_std"),
-           py::arg("initial_velocity_std"))
+      .def(py::init([](const BoxTrackerParams& p) { return std::make_unique<BoxTracker>(p); }),
+           py::arg("params"))
+      .def_property_readonly("params", &BoxTracker::params)
       .def("update",
            [](BoxTracker& self, const carray<float>& boxes, const carray<float>& scores,
               std::optional<double> t) {

@@ -122,34 +122,42 @@ def track_fuse_views(
     prior_covariances: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 
+class BoxTrackerParams:
+    """BoxTracker's options (C++ BoxTrackerParams); defaults are the struct's."""
+
+    fps: float
+    high_score: float
+    low_score: float
+    new_track_score: float
+    occluded_birth_score: float
+    occluded_birth_cover: float
+    confirm_score: float
+    low_extend_s: float
+    output_lost_s: float
+    match_iou: float
+    low_match_iou: float
+    tentative_match_iou: float
+    recovery_iou: float
+    direction_weight: float
+    direction_span_s: float
+    lost_buffer_s: float
+    position_noise: float
+    velocity_noise: float
+    measurement_noise: float
+    initial_position_std: float
+    initial_velocity_std: float
+    fuse_score: bool
+    min_hits: int
+    observation_reupdate: bool
+    def __init__(self) -> None: ...
+    def check(self) -> None: ...
+
 class TrackBoxTracker:
-    def __init__(
-        self,
-        *,
-        fps: float,
-        high_score: float,
-        low_score: float,
-        new_track_score: float,
-        occluded_birth_score: float,
-        occluded_birth_cover: float,
-        match_iou: float,
-        low_match_iou: float,
-        tentative_match_iou: float,
-        recovery_iou: float,
-        direction_weight: float,
-        direction_span_s: float,
-        fuse_score: bool,
-        min_hits: int,
-        lost_buffer_s: float,
-        observation_reupdate: bool,
-        position_noise: float,
-        velocity_noise: float,
-        measurement_noise: float,
-        initial_position_std: float,
-        initial_velocity_std: float,
-    ) -> None: ...
+    def __init__(self, params: BoxTrackerParams) -> None: ...
+    @property
+    def params(self) -> BoxTrackerParams: ...
     # -> (ids int64 (N,), boxes float32 (N, 4) xyxy, states int8 (N,), det_index int64 (N,),
-    #     scores float32 (N,), the same five for the confirmed tracks matched this frame)
+    #     scores float32 (N,), the same five for the tracks the output policy reports)
     def update(
         self, boxes_xyxy: npt.ArrayLike, scores: npt.ArrayLike, t: float | None = None
     ) -> tuple[

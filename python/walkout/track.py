@@ -44,6 +44,8 @@ class TrackState(enum.IntEnum):
 
 
 _CONFIRMED = int(TrackState.CONFIRMED)
+# BoxTracker's defaults, read from the C++ options struct (their one definition).
+_BOX = _core.BoxTrackerParams()
 
 
 # The compiled function itself, not a Python wrapper around it: at tracking sizes (10x10)
@@ -100,7 +102,9 @@ class Tracks:
                 f"det_index={self.det_index!r}, scores={self.scores!r})")
 
     def confirmed(self) -> Tracks:
-        """Only the tracks confirmed and matched this frame (what one would draw or report)."""
+        """The tracks the output policy reports: confirmed and matched this frame, and lost
+        ones for ``output_lost_s`` (the fallback below, for Tracks built by hand, knows no
+        times and keeps the confirmed and matched ones only)."""
         if self._confirmed is not None:
             return Tracks(*self._confirmed)
         # A plain int, not the IntEnum: numpy compares against an enum member by a slow path.
@@ -155,6 +159,17 @@ class BoxTracker:
             hidden people sooner and risks tracks on duplicate boxes around a person; at or
             above ``new_track_score`` it is off.
         occluded_birth_cover: share of the detection that nearer person's box must cover.
+        confirm_score: a tentative track is confirmed (reported) only once one of its
+            detections scored at or above this, besides ``min_hits`` hits, so tracks born or
+            fed by low-score boxes alone (clutter, partial duplicates) never reach the
+            output; raising drops more doubtful tracks and delays people who stay partly
+            hidden; ``low_score`` turns it off.
+        low_extend_s: seconds after a track's last high-score detection during which
+            low-score ones may still extend it; raising keeps people through longer partial
+            occlusion, lowering frees tracks from background clutter sooner; ``inf`` is off.
+        output_lost_s: output policy: a lost track is reported (its predicted box) for this
+            long after its last observation; raising fills short misses (recall) and reports
+            boxes where nobody is once a person has left; 0 reports matched tracks only.
         match_iou: first-pass minimum IoU (times score); lowering follows fast motion,
             raising swaps fewer identities between people passing close.
         low_match_iou: second-pass minimum IoU for low-score detections; raising protects
@@ -185,40 +200,41 @@ class BoxTracker:
     def __init__(
         self,
         *,
-        fps: float = 30.0,
-        high_score: float = 0.6,
-        low_score: float = 0.1,
-        new_track_score: float = 0.7,
-        occluded_birth_score: float = 0.2,
-        occluded_birth_cover: float = 0.2,
-        match_iou: float = 0.3,
-        low_match_iou: float = 0.3,
-        tentative_match_iou: float = 0.3,
-        recovery_iou: float = 0.3,
-        direction_weight: float = 0.2,
-        direction_span_s: float = 0.1,
-        fuse_score: bool = True,
-        min_hits: int = 2,
-        lost_buffer_s: float = 1.0,
-        observation_reupdate: bool = True,
-        position_noise: float = 0.27,
-        velocity_noise: float = 1.0,
-        measurement_noise: float = 0.05,
-        initial_position_std: float = 0.1,
-        initial_velocity_std: float = 1.0,
+        fps: float = _BOX.fps,
+        high_score: float = _BOX.high_score,
+        low_score: float = _BOX.low_score,
+        new_track_score: float = _BOX.new_track_score,
+        occluded_birth_score: float = _BOX.occluded_birth_score,
+        occluded_birth_cover: float = _BOX.occluded_birth_cover,
+        confirm_score: float = _BOX.confirm_score,
+        low_extend_s: float = _BOX.low_extend_s,
+        output_lost_s: float = _BOX.output_lost_s,
+        match_iou: float = _BOX.match_iou,
+        low_match_iou: float = _BOX.low_match_iou,
+        tentative_match_iou: float = _BOX.tentative_match_iou,
+        recovery_iou: float = _BOX.recovery_iou,
+        direction_weight: float = _BOX.direction_weight,
+        direction_span_s: float = _BOX.direction_span_s,
+        fuse_score: bool = _BOX.fuse_score,
+        min_hits: int = _BOX.min_hits,
+        lost_buffer_s: float = _BOX.lost_buffer_s,
+        observation_reupdate: bool = _BOX.observation_reupdate,
+        position_noise: float = _BOX.position_noise,
+        velocity_noise: float = _BOX.velocity_noise,
+        measurement_noise: float = _BOX.measurement_noise,
+        initial_position_std: float = _BOX.initial_position_std,
+        initial_velocity_std: float = _BOX.initial_velocity_std,
     ) -> None:
-        self._impl = _core.TrackBoxTracker(
-            fps=fps, high_score=high_score, low_score=low_score,
-            new_track_score=new_track_score, occluded_birth_score=occluded_birth_score,
-            occluded_birth_cover=occluded_birth_cover, match_iou=match_iou,
-            low_match_iou=low_match_iou,
-            tentative_match_iou=tentative_match_iou, recovery_iou=recovery_iou,
-            direction_weight=direction_weight, direction_span_s=direction_span_s,
-            fuse_score=fuse_score, min_hits=min_hits, lost_buffer_s=lost_buffer_s,
-            observation_reupdate=observation_reupdate, position_noise=position_noise,
-            velocity_noise=velocity_noise, measurement_noise=measurement_noise,
-            initial_position_std=initial_position_std, initial_velocity_std=initial_velocity_std,
-        )
+        params = _core.BoxTrackerParams()
+        for name, value in locals().items():
+            if name not in ("self", "params"):
+                setattr(params, name, value)
+        self._impl = _core.TrackBoxTracker(params)  # checks them: ValueError naming the field
+
+    @property
+    def params(self) -> _core.BoxTrackerParams:
+        """The parameters this tracker runs with (a copy of the C++ struct)."""
+        return self._impl.params
 
     def update(self, boxes_xyxy: ArrayLike, scores: ArrayLike, t: float | None = None) -> Tracks:
         """Advance to time ``t`` with this frame's (N, 4) xyxy boxes and (N,) scores.

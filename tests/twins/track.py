@@ -486,15 +486,16 @@ class BoxTrackerTwin:
 
     HISTORY = 8
 
-    def __init__(self, *, fps=30.0, high_score=0.6, low_score=0.1, new_track_score=0.7,
-                 occluded_birth_score=0.2, occluded_birth_cover=0.2, match_iou=0.3,
-                 low_match_iou=0.3, tentative_match_iou=0.3, recovery_iou=0.3,
-                 direction_weight=0.2, direction_span_s=0.1, fuse_score=True, min_hits=2,
-                 lost_buffer_s=1.0, observation_reupdate=True, position_noise=0.27,
-                 velocity_noise=1.0, measurement_noise=0.05, initial_position_std=0.1,
-                 initial_velocity_std=1.0) -> None:
-        self.p = dict(locals())
-        del self.p["self"]
+    def __init__(self, **params) -> None:
+        from walkout import _core
+
+        defaults = _core.BoxTrackerParams()  # the defaults' one definition, the C++ struct
+        names = [n for n in dir(defaults) if not n.startswith("_") and n != "check"]
+        unknown = set(params) - set(names)
+        if unknown:
+            raise TypeError(f"unknown BoxTracker parameters {sorted(unknown)}")
+        self.p = {n: params.get(n, getattr(defaults, n)) for n in names}
+        fps = self.p["fps"]
         self.clock = _Clock(fps)
         self.next_id = 1
         self.tracks: list[dict] = []
@@ -563,8 +564,11 @@ class BoxTrackerTwin:
         done_t, done_d = set(), set()
 
         def take(k: int, j: int) -> None:
-            self._observe(self.tracks[k], cxcywh[j], now)
-            self.tracks[k].update(det=j, score=float(sc[j]))
+            tr = self.tracks[k]
+            self._observe(tr, cxcywh[j], now)
+            tr.update(det=j, score=float(sc[j]), best=max(tr["best"], float(sc[j])))
+            if sc[j] >= p["high_score"]:
+                tr["last_high"] = now
             done_t.add(k)
             done_d.add(j)
 
@@ -595,7 +599,8 @@ class BoxTrackerTwin:
                 return 1.0 - iou if iou >= threshold and iou > 0 else np.inf
             return fn
 
-        rows = [k for k in pool if k not in done_t]
+        # Low-score boxes extend only tracks seen with a high score within low_extend_s.
+        rows = [k for k in pool if k not in done_t and now - self.tracks[k]["last_high"] <= p["low_extend_s"]]
         for k, j in _assign(rows, low, iou_cost(lambda k: pred[k], p["low_match_iou"]), 1.0):
             take(k, j)
         rows = [k for k in pool if k not in done_t]
@@ -632,7 +637,8 @@ class BoxTrackerTwin:
             take(k, j)
         for k, tr in enumerate(self.tracks):
             if k in done_t:
-                if tr["state"] != TENTATIVE or tr["hits"] >= p["min_hits"]:
+                # Confirmed after min_hits hits, one of them at or above confirm_score.
+                if tr["state"] != TENTATIVE or (tr["hits"] >= p["min_hits"] and tr["best"] >= p["confirm_score"]):
                     tr["state"] = CONFIRMED
             else:
                 tr["misses"] += 1
@@ -649,14 +655,22 @@ class BoxTrackerTwin:
             side = np.array([z[2], z[3], z[2], z[3]])
             p0 = np.diag(np.r_[(p["initial_position_std"] * side) ** 2, (p["initial_velocity_std"] * side) ** 2])
             x0 = np.r_[z, np.zeros(4)]
+            born_confirmed = confirm and sc[j] >= p["confirm_score"]
             self.tracks.append(dict(id=self.next_id, x=x0, P=p0, saved=(x0.copy(), p0.copy()),
-                                    state=CONFIRMED if confirm else TENTATIVE, hits=1, misses=0,
-                                    last=now, hist=[(now, z)], det=j, score=float(sc[j])))
+                                    state=CONFIRMED if born_confirmed else TENTATIVE, hits=1, misses=0,
+                                    last=now, hist=[(now, z)], det=j, score=float(sc[j]),
+                                    best=float(sc[j]),
+                                    last_high=now if sc[j] >= p["high_score"] else -np.inf))
             self.next_id += 1
-        return self._output()
+        return self._output(now)
 
-    def _output(self) -> dict[str, np.ndarray]:
+    def _output(self, now: float) -> dict[str, np.ndarray]:
+        # Output policy: confirmed and matched now, or lost for at most output_lost_s.
+        reported = [(tr["state"] == CONFIRMED and tr["det"] >= 0)
+                    or (tr["state"] == LOST and now - tr["last"] <= self.p["output_lost_s"])
+                    for tr in self.tracks]
         return {
+            "reported": np.array(reported, bool),
             "ids": np.array([tr["id"] for tr in self.tracks], np.int64),
             "boxes": np.array([_xyxy(tr["x"]) for tr in self.tracks]).reshape(-1, 4),
             "states": np.array([tr["state"] for tr in self.tracks], np.int8),

@@ -22,6 +22,9 @@ void BoxTrackerParams::check() const {
   require(std::isfinite(fps) && fps > 0, "fps", "a positive frame rate");
   require(low_score >= 0 && low_score <= 1, "low_score", "a score in [0, 1]");
   require(high_score >= low_score && high_score <= 1, "high_score", "a score in [low_score, 1]");
+  require(confirm_score >= 0 && confirm_score <= 1, "confirm_score", "a score in [0, 1]");
+  require(!std::isnan(low_extend_s) && low_extend_s >= 0, "low_extend_s", "seconds >= 0 (inf: off)");
+  require(std::isfinite(output_lost_s) && output_lost_s >= 0, "output_lost_s", "seconds >= 0");
   require(new_track_score >= 0 && new_track_score <= 1, "new_track_score", "a score in [0, 1]");
   for (auto [v, n] : {std::pair{match_iou, "match_iou"}, {low_match_iou, "low_match_iou"},
                       {tentative_match_iou, "tentative_match_iou"}, {recovery_iou, "recovery_iou"}})
@@ -52,6 +55,7 @@ void BoxTracker::reset() {
   mean_.clear(); cov_.clear(); saved_mean_.clear(); saved_cov_.clear();
   ids_.clear(); state_.clear(); hits_.clear(); misses_.clear(); last_seen_.clear();
   history_.clear(); history_len_.clear(); det_of_.clear(); score_of_.clear();
+  best_score_.clear(); last_high_.clear();
   out_ = BoxTracks{};
 }
 
@@ -148,6 +152,8 @@ void BoxTracker::start_track(const double* z, float score, double t, bool confir
   history_len_.push_back(1);
   det_of_.push_back(det);
   score_of_.push_back(score);
+  best_score_.push_back(score);
+  last_high_.push_back(score >= p_.high_score ? t : -kInf);
 }
 
 bool BoxTracker::heading(int k, double* dir, const double** anchor) const {
@@ -182,12 +188,14 @@ void BoxTracker::remove_dead(double now) {
       ids_[w] = ids_[k]; state_[w] = state_[k]; hits_[w] = hits_[k]; misses_[w] = misses_[k];
       last_seen_[w] = last_seen_[k]; history_[w] = history_[k]; history_len_[w] = history_len_[k];
       det_of_[w] = det_of_[k]; score_of_[w] = score_of_[k];
+      best_score_[w] = best_score_[k]; last_high_[w] = last_high_[k];
     }
     ++w;
   }
   mean_.resize(w * D); cov_.resize(w * D * D); saved_mean_.resize(w * D); saved_cov_.resize(w * D * D);
   ids_.resize(w); state_.resize(w); hits_.resize(w); misses_.resize(w); last_seen_.resize(w);
   history_.resize(w); history_len_.resize(w); det_of_.resize(w); score_of_.resize(w);
+  best_score_.resize(w); last_high_.resize(w);
 }
 
 void BoxTracker::fill_output() {
@@ -198,7 +206,8 @@ void BoxTracker::fill_output() {
   // the sort is a cheap guarantee of the documented contract.
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ids_[a] < ids_[b]; });
   out_.ids.resize(n); out_.boxes.resize(n * 4); out_.states.resize(n);
-  out_.det_index.resize(n); out_.scores.resize(n);
+  out_.det_index.resize(n); out_.scores.resize(n); out_.reported.resize(n);
+  const double now = clock_.now();
   for (std::size_t r = 0; r < n; ++r) {
     const std::size_t k = order[r];
     double b[4];
@@ -208,6 +217,8 @@ void BoxTracker::fill_output() {
     out_.states[r] = static_cast<std::int8_t>(state_[k]);
     out_.det_index[r] = det_of_[k];
     out_.scores[r] = score_of_[k];
+    out_.reported[r] = (state_[k] == TrackState::Confirmed && det_of_[k] >= 0) ||
+                       (state_[k] == TrackState::Lost && now - last_seen_[k] <= p_.output_lost_s);
   }
 }
 
@@ -240,6 +251,8 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
     update_track(k, &cxcywh[j * 4], t);
     det_of_[k] = j;
     score_of_[k] = scores[j];
+    best_score_[k] = std::max(best_score_[k], scores[j]);
+    if (scores[j] >= p_.high_score) last_high_[k] = t;
     track_done[k] = 1;
     det_done[j] = 1;
   };
@@ -288,6 +301,9 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
     std::vector<int> rows;
     for (int k : pool)
       if (!track_done[k]) rows.push_back(k);
+    for (auto& k : rows)  // only tracks seen with a high score lately take low-score boxes
+      if (t - last_high_[k] > p_.low_extend_s) k = -1;
+    rows.erase(std::remove(rows.begin(), rows.end(), -1), rows.end());
     auto cost = [&](int k, int j) {
       const double iou = boxes::iou_xyxy(&pred[k * 4], &xyxy[j * 4]);
       return iou >= p_.low_match_iou && iou > 0 ? 1.0 - iou : kInf;
@@ -353,7 +369,8 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
   // Lifecycle.
   for (std::size_t k = 0; k < nt; ++k) {
     if (track_done[k]) {
-      if (state_[k] != TrackState::Tentative || hits_[k] >= p_.min_hits)
+      if (state_[k] != TrackState::Tentative ||
+          (hits_[k] >= p_.min_hits && best_score_[k] >= p_.confirm_score))
         state_[k] = TrackState::Confirmed;
     } else {
       ++misses_[k];
@@ -367,7 +384,7 @@ const BoxTracks& BoxTracker::update(const float* boxes_in, const float* scores, 
   const bool confirm_now = clock_.first_frame() || p_.min_hits <= 1;
   for (int j : starters) {
     if (det_done[j] || !may_start(j)) continue;
-    start_track(&cxcywh[j * 4], scores[j], t, confirm_now, j);
+    start_track(&cxcywh[j * 4], scores[j], t, confirm_now && scores[j] >= p_.confirm_score, j);
   }
   fill_output();
   return out_;
