@@ -1,7 +1,8 @@
 """``walkout calibrate intrinsics | extrinsics | check``: calibrate a camera in the field.
 
 - ``intrinsics``: K and distortion from chessboard photos; the distortion model is chosen by
-  cross-validated error; writes the camera's calibration file (keeping a pose already there).
+  nested cross-validation (OpenCV's default unless another clearly beats it) or forced with
+  ``--model``; writes the camera's calibration file (keeping a pose already there).
 - ``extrinsics``: the camera's pose in the store frame from measured floor points; writes the
   pose into the calibration file (keeping the intrinsics).
 - ``check``: draws the store plan onto a camera image through the calibration.
