@@ -2,12 +2,13 @@
 lenses and on the shared real photos: nested cross-validated error against the plain OpenCV
 recipe (five coefficients) on the same folds.
 
-    PYTHONPATH=python python benchmarks/bench_calibration.py [--seeds 100-109]
+    PYTHONPATH=python python benchmarks/bench_calibration.py [--seeds 300-307]
 
 Each synthetic camera is a lens type of :data:`walkout.calib.lenses.LENSES` drawn for a seed
 (14 projected photos of a 7 x 5 board at 640 x 480, like the shared set). The selection
-rule's margin and confidence were set looking at seeds 0-5 only (development seeds); the
-default seeds 100-109 are fresh cameras, never looked at while developing. Columns: the
+rule was developed looking at seeds 0-5 and 100-107 (development seeds; 100-107 showed the
+Bonferroni count had to cover every model); the default seeds 300-307 are fresh cameras,
+run only after the rule was fixed. Columns: the
 plain recipe's outer-fold error, walkout's nested outer-fold error (the model chosen
 inside each fold from its training photos), their ratio, the previous rule (lowest
 cross-validated error, scored on the same folds it chose on, and then nested: how it does
@@ -69,7 +70,7 @@ def run_camera(views, size, camera=None) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="100-109", help="camera seeds, e.g. 100-109")
+    parser.add_argument("--seeds", default="300-307", help="camera seeds, e.g. 300-307")
     args = parser.parse_args()
     seeds = _seeds(args.seeds)
     rows, per_lens = [], []
@@ -149,7 +150,8 @@ def main() -> None:
             + "\n\nThis set was looked at while developing the rule.\n\n"
         )
     body = (
-        f"Synthetic cameras, seeds {args.seeds} ({len(seeds)} cameras a lens), 14 photos of a "
+        f"Synthetic cameras, seeds {args.seeds} ({len(seeds)} cameras a lens; the rule was "
+        "developed on seeds 0-5 and 100-107, so 300 and up are fresh), 14 photos of a "
         "7x5 board at 640x480, 4 outer folds (interleaved) and 4 inner ones. Ratios are "
         "outer-fold error / the plain recipe's on the same folds (<= 1.02 is the goal). "
         "'previous, same folds' is what the previous rule reported (chosen and scored on the "
