@@ -63,6 +63,8 @@ def test_intrinsics_writes_a_valid_calibration(
         "board found and kept in 8 of 8 photos",
         "rejected: none",
         "chosen distortion model",
+        "held-out error on the outer folds: plain radial3",
+        "choice inside each outer fold",
         "cross-validated",
         "per-photo RMS px",
         "fx =",
@@ -74,6 +76,20 @@ def test_intrinsics_writes_a_valid_calibration(
     np.testing.assert_allclose(calib.K_array()[[0, 1], [0, 1]], [610.0, 610.0], rtol=0.005)
     assert calib.errors.rms_px < 0.3 and calib.errors.cross_validated_px < 0.3
     assert not list(out.parent.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_intrinsics_model_can_be_forced_and_a_wrong_name_is_refused(
+    boards: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cam9.yaml"
+    assert _intrinsics(boards, out, "--model", "radial2") == 0
+    text = capsys.readouterr().out
+    assert "forced with --model radial2" in text and "plain radial3" in text
+    assert len(load_calibration(out).dist) == 4
+    assert _intrinsics(boards, tmp_path / "other.yaml", "--model", "fisheye") == 1
+    err = capsys.readouterr().err
+    assert "model: expected one of plain, auto, pinhole, radial2, radial3, rational" in err
+    assert "'fisheye'" in err and not (tmp_path / "other.yaml").exists()
 
 
 def test_intrinsics_keeps_the_pose_already_in_the_file(

@@ -3,11 +3,13 @@ OpenCV recipe on the same folds."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
 
 from walkout.calib import (
     BoardView,
@@ -15,6 +17,10 @@ from walkout.calib import (
     find_boards,
     interleaved_folds,
 )
+from walkout.calib.chessboard import board_points
+from walkout.calib.intrinsics import held_out_errors
+from walkout.calib.lenses import LENSES, board_photos, synthetic_camera
+from walkout.calib.selection import SelectionRule, choose, signed_rank_p
 from walkout.calib.synthetic import board_views, render_chessboard
 from walkout.geometry import Camera
 
@@ -154,7 +160,8 @@ def _plain_recipe(paths: list[Path], folds: list[list[int]]):
 
 
 @pytest.mark.realdata
-def test_real_photos_generalise_better_than_the_plain_recipe(shared_data: Path) -> None:
+@pytest.mark.slow
+def test_real_photos_are_never_worse_than_the_plain_recipe(shared_data: Path) -> None:
     paths = sorted((shared_data / "calib" / "chessboard_7x5").glob("left*.jpg"))
     assert len(paths) == 14
     views, rejections, size = find_boards(paths, (7, 5))
@@ -162,24 +169,108 @@ def test_real_photos_generalise_better_than_the_plain_recipe(shared_data: Path) 
     assert len(result.views) == 14, [r.reason for r in result.rejections]  # same photos, same folds
     plain_rms, plain_K, plain_std, plain_cv = _plain_recipe(paths, result.folds)
     assert 0.40 < plain_rms < 0.50  # the recipe's own fit: ~0.45 px, as documented for this set
-    assert plain_cv > 0.6  # but it predicts held-out photos much worse
+    # The plain candidate is the recipe, up to the sub-pixel window (shrunk on small squares).
+    assert abs(result.plain.cross_validated_px - plain_cv) < 0.05 * plain_cv
+    # The honest (nested) error of the whole procedure: never more than 2 % above the recipe.
+    assert result.cross_validated_px <= 1.02 * plain_cv, (result.cross_validated_px, plain_cv)
+    assert len(result.fold_choices) == 4
+    assert {c.held_out for c in result.fold_choices} == {tuple(f) for f in result.folds}
+    # Lowest on these folds is k1 k2 p1 p2 (31 % below), which the previous rule chose; but its
+    # photo-by-photo edge is not sure enough (signed-rank p ~ 0.03 > 0.05 / 2), so plain stays.
+    radial2 = next(c for c in result.selection.comparisons if c.model == "radial2")
+    assert radial2.ratio < 0.75 and not radial2.wins
     ours = result.chosen
-    # Clearly lower: at least 15 % below the plain recipe's cross-validated error.
-    assert ours.cross_validated_px < 0.85 * plain_cv, (
-        ours.model.name,
-        ours.cross_validated_px,
-        plain_cv,
-    )
-    assert ours.model.n_coeffs < 5  # fewer coefficients generalise better on this set
-    # K within the plain recipe's own standard deviations.
     ours_k = np.array([ours.K[0, 0], ours.K[1, 1], ours.K[0, 2], ours.K[1, 2]])
     theirs = np.array([plain_K[0, 0], plain_K[1, 1], plain_K[0, 2], plain_K[1, 2]])
     assert (np.abs(ours_k - theirs) <= plain_std).all(), (ours_k, theirs, plain_std)
-    # The held-out error of the 5-coefficient candidate is the plain recipe's, up to the
-    # sub-pixel window, which walkout shrinks on small squares: same folds, same quantity.
-    # No distortion at all would generalise about as well on some fold assignments, but it
-    # drops k2, which these photos measure at ~8 standard deviations: it is ruled out.
     pinhole = next(c for c in result.candidates if c.model.n_coeffs == 0)
-    assert "k2 = " in pinhole.ruled_out
-    radial3 = next(c for c in result.candidates if c.model.n_coeffs == 5)
-    assert abs(radial3.cross_validated_px - plain_cv) < 0.05 * plain_cv
+    assert "k2 = " in pinhole.ruled_out  # drops k2, measured at ~8 standard deviations
+    # Forcing a model fits it, and reports its own (un-nested) cross-validated error.
+    forced = calibrate_intrinsics(views, [], size, (7, 5), 1.0, model="radial2")
+    assert forced.chosen.model.name == "radial2" and forced.selection is None
+    assert forced.cross_validated_px == pytest.approx(radial2.held_out_px)
+
+
+# ---------------------------------------------------------------------------------------------
+# The selection rule, and synthetic cameras with known lenses.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_signed_rank_p_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    for n in (1, 5, 10, 14, 30):
+        d = rng.normal(0.2, 1.0, n)
+        ours = signed_rank_p(d)
+        theirs = wilcoxon(d, alternative="greater", method="exact").pvalue
+        assert ours == pytest.approx(theirs, rel=1e-9), n
+    assert signed_rank_p(np.zeros(4)) == 1.0
+    assert signed_rank_p(np.ones(10)) == pytest.approx(1 / 1024)
+
+
+def test_the_plain_model_stays_unless_clearly_beaten() -> None:
+    rng = np.random.default_rng(0)
+    plain = rng.uniform(0.05, 0.15, 12)
+    pooled = {"radial3": float(np.sqrt(plain.mean()))}
+    # 10 % lower on every photo: wins.
+    per_photo = {"radial3": plain, "rational": 0.8 * plain, "radial2": plain * 1.01}
+    pooled |= {k: float(np.sqrt(v.mean())) for k, v in per_photo.items() if k != "radial3"}
+    picked = choose(per_photo, pooled, {}, SelectionRule())
+    assert picked.chosen == "rational" and "beats radial3" in picked.reason
+    # Lower on average because of one photo where plain blew up: not sure, plain stays.
+    blown = plain.copy()
+    blown[0] = 5.0
+    per_photo = {"radial3": blown, "rational": plain * rng.uniform(0.9, 1.1, 12)}
+    pooled = {k: float(np.sqrt(v.mean())) for k, v in per_photo.items()}
+    picked = choose(per_photo, pooled, {}, SelectionRule())
+    assert picked.chosen == "radial3" and "kept radial3" in picked.reason
+    assert "not sure" in picked.comparisons[0].note
+    # A ruled-out model is never compared, however low.
+    per_photo = {"radial3": plain, "pinhole": 0.5 * plain}
+    pooled = {k: float(np.sqrt(v.mean())) for k, v in per_photo.items()}
+    picked = choose(per_photo, pooled, {"pinhole": "drops k1"}, SelectionRule())
+    assert picked.chosen == "radial3" and picked.comparisons[0].note == "drops k1"
+
+
+def test_a_wrong_model_name_is_a_clear_error() -> None:
+    camera = synthetic_camera("none", 0)
+    views = board_photos(camera, 8)
+    with pytest.raises(ValueError, match="model: expected one of plain, auto, pinhole"):
+        calibrate_intrinsics(views, [], camera.image_size, (7, 5), 1.0, model="fisheye")
+    with pytest.raises(ValueError, match="lens: expected one of none, mild-barrel"):
+        synthetic_camera("tele", 0)
+
+
+def _truth_px(camera, K: np.ndarray, dist: np.ndarray) -> float:
+    """RMS error of a fitted lens on fresh noise-free views of ``camera`` (pose solved)."""
+    views = board_photos(camera, 6, session=1, noisy=False)
+    errors = held_out_errors(views, board_points((7, 5), 1.0), K, dist)
+    return float(np.sqrt(sum(e for e, _ in errors) / sum(n for _, n in errors)))
+
+
+# Seeds 200-: not among the benchmark's development (0-5) or report (100-) seeds.
+@pytest.mark.slow
+@pytest.mark.parametrize("lens", list(LENSES))
+def test_synthetic_lenses_recover_the_truth_and_never_lose_to_plain(lens: str) -> None:
+    camera = synthetic_camera(lens, 200)
+    if lens == "fisheye-rational":
+        # Sharp photos (0.08 px corner noise), a full session: where five coefficients' misfit
+        # at the frame's edges shows above the noise. (At 0.2-0.3 px it often does not, and
+        # the rule rightly keeps plain: see benchmarks/results/calibration.md.)
+        camera = dataclasses.replace(camera, noise_px=0.08)
+    views = board_photos(camera, 14 if lens == "fisheye-rational" else 12)
+    result = calibrate_intrinsics(views, [], camera.image_size, (7, 5), 1.0)
+    plain, chosen = result.plain, result.chosen
+    assert result.cross_validated_px <= 1.02 * plain.cross_validated_px
+    # The held-out error is noise (sqrt(2) sigma for a 2-D corner) plus what the model misses.
+    noise_floor = np.sqrt(2) * camera.noise_px
+    if lens == "fisheye-rational":
+        # Five coefficients cannot follow this lens: the rule takes the rational model.
+        assert chosen.model.name == "rational"
+        assert result.cross_validated_px < 0.8 * plain.cross_validated_px
+        assert _truth_px(camera, chosen.K, chosen.dist) < 0.5 * _truth_px(
+            camera, plain.K, plain.dist
+        )
+    assert result.cross_validated_px < 1.25 * noise_floor, (result.cross_validated_px, noise_floor)
+    assert _truth_px(camera, chosen.K, chosen.dist) < 0.15
+    np.testing.assert_allclose(chosen.K[[0, 1], [0, 1]], camera.K[[0, 1], [0, 1]], rtol=0.01)
+    np.testing.assert_allclose(chosen.K[:2, 2], camera.K[:2, 2], atol=4.0)

@@ -4,8 +4,10 @@ store frame from measured floor marks, and a visual check against the store plan
 The ``walkout calibrate`` CLI (walkout/cli/calibrate.py) is a thin shell over these modules:
 
 - :mod:`walkout.calib.chessboard`: finding the board in each photo.
-- :mod:`walkout.calib.intrinsics`: calibration, distortion-model choice by cross-validation,
-  rejection of bad photos.
+- :mod:`walkout.calib.intrinsics`: calibration, distortion-model choice by nested
+  cross-validation, rejection of bad photos.
+- :mod:`walkout.calib.selection`: the rule: the plain model unless another clearly beats it.
+- :mod:`walkout.calib.lenses`: synthetic cameras with known lenses, a test bed for the choice.
 - :mod:`walkout.calib.extrinsics`: camera pose from image points matched to store points.
 - :mod:`walkout.calib.overlay`: the store plan drawn through a calibration onto an image.
 - :mod:`walkout.calib.calibration_file`: writing ``kind: camera`` files atomically.

@@ -1,7 +1,8 @@
 """``walkout calibrate intrinsics | extrinsics | check``: calibrate a camera in the field.
 
 - ``intrinsics``: K and distortion from chessboard photos; the distortion model is chosen by
-  cross-validated error; writes the camera's calibration file (keeping a pose already there).
+  nested cross-validation (OpenCV's default unless another clearly beats it) or forced with
+  ``--model``; writes the camera's calibration file (keeping a pose already there).
 - ``extrinsics``: the camera's pose in the store frame from measured floor points; writes the
   pose into the calibration file (keeping the intrinsics).
 - ``check``: draws the store plan onto a camera image through the calibration.
@@ -68,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=4,
         help="cross-validation folds (default 4): more hold out fewer photos each",
+    )
+    intr.add_argument(
+        "--model",
+        default="auto",
+        metavar="NAME",
+        help="distortion model: auto (chosen by nested cross-validation, the default), plain "
+        "(OpenCV's default five coefficients), or pinhole, radial2, radial3, rational",
     )
     intr.add_argument(
         "--min-board-fraction",
@@ -181,6 +189,7 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
     )
     from walkout.calib.calibration_file import read_existing
     from walkout.calib.chessboard import MIN_BOARD_FRACTION
+    from walkout.calib.intrinsics import fit_count, model_names
     from walkout.config import CameraCalibration
     from walkout.config.camera import CalibrationErrors
 
@@ -191,6 +200,8 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
         raise ValueError(f"square: expected a positive size in metres, got {args.square}")
     if args.folds < 2:
         raise ValueError(f"folds: expected 2 or more, got {args.folds}")
+    if args.model not in model_names():
+        raise ValueError(f"model: expected one of {', '.join(model_names())}, got '{args.model}'")
     existing = read_existing(args.out)  # fail before the slow part when the file is broken
     if existing is not None and args.camera and existing.camera != args.camera:
         raise ValueError(
@@ -219,18 +230,25 @@ def _run_intrinsics(args: argparse.Namespace) -> int:
             f"pattern: the {args.pattern[0]}x{args.pattern[1]} board was not found in "
             f"any of the {len(paths)} photos; check --pattern (inner corners)"
         )
-    fits = 1 + len(DISTORTION_MODELS) * (min(args.folds, len(views)) + 1)
+    fits = fit_count(len(views), args.folds, len(DISTORTION_MODELS), args.model)
     with tqdm(
         total=fits, desc="calibrating", unit="fit", file=sys.stderr, disable=quiet, leave=False
     ) as bar:
         result = calibrate_intrinsics(
-            views, rejections, size, args.pattern, args.square, n_folds=args.folds, tick=bar.update
+            views,
+            rejections,
+            size,
+            args.pattern,
+            args.square,
+            n_folds=args.folds,
+            model=args.model,
+            tick=bar.update,
         )
     _print_intrinsics(result, len(paths))
 
     chosen = result.chosen
     camera_id = args.camera or (existing.camera if existing else args.out.stem)
-    errors = CalibrationErrors(rms_px=chosen.rms_px, cross_validated_px=chosen.cross_validated_px)
+    errors = CalibrationErrors(rms_px=chosen.rms_px, cross_validated_px=result.cross_validated_px)
     pose = None
     if existing is not None:
         pose = existing.pose
@@ -282,29 +300,45 @@ def _print_intrinsics(result: IntrinsicsResult, n_photos: int) -> None:
     )
     print(f"frame coverage: {100 * result.coverage:.0f} % of an 8x6 grid has a board corner{note}")
     print(
-        f"cross-validation: {len(result.folds)} folds, "
-        f"{min(map(len, result.folds))}-{max(map(len, result.folds))} photos held out each"
+        f"cross-validation: {len(result.folds)} outer folds, "
+        f"{min(map(len, result.folds))}-{max(map(len, result.folds))} photos held out each; "
+        "the model is chosen inside each from its training photos alone (nested)"
     )
-    print("  model      coeffs   fit RMS px   cross-validated px")
+    comparisons = {c.model: c for c in result.selection.comparisons} if result.selection else {}
+    print("  model      coeffs   fit RMS px   cross-validated px   vs plain   signed-rank p")
     for fit in result.candidates:
-        mark = (
-            "  <- chosen"
-            if fit is result.chosen
-            else (f"  (ruled out: {fit.ruled_out})" if fit.ruled_out else "")
-        )
+        c = comparisons.get(fit.model.name)
+        ratio = fit.cross_validated_px / result.plain.cross_validated_px
+        p = f"{c.p_value:>13.3g}" if c is not None and c.p_value == c.p_value else " " * 13
+        mark = "  <- chosen" if fit is result.chosen else ""
+        if fit is result.plain:
+            mark += "  (plain: OpenCV's default)"
+        elif c is not None:
+            mark += f"  ({c.note})"
+        elif fit.ruled_out:
+            mark += f"  (ruled out: {fit.ruled_out})"
         print(
             f"  {fit.model.name:<10} {fit.model.n_coeffs:>6}   {fit.rms_px:>10.3f}   "
-            f"{fit.cross_validated_px:>18.3f}{mark}"
+            f"{fit.cross_validated_px:>18.3f}   {ratio:>8.3f}   {p}{mark}"
         )
     chosen = result.chosen
+    if result.selection is None:
+        why = f"forced with --model {result.mode}"
+        label = "chosen"
+    else:
+        why = result.selection.reason
+        label = "walkout (nested)"
+        inner = ", ".join(c.selection.chosen for c in result.fold_choices)
+        print(f"choice inside each outer fold: {inner}")
     print(
-        f"chosen distortion model: {chosen.model.name} ({chosen.model.description}), the lowest "
-        "error on photos held out of the fit among models that keep every clearly measured "
-        "coefficient"
+        f"held-out error on the outer folds: plain {result.plain.model.name} "
+        f"{result.plain.cross_validated_px:.3f} px | {label} {result.cross_validated_px:.3f} px "
+        f"(x{result.cross_validated_px / result.plain.cross_validated_px:.3f})"
     )
+    print(f"chosen distortion model: {chosen.model.name} ({chosen.model.description}): {why}")
     print(
         f"RMS reprojection error: {chosen.rms_px:.3f} px; cross-validated: "
-        f"{chosen.cross_validated_px:.3f} px (what to expect on new views)"
+        f"{result.cross_validated_px:.3f} px (what to expect on new views)"
     )
     print("per-photo RMS px (fit / held out):")
     for index, (view, fit_err) in enumerate(zip(result.views, chosen.per_view_px, strict=True)):
