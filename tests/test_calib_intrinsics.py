@@ -255,7 +255,7 @@ def test_synthetic_lenses_recover_the_truth_and_never_lose_to_plain(lens: str) -
     if lens == "fisheye-rational":
         # Sharp photos (0.08 px corner noise), a full session: where five coefficients' misfit
         # at the frame's edges shows above the noise. (At 0.2-0.3 px it often does not, and
-        # the rule rightly keeps plain: see benchmarks/results/calibration.md.)
+        # the rule rightly keeps plain: see benchmarks/results/calib_intrinsics.md.)
         camera = dataclasses.replace(camera, noise_px=0.08)
     views = board_photos(camera, 14 if lens == "fisheye-rational" else 12)
     result = calibrate_intrinsics(views, [], camera.image_size, (7, 5), 1.0)

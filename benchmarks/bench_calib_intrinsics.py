@@ -2,7 +2,7 @@
 lenses and on the shared real photos: nested cross-validated error against the plain OpenCV
 recipe (five coefficients) on the same folds.
 
-    PYTHONPATH=python python benchmarks/bench_calibration.py [--seeds 300-307]
+    PYTHONPATH=python python benchmarks/bench_calib_intrinsics.py [--seeds 300-307]
 
 Each synthetic camera is a lens type of :data:`walkout.calib.lenses.LENSES` drawn for a seed
 (14 projected photos of a 7 x 5 board at 640 x 480, like the shared set). The selection
