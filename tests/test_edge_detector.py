@@ -92,3 +92,20 @@ def test_provider_choice() -> None:
     assert choose_providers("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
     with pytest.raises(ModelError, match="CUDAExecutionProvider"):
         choose_providers("cuda", ["CPUExecutionProvider"])
+
+
+def test_thread_count_changes_cost_not_detections(yolox_path: Path, shared_data: Path) -> None:
+    frames = [cv2.imread(str(shared_data / "images" / "people" / f"{n}.jpg"))
+              for n in sorted(EXPECTED_PEOPLE)[:2]]
+    settings = _yolox_settings()
+    assert settings.threads == 1  # the edge default: least CPU per frame
+    one = Detector(settings, yolox_path)(frames)
+    two = Detector(_yolox_settings(threads=2), yolox_path)(frames)
+    for a, b in zip(one, two, strict=True):
+        assert len(a.boxes) == len(b.boxes) > 0
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+
+
+def test_negative_thread_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="threads"):
+        _yolox_settings(threads=-1)

@@ -56,6 +56,13 @@ class ModelSettings(StrictModel):
     provider: Literal["auto", "cpu", "cuda", "tensorrt"] = Field(
         "auto", description="onnxruntime execution provider; auto = best available"
     )
+    threads: int = Field(
+        1,
+        ge=0,
+        description="onnxruntime intra-op threads per inference call; 0 = one per core. One "
+        "thread costs the least CPU per frame (a box's cameras are batched into one call): on "
+        "the 2-core box 2 threads burnt 1.2-1.7x the CPU time a frame (issue #20)",
+    )
 
 
 class Uplink(StrictModel):

@@ -105,7 +105,9 @@ class Detector:
     frame, in that frame's pixels.
     """
 
-    def __init__(self, settings: ModelSettings, path: Path, *, threads: int = 0) -> None:
+    def __init__(self, settings: ModelSettings, path: Path, *, threads: int | None = None) -> None:
+        """``threads`` overrides ``settings.threads`` (onnxruntime intra-op threads; 0 = its
+        default, one per core)."""
         import onnxruntime as ort
 
         self.settings = settings
@@ -113,8 +115,13 @@ class Detector:
         if not path.is_file():
             raise ModelError(f"model.path: ONNX model {path} not found")
         options = ort.SessionOptions()
+        threads = settings.threads if threads is None else threads
         if threads:
             options.intra_op_num_threads = threads
+        # onnxruntime's pool threads spin between ops waiting for work by default: on a box
+        # whose cores also capture, track and uplink, that is CPU time taken from them
+        # (2 threads: 37.7 ms of CPU a frame spinning, 26.4 ms not; benchmarks/results/model.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         providers = choose_providers(settings.provider, ort.get_available_providers())
         try:
