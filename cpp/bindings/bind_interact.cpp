@@ -5,11 +5,13 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ndarray.hpp"
+#include "params_class.hpp"
 #include "walkout/geometry/camera_model.hpp"
 #include "walkout/interact/engine.hpp"
 #include "walkout/interact/hand_boxes.hpp"
@@ -252,31 +254,62 @@ void bind_interact(py::module_& m) {
       .def_readonly("enter", &DwellEvent::enter)
       .def_readonly("leave", &DwellEvent::leave);
 
+  ParamsClass<EngineParams>(
+      m, "InteractEngineParams",
+      "Parameters of the reach state machines and dwell timers (C++ EngineParams, "
+      "walkout/interact/engine.hpp; metres, seconds). The defaults are the tuned ones the edge "
+      "pipeline runs (oracle tuning seeds 11-15, 31-45).")
+      .field("enter_depth", &EngineParams::enter_depth,
+             "Effective depth behind a face (m) at which a reach starts. Raising it ignores hands "
+             "hovering at the face and more wrist noise but misses shallow grabs of front items.")
+      .field("exit_depth", &EngineParams::exit_depth,
+             "Depth below which the hand counts as out; must be < enter_depth (the gap is the "
+             "hysteresis). Raising it ends reaches sooner and lets jitter dip out; lowering it "
+             "holds reaches open while a hand lingers at the face.")
+      .field("min_inside_s", &EngineParams::min_inside_s,
+             "Seconds a hand must stay in before a reach counts. Raising it rejects brushes and "
+             "noise spikes but drops quick grabs.")
+      .field("min_outside_s", &EngineParams::min_outside_s,
+             "Seconds a hand must stay out before its reach closes (a return sooner continues "
+             "it). Raising it merges separate quick reaches and delays events; lowering it "
+             "splits a reach whose depth dips briefly.")
+      .field("hand_lost_s", &EngineParams::hand_lost_s,
+             "Seconds without a sample after which a hand's open reach closes as lost. Raising "
+             "it bridges longer wrist occlusions but holds events back.")
+      .field("hand_motion_std", &EngineParams::hand_motion_std,
+             "Process noise (m per sqrt s) of the per-hand smoothing filter. Raising it follows "
+             "fast hands sooner and passes more noise; lowering it lags quick reaches. 0: off.")
+      .field("duplicate_radius", &EngineParams::duplicate_radius,
+             "Metres within which a reach of another track at the same face and time (a track "
+             "split), or one after the same hand's lost reach, is dropped as a duplicate. "
+             "Raising it also drops real reaches of neighbours; lowering it double-counts. 0: off.")
+      .field("max_behind_face", &EngineParams::max_behind_face,
+             "Metres the track's floor point may stand behind a face's plane when a reach "
+             "through it starts. Raising it lets idle hands beside a shelf end start reaches; "
+             "lowering it below the track's floor noise drops real ones. inf: off.")
+      .field("lost_confidence", &EngineParams::lost_confidence,
+             "Confidence factor of a reach closed by a lost track or hand.")
+      .field("slot_prob_min", &EngineParams::slot_prob_min,
+             "Slot probabilities below this are left out of an event.")
+      .field("dwell_exit_s", &EngineParams::dwell_exit_s,
+             "Seconds a track must be out of a zone before its dwell closes. Raising it keeps one "
+             "dwell through short steps out; lowering it splits dwells at the zone's edge.")
+      .field("min_dwell_s", &EngineParams::min_dwell_s,
+             "Shortest dwell emitted, seconds. Raising it keeps passers-by out of analytics.")
+      .finish();
+
   py::class_<InteractionEngine>(m, "InteractEngine", "Reach state machines and dwell (C++).")
-      .def(py::init([](const ShelfModel& shelves, double enter_depth, double exit_depth,
-                       double min_inside_s, double min_outside_s, double hand_lost_s,
-                       double hand_motion_std, double duplicate_radius,
-                       double max_behind_face, double lost_confidence, double slot_prob_min, double dwell_exit_s,
-                       double min_dwell_s) {
-             EngineParams p;
-             p.enter_depth = enter_depth;
-             p.exit_depth = exit_depth;
-             p.min_inside_s = min_inside_s;
-             p.min_outside_s = min_outside_s;
-             p.hand_lost_s = hand_lost_s;
-             p.hand_motion_std = hand_motion_std;
-             p.duplicate_radius = duplicate_radius;
-             p.max_behind_face = max_behind_face;
-             p.lost_confidence = lost_confidence;
-             p.slot_prob_min = slot_prob_min;
-             p.dwell_exit_s = dwell_exit_s;
-             p.min_dwell_s = min_dwell_s;
+      .def(py::init([](const ShelfModel& shelves, const std::optional<EngineParams>& params,
+                       const py::kwargs& overrides) {
+             EngineParams p = params.value_or(EngineParams{});
+             ParamsClass<EngineParams>::apply(p, overrides);
              return InteractionEngine(shelves, p);
            }),
-           py::arg("shelves"), py::kw_only(), py::arg("enter_depth"), py::arg("exit_depth"),
-           py::arg("min_inside_s"), py::arg("min_outside_s"), py::arg("hand_lost_s"),
-           py::arg("hand_motion_std"), py::arg("duplicate_radius"), py::arg("max_behind_face"), py::arg("lost_confidence"), py::arg("slot_prob_min"), py::arg("dwell_exit_s"),
-           py::arg("min_dwell_s"))
+           py::arg("shelves"), py::arg("params") = py::none(),
+           "params: InteractEngineParams (None: the defaults); keyword arguments replace "
+           "single fields of it.")
+      .def_property_readonly("params", [](const InteractionEngine& e) { return e.params(); },
+                             "The InteractEngineParams it runs with (a copy).")
       .def(
           "update",
           [](InteractionEngine& self, double t, const carray<std::int64_t>& track_ids,

@@ -411,24 +411,35 @@ class InteractDwell:
     @property
     def leave(self) -> float: ...
 
+class InteractEngineParams:
+    """C++ EngineParams; each field's trade-off is in its docstring (bind_interact.cpp)."""
+
+    fields: tuple[str, ...]
+    enter_depth: float
+    exit_depth: float
+    min_inside_s: float
+    min_outside_s: float
+    hand_lost_s: float
+    hand_motion_std: float
+    duplicate_radius: float
+    max_behind_face: float
+    lost_confidence: float
+    slot_prob_min: float
+    dwell_exit_s: float
+    min_dwell_s: float
+    def __init__(self, **fields: float) -> None: ...
+    def check(self) -> None: ...
+    def to_dict(self) -> dict[str, float]: ...
+
 class InteractEngine:
     def __init__(
         self,
         shelves: InteractShelves,
-        *,
-        enter_depth: float,
-        exit_depth: float,
-        min_inside_s: float,
-        min_outside_s: float,
-        hand_lost_s: float,
-        hand_motion_std: float,
-        duplicate_radius: float,
-        max_behind_face: float,
-        lost_confidence: float,
-        slot_prob_min: float,
-        dwell_exit_s: float,
-        min_dwell_s: float,
+        params: InteractEngineParams | None = None,
+        **overrides: float,
     ) -> None: ...
+    @property
+    def params(self) -> InteractEngineParams: ...
     def update(
         self,
         t: float,

@@ -36,12 +36,15 @@ from walkout.config.loader import LoadedStore
 from walkout.config.store import Store
 from walkout.geometry import Camera
 
+InteractEngineParams = _core.InteractEngineParams
+
 __all__ = [
     "Dwell",
     "Event",
     "HandLocator",
     "HandSource",
     "Hands",
+    "InteractEngineParams",
     "InteractionEngine",
     "Reach",
     "Shelves",
@@ -202,84 +205,24 @@ class InteractionEngine:
     ``Shelves.face_margin``. Decisions compare crossing times interpolated between frames, so
     whether a reach happens does not depend on the frame rate.
 
-    Defaults are tuned on the simulator's oracle runs (benchmarks/bench_interact_oracle.py):
-    a wrist inside a shelf is hidden from most cameras, so the hand is often an arm-model
-    guess (sigma 5-15 cm) or unseen for most of a reach (hence hand_lost_s = 1 s, and
-    min_outside_s = 0.5 s so that a reach whose estimate dips out is not split), and the true
-    wrist goes only 7-12 cm past the face (hence enter_depth = 3 cm, exit_depth = 0, which
-    still keeps start and end inside the true interval).
-
-    Parameters (metres, seconds; each: what raising it trades):
-        enter_depth: depth at which a reach starts. Raising it ignores hands hovering at the
-            face and more wrist noise, but misses shallow grabs of front items.
-        exit_depth: depth below which the hand counts as out; must be < enter_depth, and the
-            gap is the spatial hysteresis. Raising it ends reaches sooner and lets jitter dip
-            out (``min_outside_s`` still merges short dips); lowering it holds reaches open
-            while a hand lingers at the face.
-        min_inside_s: a reach must last this long. Raising it rejects brushes and noise
-            spikes but drops quick grabs.
-        min_outside_s: a hand must stay out this long before its reach closes; a return
-            sooner continues it. Raising it merges genuinely separate quick reaches and
-            delays events; lowering it splits a reach whose depth dips briefly.
-        hand_lost_s: a reach whose hand is unseen this long closes as lost. Raising it
-            bridges longer wrist occlusions but holds events back.
-        hand_motion_std: metres per √second a hand may wander between samples: the process
-            noise of a per-hand Kalman filter that smooths positions (each weighed by its
-            sigma) before the state machine. Raising it follows fast hands sooner and lets
-            noisy arm-model positions start or split reaches; lowering it averages noise away
-            but lags quick reaches. 0 turns smoothing off.
-        duplicate_radius: metres within which a reach of another track at the same face,
-            within hand_lost_s in time, is taken for the same hand under a duplicate or
-            successor track (the tracker split a person) and dropped. Raising it also drops
-            real reaches of two people side by side; lowering it lets track splits
-            double-count. 0 turns it off.
-        max_behind_face: metres the track's floor point may stand behind a face's plane (on
-            the shelf's side) when a reach through that face starts: a hand goes through a
-            face from in front of it. Someone in a cross aisle beside a shelf's closed end
-            holds an idle hand a few centimetres off the end panel, and wrist noise puts it
-            inside the box, deep behind the front plane. Raising it lets those start reaches;
-            lowering it towards minus the reacher's stance (0.3-0.4 m in front, minus the
-            track's 0.1-0.2 m floor noise) drops real ones. ``math.inf`` turns it off.
-        lost_confidence: confidence factor of a reach closed by a lost track or hand.
-        slot_prob_min: slot probabilities below this are left out of ``Reach.slot_probs``.
-        dwell_exit_s: a track must be out of a zone this long before its dwell closes.
-            Raising it keeps one dwell through short steps out; lowering it splits dwells.
-        min_dwell_s: shortest dwell emitted. Raising it keeps passers-by out of analytics.
+    Parameters: an :class:`InteractEngineParams` (``walkout._core``; one read/write field per
+    knob, each documented with what raising or lowering it trades: ``help(InteractEngineParams)``)
+    whose defaults are the C++ struct's, the tuned values the edge pipeline runs (oracle seeds
+    11-15 and 31-45, benchmarks/bench_interact_oracle.py). Keyword arguments replace single
+    fields of it (``InteractionEngine(shelves, min_inside_s=0.2)``); an unknown name is a
+    TypeError listing the fields.
     """
 
     def __init__(
-        self,
-        shelves: Shelves,
-        *,
-        enter_depth: float = 0.03,
-        exit_depth: float = 0.0,
-        min_inside_s: float = 0.175,
-        min_outside_s: float = 0.5,
-        hand_lost_s: float = 1.0,
-        hand_motion_std: float = 0.3,
-        duplicate_radius: float = 0.4,
-        max_behind_face: float = 0.25,
-        lost_confidence: float = 0.5,
-        slot_prob_min: float = 0.02,
-        dwell_exit_s: float = 1.0,
-        min_dwell_s: float = 1.0,
+        self, shelves: Shelves, params: InteractEngineParams | None = None, **overrides: float
     ) -> None:
         self.shelves = shelves
-        self._impl = _core.InteractEngine(
-            shelves.core,
-            enter_depth=enter_depth,
-            exit_depth=exit_depth,
-            min_inside_s=min_inside_s,
-            min_outside_s=min_outside_s,
-            hand_lost_s=hand_lost_s,
-            hand_motion_std=hand_motion_std,
-            duplicate_radius=duplicate_radius,
-            max_behind_face=max_behind_face,
-            lost_confidence=lost_confidence,
-            slot_prob_min=slot_prob_min,
-            dwell_exit_s=dwell_exit_s,
-            min_dwell_s=min_dwell_s,
-        )
+        self._impl = _core.InteractEngine(shelves.core, params, **overrides)
+
+    @property
+    def params(self) -> InteractEngineParams:
+        """The parameters this engine runs with (a copy)."""
+        return self._impl.params
 
     def update(self, t: float, tracks: TrackLike, hands: Hands | None = None) -> list[Event]:
         """Advance to ``t`` (seconds, non-decreasing) with this frameset's tracks and hands;

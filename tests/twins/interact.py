@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
+from walkout import _core
+
 FRONT, BACK = 0, 1
 
 
@@ -251,23 +253,16 @@ def normal_cdf(x: float) -> float:
 class EngineTwin:
     """Twin of ``InteractEngine`` (engine.cpp): same parameters, same events, same order."""
 
-    def __init__(
-        self,
-        shelves: ShelfModelTwin,
-        *,
-        enter_depth: float = 0.05,
-        exit_depth: float = 0.02,
-        min_inside_s: float = 0.10,
-        min_outside_s: float = 0.20,
-        hand_lost_s: float = 0.50,
-        hand_motion_std: float = 0.0,
-        duplicate_radius: float = 0.0,
-        max_behind_face: float = math.inf,
-        lost_confidence: float = 0.5,
-        slot_prob_min: float = 0.02,
-        dwell_exit_s: float = 1.0,
-        min_dwell_s: float = 1.0,
-    ) -> None:
+    def __init__(self, shelves: ShelfModelTwin, **overrides: float) -> None:
+        # The defaults are the C++ struct's (bound once as _core.InteractEngineParams); the
+        # twin reimplements the logic, not the parameter list.
+        p = _core.InteractEngineParams(**overrides)
+        enter_depth, exit_depth = p.enter_depth, p.exit_depth
+        min_inside_s, min_outside_s = p.min_inside_s, p.min_outside_s
+        hand_lost_s, lost_confidence = p.hand_lost_s, p.lost_confidence
+        hand_motion_std, duplicate_radius = p.hand_motion_std, p.duplicate_radius
+        max_behind_face, slot_prob_min = p.max_behind_face, p.slot_prob_min
+        dwell_exit_s, min_dwell_s = p.dwell_exit_s, p.min_dwell_s
         if not exit_depth < enter_depth:
             raise ValueError("exit_depth: expected a finite value below enter_depth")
         self.s = shelves

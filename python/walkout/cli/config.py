@@ -30,8 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schema.set_defaults(handler=_schema)
 
 
+def _register_sim_kinds() -> None:
+    # The scenario kind registers itself when the simulator's schema is imported; the config
+    # loader the runtime uses does not import the simulator (docs/ARCHITECTURE.md).
+    try:
+        import walkout.sim.scenario  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _check(args: argparse.Namespace) -> int:
     from walkout.config import ConfigError, load_config, missing_runtime_files
+
+    _register_sim_kinds()
 
     failed = False
     for path in args.files:
@@ -54,9 +65,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from walkout.config.loader import KINDS, _load_extra_kinds
+    from walkout.config.loader import KINDS
 
-    _load_extra_kinds()
+    _register_sim_kinds()
     model = KINDS.get(args.kind)
     if model is None:
         print(f"unknown kind '{args.kind}'; expected one of {sorted(KINDS)}", file=sys.stderr)

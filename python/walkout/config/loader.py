@@ -21,7 +21,9 @@ from walkout.config.store import Store
 from walkout.config.store_checks import check_store
 from walkout.config.yaml_source import YamlSource, read_yaml
 
-# kind -> model. The simulator registers ``scenario`` (walkout.sim) through register_kind.
+# kind -> model. Other rooms add theirs through register_kind when they are imported (the
+# simulator's ``scenario``, walkout.sim.scenario): the runtime's config never imports them, and
+# the CLI imports the simulator's side before it checks files (walkout.cli.config).
 KINDS: dict[str, type[BaseModel]] = {
     "store": Store,
     "edge": Edge,
@@ -33,14 +35,6 @@ KINDS: dict[str, type[BaseModel]] = {
 def register_kind(kind: str, model: type[BaseModel]) -> None:
     """Make ``kind`` loadable by :func:`load_config` and ``walkout config``."""
     KINDS[kind] = model
-
-
-def _load_extra_kinds() -> None:
-    # The scenario schema lives with the simulator; import it if that room is present.
-    try:
-        import walkout.sim.scenario  # noqa: F401
-    except ImportError:
-        pass
 
 
 def resolve(base_file: Path, path: Path) -> Path:
@@ -116,14 +110,11 @@ def _validate(source: YamlSource, expected_kind: str | None = None) -> BaseModel
         raise ConfigError([source.issue((), "expected a YAML mapping starting with 'kind:'")])
     kind = data.get("kind")
     if kind is None:
-        _load_extra_kinds()
         raise ConfigError([source.issue((), f"missing 'kind:'; expected one of {sorted(KINDS)}")])
     if expected_kind is not None and kind != expected_kind:
         raise ConfigError(
             [source.issue(("kind",), f"expected kind '{expected_kind}', got '{kind}'")]
         )
-    if kind not in KINDS:
-        _load_extra_kinds()
     model = KINDS.get(kind)
     if model is None:
         raise ConfigError(

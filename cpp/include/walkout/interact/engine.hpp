@@ -39,40 +39,47 @@
 
 namespace walkout::interact {
 
+// The defaults are the values the edge pipeline runs and the reach figures of
+// docs/rooms/interact.md were measured with, tuned on the simulator's oracle seeds 11-15 and
+// 31-45 (benchmarks/bench_interact_oracle.py): a wrist inside a shelf is hidden from most
+// cameras, so the hand is often an arm-model guess or unseen for most of a reach (hence
+// hand_lost_s 1 s and min_outside_s 0.5 s), and the true wrist goes only 7-12 cm past the
+// face (hence enter_depth 3 cm, exit_depth 0). Bound once as walkout._core.InteractEngineParams;
+// the Python face and the numpy twin read their defaults from it.
 struct EngineParams {
   // Effective depth behind a face (metres) at which a reach starts. Raising it ignores hands
   // hovering at the face and more pose noise but misses shallow grabs of front-row items;
   // lowering it catches those and lets noise start reaches (enter_depth - exit_depth should
   // stay above the hand's depth noise).
-  double enter_depth = 0.05;
+  double enter_depth = 0.03;
   // Effective depth below which the hand counts as out again. Must be below enter_depth; the
   // gap is the spatial hysteresis. Raising it (towards enter_depth) ends reaches sooner and
   // lets jitter split them (min_outside_s still merges short dips); lowering it holds reaches
   // open while the hand lingers at the face.
-  double exit_depth = 0.02;
+  double exit_depth = 0.0;
   // Seconds a hand must stay in before a reach counts. Raising it rejects brushes and noise
   // spikes but drops quick grabs; lowering it keeps quick grabs and lets spikes through.
-  double min_inside_s = 0.10;
+  double min_inside_s = 0.175;
   // Seconds a hand must stay out before its reach closes; a return sooner continues the same
   // reach. Raising it merges genuinely separate quick reaches and delays events; lowering
   // it splits one reach whose depth dips briefly (noise, occlusion of the wrist).
-  double min_outside_s = 0.20;
+  double min_outside_s = 0.5;
   // Seconds without a sample of a hand after which its open reach closes as lost (with
   // lost_confidence). Raising it bridges longer occlusions of the wrist but holds events
   // back; lowering it closes reaches early while the wrist is briefly unseen.
-  double hand_lost_s = 0.50;
+  double hand_lost_s = 1.0;
   // How far a hand wanders, metres per √second: the process noise of the per-hand filter that
   // smooths positions before the state machine (a random walk: variance hand_motion_std² · dt
   // per step, each sample weighed by its own sigma). Raising it follows fast hands sooner and
   // passes more noise through (a noisy arm-model position can start or split a reach);
   // lowering it averages noise away but lags a quick reach. 0 turns smoothing off.
-  double hand_motion_std = 0.0;
+  double hand_motion_std = 0.3;
   // Metres within which a reach of another track, at the same face and within hand_lost_s
   // in time, is the same hand seen through a duplicate or successor track (the tracker split
   // one person), and one of the same hand after that hand's reach closed as lost is the same
   // reach broken in two (the wrist hidden too long): the later one is dropped. Raising it also drops real reaches of two people
   // side by side at one face; lowering it lets track splits double-count. 0 turns it off.
-  double duplicate_radius = 0.0;
+  double duplicate_radius = 0.4;
   // Metres the track's floor point may stand behind a face's plane (on the shelf's side of it)
   // when a reach through that face starts. A hand goes through a face from in front of it;
   // a person beside a shelf's closed end (a cross aisle) holds their idle hand a few
@@ -80,7 +87,7 @@ struct EngineParams {
   // front plane: without this check, a reach. Raising it lets such hands start reaches;
   // lowering it (below the track's floor noise, ~0.1-0.2 m, behind a reacher's true stance
   // 0.3-0.4 m in front) drops real reaches. Infinity turns the check off.
-  double max_behind_face = std::numeric_limits<double>::infinity();
+  double max_behind_face = 0.25;
   // Confidence factor of a reach closed because its track or hand was lost mid-reach.
   double lost_confidence = 0.5;
   // Slot probabilities below this are left out of an event (the rest still sum to <= 1).
