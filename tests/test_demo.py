@@ -53,7 +53,7 @@ def _check_against_database(out: Path) -> dict:
 @pytest.mark.slow
 def test_demo_model_path_through_real_processes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    run_demo(DemoOptions(SMALL, out, minutes=0.5, progress=False))
+    run_demo(DemoOptions(SMALL, out, progress=False))
     summary = _check_against_database(out)
     assert summary["detections"] == "model"
     for box, b in summary["boxes"].items():

@@ -68,6 +68,7 @@ class DemoOptions:
     detections: Detections = "model"
     edge: Literal["live", "truth"] = "live"
     render: tuple[int, int] | None = None
+    fps: float | None = None
     model: Path | None = None
     port: int = 0
     settle_s: float = 15.0
@@ -118,6 +119,9 @@ def prepare_scenario(opts: DemoOptions, out: Path) -> Path:
     if opts.render is not None:
         data.setdefault("render", {})
         data["render"]["width"], data["render"]["height"] = opts.render
+    if opts.fps is not None:
+        data.setdefault("render", {})
+        data["render"]["fps"] = opts.fps
     start = scenario.start_time.astimezone(timezone.utc)
     today = datetime.now(timezone.utc).date() + timedelta(days=1)
     data["start_time"] = datetime.combine(today, start.timetz()).isoformat()
