@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -95,29 +96,8 @@ def table(cells: dict[tuple[str, int, str], dict], modes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=None)
-    parser.add_argument("--modes", nargs="+", default=["model", "oracle"],
-                        choices=("model", "oracle"))
-    parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.md")
-    args = parser.parse_args()
-    seeds = args.seeds or ([21] if args.quick else [21, 22, 23])
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    started = time.monotonic()
-    cells: dict[tuple[str, int, str], dict] = {}
-    with tempfile.TemporaryDirectory(prefix="walkout-accuracy-") as tmp:
-        for sc in args.scenarios:
-            for seed in seeds:
-                for mode in args.modes:
-                    t = time.monotonic()
-                    cells[(sc, seed, mode)] = cell(sc, seed, mode, args.quick, Path(tmp))
-                    print(f"{sc} seed {seed} {mode}: {receipts(cells[(sc, seed, mode)])} "
-                          f"({time.monotonic() - t:.0f} s)", file=sys.stderr, flush=True)
-    wall = time.monotonic() - started
-    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:])
+def write(args: argparse.Namespace, cells: dict[tuple[str, int, str], dict], command: str,
+          wall: float) -> None:
     text = f"""# Accuracy of the whole store, model vs oracle detections
 
 `{command.strip()}` — {wall / 60:.1f} min wall on this project's shared 2-core machine.
@@ -137,7 +117,35 @@ were tuned on seeds 11-15 and 31-45).
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(
         {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in cells.items()}, indent=1))
-    print(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--modes", nargs="+", default=["model", "oracle"],
+                        choices=("model", "oracle"))
+    parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.md")
+    args = parser.parse_args()
+    seeds = args.seeds or ([21] if args.quick else [21, 22, 23])
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    started = time.monotonic()
+    cells: dict[tuple[str, int, str], dict] = {}
+    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="walkout-accuracy-") as tmp:
+        # the runs' own logs (lost shoppers, review reasons) go to a file, not the screen
+        logging.basicConfig(filename=Path(tmp) / "accuracy.log", level=logging.INFO)
+        for sc in args.scenarios:
+            for seed in seeds:
+                for mode in args.modes:
+                    t = time.monotonic()
+                    cells[(sc, seed, mode)] = cell(sc, seed, mode, args.quick, Path(tmp))
+                    print(f"{sc} seed {seed} {mode}: {receipts(cells[(sc, seed, mode)])} "
+                          f"({time.monotonic() - t:.0f} s)", file=sys.stderr, flush=True)
+                    # written after every cell, so an interrupted matrix keeps what it did
+                    write(args, cells, command, time.monotonic() - started)
+    print(args.out.read_text())
     return 0
 
 
