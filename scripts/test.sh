@@ -5,7 +5,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k nms`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test
+bash scripts/setup.sh test report
 # trackeval's metadata asks for the GUI build of OpenCV, which would shadow the headless one:
 # install it alone; the parts of its dependencies it imports are in the test extra.
 .venv/bin/python -m pip install --quiet --no-deps 'trackeval>=1.3' 2> >(grep -v "is ignored" >&2)

@@ -121,18 +121,10 @@ def score_tracks(run: Any, cameras: list[str], messages: list[protocol.Message],
 def score_reaches(run: Any, messages: list[protocol.Message], track_person: dict[int, int],
                   slack_s: float | None = None) -> ReachScore:
     slack = round((slack_s if slack_s is not None else 1.0 / run.fps) * 1e9)
+    from walkout.demo.scoring import match_reaches
+
     truth = run.reaches()
     predicted = [m for m in messages if isinstance(m, protocol.Reach)]
-    used: set[int] = set()
-    pairs = []
-    for r in sorted(predicted, key=lambda m: m.start_ns):
-        person = track_person.get(r.track)
-        for i, t in enumerate(truth):
-            if i in used or person != t["person"] or r.shelf != t["shelf"] or r.hand != t["hand"]:
-                continue
-            if r.start_ns - slack <= t["end_ns"] and t["start_ns"] <= r.end_ns + slack:
-                used.add(i)
-                pairs.append((t, r))
-                break
+    pairs = match_reaches(truth, [(track_person.get(r.track), r) for r in predicted], slack)
     slot_ok = sum(1 for t, r in pairs if t["slot"] == r.slot)
     return ReachScore(len(predicted), len(truth), len(pairs), slot_ok, pairs)

@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="file cameras: playback speed (0 = as fast as possible)")
     parser.add_argument("--health-interval", type=float, default=5.0, metavar="S",
                         help="seconds between health messages")
+    parser.add_argument("--stats", type=Path, metavar="FILE.json",
+                        help="with --run: write the box's counters at the end (framesets, "
+                        "messages, per-camera frames, model images and seconds)")
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(handler=_run)
 
@@ -101,11 +104,12 @@ def _replay(args: argparse.Namespace) -> int:
         model, model_path = edge.config.model, edge.resolve(edge.config.model.path)
     sink, close = _sink(args, edge, box)
     stop = _stop_on_signals()
+    stats: dict[str, object] = {}
     try:
         result = replay_run(args.run, box=box, cameras=args.cameras, detections=args.detections,
                             emit=sink, model=model, model_path=model_path, keep_results=False,
                             stop=stop, speed=args.speed if args.speed > 0 else None,
-                            health_interval_s=args.health_interval)
+                            health_interval_s=args.health_interval, stats=stats)
     except ValueError as exc:
         raise StartError(str(exc)) from None
     finally:
@@ -115,6 +119,12 @@ def _replay(args: argparse.Namespace) -> int:
         counts[m.type] = counts.get(m.type, 0) + 1
     print("walkout edge: replayed " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())),
           flush=True)
+    if args.stats is not None:
+        import json
+
+        stats.update(box=box, detections=args.detections, framesets=counts.get("tracks", 0),
+                     messages=counts)
+        args.stats.write_text(json.dumps(stats, indent=1, default=str))
     return 0
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import time
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -120,3 +121,22 @@ class Every:
             self._next = max(self._next + self.interval, now)
             return True
         return False
+
+
+class TimedDetector:
+    """A detector that adds its images and wall seconds to ``stats`` (``model_images``,
+    ``model_s``): the model's cost per frame, for ``walkout edge --stats``."""
+
+    def __init__(self, detector: Callable[[Sequence[Any]], list[Any]],
+                 stats: dict[str, object]) -> None:
+        self.detector = detector
+        self.stats = stats
+        stats.setdefault("model_images", 0)
+        stats.setdefault("model_s", 0.0)
+
+    def __call__(self, frames: Sequence[Any]) -> list[Any]:
+        started = time.perf_counter()
+        out = self.detector(frames)
+        self.stats["model_s"] = float(self.stats["model_s"]) + time.perf_counter() - started  # type: ignore[arg-type]
+        self.stats["model_images"] = int(self.stats["model_images"]) + len(frames)  # type: ignore[call-overload]
+        return out

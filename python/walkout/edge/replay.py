@@ -11,6 +11,7 @@ frames are paired by :class:`walkout.sync.FrameSync` and go through the one
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ def replay_run(run_dir: Path | str, *, box: str | None = None,
                model: ModelSettings | None = None, model_path: Path | None = None,
                keep_results: bool = True, stop: threading.Event | None = None,
                speed: float | None = 1.0,
-               health_interval_s: float | None = None) -> ReplayResult:
+               health_interval_s: float | None = None,
+               stats: dict[str, object] | None = None) -> ReplayResult:
     """Replay a simulator run through the edge pipeline.
 
     box: the edge box whose cameras (in the run's store file) are replayed, and the ``src`` of
@@ -80,6 +82,8 @@ def replay_run(run_dir: Path | str, *, box: str | None = None,
         reads the files as fast as the pipeline takes them and sheds nothing).
     health_interval_s: also emit a ``health`` message (pipeline latency percentiles) every
         this many seconds of run time; None emits none.
+    stats: "model" only: filled with the cameras' health at the end and the model's images
+        and seconds (``walkout edge --stats``, read by ``walkout demo``).
     """
     from walkout.sim.run import Run
 
@@ -123,7 +127,7 @@ def replay_run(run_dir: Path | str, *, box: str | None = None,
         if model is None or model_path is None:
             raise ValueError("model: detections='model' needs the model settings and file "
                              "(the model section of an edge config)")
-        consume(_model_replay(run, chosen, model, model_path, stop, speed))
+        consume(_model_replay(run, chosen, model, model_path, stop, speed, stats))
     else:
         raise ValueError(f"detections: expected 'oracle' or 'model', got {detections!r}")
     for message in pipeline.finish():
@@ -132,13 +136,18 @@ def replay_run(run_dir: Path | str, *, box: str | None = None,
 
 
 def _model_replay(run: object, cameras: Sequence[str], model: ModelSettings, model_path: Path,
-                  stop: threading.Event, speed: float | None) -> object:
+                  stop: threading.Event, speed: float | None,
+                  stats: dict[str, object] | None = None) -> object:
     from walkout.edge.cameras import CameraOptions, CameraRig
     from walkout.edge.detector import Detector
     from walkout.edge.sources import LosslessSink
     from walkout.sync import FrameSync
 
     detector = Detector(model, model_path)
+    if stats is not None:
+        from walkout.edge.health import TimedDetector
+
+        detector = TimedDetector(detector, stats)  # type: ignore[assignment]
     width, height = run.image_size  # type: ignore[attr-defined]
     capacity = 8
     # Frames arrive with their recorded times; the latency budget (arrival clock) must not
@@ -155,3 +164,5 @@ def _model_replay(run: object, cameras: Sequence[str], model: ModelSettings, mod
     rig = CameraRig(options, sink)  # type: ignore[arg-type]
     with rig:
         yield from model_framesets(sync, detector, stop, rig=rig)  # type: ignore[misc]
+    if stats is not None:
+        stats["cameras"] = [dataclasses.asdict(h) for h in rig.health()]

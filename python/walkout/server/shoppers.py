@@ -370,6 +370,11 @@ class GlobalShoppers:
                 i += 1
         return out
 
+    def paths(self) -> dict[int, tuple[list[int], list[tuple[float, float]]]]:
+        """Every shopper's sampled floor path: id -> (times, (x, y) each), as kept at
+        ``sample_every_s`` (the store-wide tracks, scored by ``walkout demo``)."""
+        return {i: (list(s.samples_t), list(s.samples_xy)) for i, s in self._shoppers.items()}
+
     def position(self, root: int) -> tuple[float, float, int] | None:
         s = self._shoppers.get(root)
         return None if s is None else (s.x, s.y, s.last_ns)
