@@ -74,6 +74,20 @@ def _held_receipt(session: str) -> StoredReceipt:
                          issued_ns=None, published=False, draft=[line])
 
 
+def _retry(action: object, tries: int = 5) -> object:
+    """Run a find-and-act again if the page redrew the element in between (every 2 s)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for i in range(tries):
+        try:
+            return action()  # type: ignore[operator]
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.2)
+    return None
+
+
 @pytest.mark.slow
 def test_dashboard_confirms_a_review_and_shows_the_live_floor(tmp_path: Path,
                                                               browser: object) -> None:
@@ -100,10 +114,10 @@ def test_dashboard_confirms_a_review_and_shows_the_live_floor(tmp_path: Path,
         # The queue shows the held receipt with its doubt; one click confirms it.
         item = '.review-item[data-session="desk-1"]'
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, item))
-        text = chrome.find_element(By.CSS_SELECTOR, item).text  # type: ignore[attr-defined]
+        text = _retry(lambda: chrome.find_element(By.CSS_SELECTOR, item).text)  # type: ignore[attr-defined]
         assert "two shoppers reached S7/front/r0c0" in text and "acct-desk" in text
         player.start()
-        chrome.find_element(By.CSS_SELECTOR, item + " button.confirm").click()  # type: ignore[attr-defined]
+        _retry(lambda: chrome.find_element(By.CSS_SELECTOR, item + " button.confirm").click())  # type: ignore[attr-defined]
         wait_for(lambda: server.db.receipt("desk-1").status == "confirmed", 10,  # type: ignore[union-attr]
                  "the confirmation to reach the database")
         trail = server.outbox.trail("desk-1")
@@ -113,10 +127,10 @@ def test_dashboard_confirms_a_review_and_shows_the_live_floor(tmp_path: Path,
             By.CSS_SELECTOR, '#receipts tr[data-session="desk-1"][data-status="confirmed"]'))
 
         # The live floor: shoppers appear as dots, and the dots move.
-        def dots(d: object) -> list[tuple[str, str, str]]:
-            return [(c.get_attribute("data-session"), c.get_attribute("cx"),
-                     c.get_attribute("cy"))
-                    for c in d.find_elements(By.CSS_SELECTOR, "#floor circle.shopper")]  # type: ignore[attr-defined]
+        def dots(d: object) -> list[list[str]]:  # read in one go: the page redraws them
+            return d.execute_script(  # type: ignore[attr-defined, no-any-return]
+                "return [...document.querySelectorAll('#floor circle.shopper')].map("
+                "c => [c.dataset.session, c.getAttribute('cx'), c.getAttribute('cy')]);")
 
         long_wait = WebDriverWait(chrome, 60, poll_frequency=0.2)  # type: ignore[arg-type]
         first = long_wait.until(lambda d: dots(d) or None)

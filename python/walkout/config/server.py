@@ -55,7 +55,7 @@ class Token(StrictModel):
     )
     sha256: str | None = Field(
         None, pattern=r"^[0-9a-f]{64}$",
-        description="hex SHA-256 of the token (`walkout keys token NAME` prints it): the "
+        description="hex SHA-256 of the token (`walkout keys token NAME --role R --out FILE` prints it): the "
         "config then holds no secret",
     )
     file: Path | None = Field(

@@ -253,7 +253,8 @@ async function refresh() {
       api("/review"), api("/receipts"), api("/analytics"), api("/status")]);
     $("review-count").textContent = queue.length + " waiting";
     const list = $("review-list");
-    if (!list.contains(document.activeElement)) {  // not while a reviewer edits a quantity
+    const editing = document.activeElement && document.activeElement.tagName === "INPUT";
+    if (!(editing && list.contains(document.activeElement))) {  // not while one types a qty
       list.replaceChildren(...queue.map(reviewItem));
     }
     drawReceipts(receipts);
