@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,27 @@ def make_keys(folder: Path, sources: tuple[str, ...] = SOURCES + SIM_SOURCES) ->
     return folder
 
 
+TOKENS = {role: f"test-token-of-the-{role}-0123456789" for role in
+          ("viewer", "reviewer", "admin", "app")}
+"""one bearer token per role, as written into every test server config"""
+
+
+def auth_yaml(folder: Path) -> str:
+    """The ``auth:`` section of a test config: the admin's token from a file, the others by
+    their SHA-256 (both forms of the config)."""
+    from walkout.server.auth import token_digest
+
+    (folder / "admin.token").write_text(TOKENS["admin"] + "\n")
+    rows = [f"    - {{name: {role}-1, role: {role}, sha256: {token_digest(token)}}}"
+            for role, token in TOKENS.items() if role != "admin"]
+    rows.append(f"    - {{name: admin-1, role: admin, file: {folder / 'admin.token'}}}")
+    return "auth:\n  tokens:\n" + "\n".join(rows) + "\n"
+
+
 def write_server_config(folder: Path, keys: Path, settle_s: float = 3.0,
                         review_threshold: float = 0.8,
-                        sources: tuple[str, ...] = SOURCES + SIM_SOURCES) -> Path:
+                        sources: tuple[str, ...] = SOURCES + SIM_SOURCES,
+                        extra: str = "") -> Path:
     ingest, publish = free_port(), free_port()
     allowed = ", ".join(str(keys / f"{s}.key") for s in dict.fromkeys(sources))
     path = folder / "server.yaml"
@@ -105,8 +124,25 @@ def write_server_config(folder: Path, keys: Path, settle_s: float = 3.0,
         "http: {host: 127.0.0.1, port: 0}\n"
         "database: {path: store.db}\n"
         f"keys: {{secret: {keys / 'server.key_secret'}, allowed: [{allowed}]}}\n"
-        f"settle_window_s: {settle_s}\nreview_threshold: {review_threshold}\n")
+        f"settle_window_s: {settle_s}\nreview_threshold: {review_threshold}\n"
+        + auth_yaml(folder) + extra)
     return path
+
+
+def api_request(url: str, method: str = "GET", body: object = None,
+                token: str | None = TOKENS["admin"], timeout: float = 10) -> tuple[int, Any]:
+    """(status, decoded JSON or text) of one API call; errors are answers, not exceptions."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as reply:
+            status, raw, kind = reply.status, reply.read(), reply.headers.get_content_type()
+    except urllib.error.HTTPError as exc:
+        status, raw, kind = exc.code, exc.read(), exc.headers.get_content_type()
+    return status, (json.loads(raw) if kind == "application/json" else raw.decode())
 
 
 @dataclass
@@ -126,18 +162,15 @@ class ServerProcess:
         if self.log_file is not None:
             self.log_file.close()
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.http + path, timeout=10) as reply:
-            return json.loads(reply.read())
+    def get(self, path: str, token: str | None = TOKENS["admin"]) -> Any:
+        status, body = api_request(self.http + path, token=token)
+        if status != 200:
+            raise AssertionError(f"GET {path}: {status} {body}")
+        return body
 
-    def post(self, path: str, body: object) -> tuple[int, Any]:
-        req = urllib.request.Request(self.http + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
+    def post(self, path: str, body: object,
+             token: str | None = TOKENS["reviewer"]) -> tuple[int, Any]:
+        return api_request(self.http + path, "POST", body, token=token)
 
     def kill9(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)

@@ -36,6 +36,7 @@ import pytest
 from conftest import package_root
 from server_support import (
     REPO,
+    TOKENS,
     ServerProcess,
     make_keys,
     receipt_items,
@@ -68,6 +69,7 @@ class Outcome:
     sessions: dict[str, dict[str, Any]]
     server: ServerProcess
     edge: str
+    keys: Path
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,8 @@ def _serve(run: Path, edge: Literal["truth", "oracle"], folder: Path, keys: Path
                  f"a receipt for each of {sorted(truth)}")
         receipts = {r["account"]: r for r in server.get("/receipts")}
         outcome = Outcome(truth, receipts, server.get("/anomalies"),
-                          {s["account"]: s for s in server.get("/sessions")}, server, edge)
+                          {s["account"]: s for s in server.get("/sessions")}, server, edge,
+                          keys)
         # What every run must hold: nothing issued differs from the truth; nothing is held
         # for review without saying why; no account outside the truth got a receipt.
         assert set(receipts) == set(truth)
@@ -156,9 +159,14 @@ def _settle_over_http(o: Outcome, sessions: dict[str, str]) -> None:
     from walkout import protocol
 
     assert o.server.get(f"/sessions/{sessions['acct-gus']}/cart")["confidence"] < 0.8
+    from walkout.wire.keys import load_key_pair, load_secret_key, make_curve_client
+
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.subscribe(b"receipt")
+    # The receipt stream is CURVE like the inbound wire: any allowed key may subscribe.
+    make_curve_client(sub, load_secret_key(o.keys / "edge-a.key_secret"),
+                      load_key_pair(o.keys / "server.key").public)
     sub.connect(o.server.publish)
     time.sleep(0.5)  # a SUB socket misses what is published before it has joined
     try:
@@ -204,7 +212,8 @@ def _decide_reviews(o: Outcome, sessions: dict[str, str]) -> None:
     code, body = server.post("/no/such/route", {})
     assert code == 404 and "no route" in body["error"]
     raw = urllib.request.Request(server.http + f"/review/{hal}/correct", data=b"{not json",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {TOKENS['reviewer']}"})
     with pytest.raises(urllib.error.HTTPError) as bad:
         urllib.request.urlopen(raw, timeout=10)
     assert bad.value.code == 400  # the body is read before anything else
@@ -291,7 +300,9 @@ def test_group_on_one_scan_through_the_replay_and_report_commands(
         check_group_one_scan(o)
         env = dict(os.environ, PYTHONPATH=str(package_root()))
         shown = subprocess.run([sys.executable, "-m", "walkout", "report", "--url",
-                                o.server.http, "--json"], capture_output=True, text=True,
+                                o.server.http, "--json", "--token-file",
+                                str(o.server.log_path.parent / "admin.token")],
+                               capture_output=True, text=True,
                                env=env, timeout=60)
         assert shown.returncode == 0, shown.stderr
         live.update(json.loads(shown.stdout))

@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stats", type=Path, metavar="FILE.json",
                         help="with --run: write the box's counters at the end (framesets, "
                         "messages, per-camera frames, model images and seconds)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="live cameras: serve /metrics (Prometheus) and /health (JSON, with "
+                        "the onnxruntime provider) on 127.0.0.1:PORT")
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(handler=_run)
 
@@ -82,7 +85,8 @@ def _live(args: argparse.Namespace) -> int:
 
     options = SupervisorOptions(health_interval_s=args.health_interval, spool_dir=args.spool,
                                 endpoint=args.server,
-                                camera_speed=args.speed if args.speed > 0 else None)
+                                camera_speed=args.speed if args.speed > 0 else None,
+                                metrics_port=args.metrics_port)
     supervisor = EdgeSupervisor(args.config, options)
     stop = _stop_on_signals()
     print(f"walkout edge ready: box {supervisor.edge.config.box}", flush=True)

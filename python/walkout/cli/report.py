@@ -16,15 +16,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--url", help="a running server's HTTP API, e.g. http://127.0.0.1:8080")
     source.add_argument("--config", type=Path, metavar="SERVER.yaml",
                         help="read the server's database directly (the server may be stopped)")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="with --url: a file holding a bearer token of the API (viewer "
+                        "or above); default: the WALKOUT_TOKEN environment variable")
     parser.add_argument("--json", action="store_true", help="print the JSON as served")
     parser.set_defaults(handler=_run)
 
 
-def _fetch(url: str) -> dict[str, Any]:
-    from urllib.request import urlopen
+def _fetch(url: str, token: str | None) -> dict[str, Any]:
+    from urllib.request import Request, urlopen
 
-    with urlopen(url.rstrip("/") + "/analytics", timeout=30) as reply:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urlopen(Request(url.rstrip("/") + "/analytics", headers=headers), timeout=30) as reply:
         return json.loads(reply.read())  # type: ignore[no-any-return]
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    import os
+
+    if args.token_file is not None:
+        return str(args.token_file.read_text().strip())
+    return os.environ.get("WALKOUT_TOKEN")
 
 
 def _from_database(path: Path) -> dict[str, Any]:
@@ -51,7 +63,7 @@ def _money(cents: float | None, currency: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    data = _fetch(args.url) if args.url else _from_database(args.config)
+    data = _fetch(args.url, _token(args)) if args.url else _from_database(args.config)
     if args.json:
         print(json.dumps(data, indent=1))
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -37,6 +38,10 @@ def check_port(port: int) -> None:
 def write_server_config(folder: Path, store: Path, keys: Path, sources: list[str],
                         port: int, settle_s: float) -> Path:
     allowed = "\n".join(f"    - {keys / f'{s}.key'}" for s in sources)
+    # The HTTP API answers only bearer tokens: the demo reads /status as an admin of its own.
+    token_file = folder / TOKEN_FILE
+    token_file.write_text(secrets.token_urlsafe(32) + "\n")
+    token_file.chmod(0o600)
     path = folder / "server.yaml"
     path.write_text(
         "# Written by `walkout demo` for this run.\n"
@@ -49,6 +54,7 @@ def write_server_config(folder: Path, store: Path, keys: Path, sources: list[str
         f"keys:\n  secret: {keys / 'server.key_secret'}\n  allowed:\n{allowed}\n"
         f"settle_window_s: {settle_s}\n"
         "review_threshold: 0.8\n"
+        f"auth:\n  tokens:\n    - {{name: demo, role: admin, file: {token_file}}}\n"
     )
     return path
 
@@ -122,6 +128,9 @@ def stop(child: Child, timeout_s: float = 20.0) -> int | None:
     return child.process.returncode
 
 
+TOKEN_FILE = "demo.token"
+"""the admin token the demo writes beside its server config"""
+
 _READY = re.compile(r"walkout server ready: ingest (\S+) publish (\S+) http (\S+)")
 
 
@@ -130,10 +139,13 @@ class ServerProcess:
     child: Child
     ingest: str
     http: str
+    token: str = ""
     receipts_seen: list[dict[str, Any]] = field(default_factory=list)
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.http + path, timeout=10) as reply:
+        request = urllib.request.Request(self.http + path,
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
             return json.loads(reply.read())
 
 
@@ -146,7 +158,8 @@ def start_server(config: Path, logs: Path, settle_s: float, max_lag_s: float,
     while time.monotonic() < deadline:
         found = _READY.search(child.log.read_text(errors="replace"))
         if found:
-            return ServerProcess(child, found.group(1), found.group(3))
+            return ServerProcess(child, found.group(1), found.group(3),
+                                 token=(config.parent / TOKEN_FILE).read_text().strip())
         if not child.alive():
             raise DemoError(f"walkout server exited with code {child.process.returncode} "
                             f"before it was ready (config {config}, log {child.log}):\n    "

@@ -58,6 +58,8 @@ class SupervisorOptions:
     spool_dir: override of the config's ``spool.dir`` (tests, a read-only config volume).
     endpoint: override of the config's ``server.endpoint``.
     camera_speed: file cameras only: playback speed (1.0 real time, None as fast as possible).
+    metrics_port: serve ``/metrics`` and ``/health`` on 127.0.0.1 at this port while running
+        (0 = any free port; None = not at all). See :mod:`walkout.edge.metrics`.
     """
 
     health_interval_s: float = 5.0
@@ -66,6 +68,7 @@ class SupervisorOptions:
     spool_dir: Path | None = None
     endpoint: str | None = None
     camera_speed: float | None = 1.0
+    metrics_port: int | None = None
 
 
 def load_for_start(config_path: Path | str) -> LoadedEdge:
@@ -151,6 +154,10 @@ class EdgeSupervisor:
         self.publisher = Publisher(self.sink, self.options.event_backlog)
         self.latency = LatencyWindow()
         self.framesets = 0
+        from walkout.edge.metrics import EdgeMetrics
+
+        self.metrics = EdgeMetrics(config.box, self.detector.info.provider, model_path.name)
+        self.metrics_server: Any = None
         self._open_capture = open_capture
 
     def _open_sender(self) -> MessageSink:
@@ -207,15 +214,21 @@ class EdgeSupervisor:
         health_due = Every(self.options.health_interval_s)
         log.info("edge box %s: %d cameras, sending to %s", config.box, len(config.cameras),
                  self.options.endpoint or config.server.endpoint)
+        if self.options.metrics_port is not None:
+            from walkout.edge.metrics import MetricsServer
+
+            self.metrics_server = MetricsServer(self.metrics, self.options.metrics_port)
+            log.info("metrics on %s/metrics", self.metrics_server.url)
         try:
             with rig:
-                for frameset in model_framesets(sync, self.detector, stop, rig=rig,
-                                                yield_idle=True):
+                for frameset in model_framesets(sync, self.metrics.timed(self.detector), stop,
+                                                rig=rig, yield_idle=True):  # type: ignore[arg-type]
                     if frameset is not None:  # None: no frameset for a while (cameras down)
                         started = time.perf_counter()
                         result = self.pipeline.step(*frameset)
                         self.publisher.publish(result.messages)
                         self.latency.add(time.perf_counter() - started)
+                        self.metrics.observe_frameset(result.stage_s, result.latency_s)
                         self.framesets += 1
                     if health_due.due(time.monotonic()):
                         self._send_health(rig, states)
@@ -233,6 +246,9 @@ class EdgeSupervisor:
         reports = rig.report()
         states.update(reports)
         spool = self.sink.health_fields() if hasattr(self.sink, "health_fields") else None
+        stats = self.sink.stats() if hasattr(self.sink, "stats") else None
+        self.metrics.observe_health(reports, vars(stats) if stats is not None else spool,
+                                    self.publisher.dropped)
         self.publisher.publish([health_message(self.edge.config.box, time.time_ns(), reports,
                                                self.latency, chrony_offset_ns(), spool)])
 
@@ -245,3 +261,6 @@ class EdgeSupervisor:
                             "stays in the spool for the next start", self.options.flush_timeout_s)
             self.sink.close()  # type: ignore[attr-defined]
             self._own_sink = False
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None

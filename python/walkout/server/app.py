@@ -7,11 +7,15 @@ Threads:
 - the core thread reads what was stored (:meth:`StoreCore.pump`), advances time
   (:meth:`StoreCore.tick`) at least every ``tick_s``, and publishes every receipt that is
   issued but not yet published (ZeroMQ PUB, topic ``receipt``);
-- the HTTP API (``http_api.py``).
+- the HTTP API and dashboard (``http_api.py``), behind bearer tokens (``auth.py``);
+- the webhook worker (``webhook.py``), when ``webhook`` is configured.
 
-The core is used under one lock, so the API sees a consistent state. After a crash the server
-starts by replaying every stored event through the core, then publishes whatever was issued
-but not marked published (receivers of receipts de-duplicate by ``session``).
+Billing a receipt (issued, or confirmed / corrected by a person) gives it its next version in
+the outbox and marks it published in one transaction (``outbox.py``); then it goes out on the
+CURVE-encrypted ZeroMQ PUB socket (topic ``receipt``) and the webhook worker delivers the
+outbox row. The core is used under one lock, so the API sees a consistent state. After a
+crash the server starts by replaying every stored event through the core, then bills
+whatever was decided but not published, and the worker delivers every undelivered version.
 """
 
 from __future__ import annotations
@@ -26,13 +30,18 @@ import zmq
 from walkout import protocol
 from walkout.config.loader import LoadedServer
 from walkout.server.analytics import analytics
+from walkout.server.auth import TokenTable
 from walkout.server.cart import CartRules
 from walkout.server.core import CoreSettings, StoreCore, line_json
 from walkout.server.db import SqliteServerStore, StoredReceipt
-from walkout.server.http_api import HttpApi
+from walkout.server.floor import layout, shoppers_now
+from walkout.server.http_api import HttpApi, tls_context
+from walkout.server.outbox import Outbox
 from walkout.server.planogram import Planogram
 from walkout.server.receipts import corrected_lines
+from walkout.server.review import ReviewDesk
 from walkout.server.shoppers import ShopperParams
+from walkout.server.webhook import WebhookWorker, read_secret
 
 log = logging.getLogger("walkout.server")
 
@@ -74,22 +83,42 @@ class StoreServer:
         self.core = StoreCore(self.planogram, self.db, self.settings, rules or CartRules(),
                               shopper_params or ShopperParams())
         self.tick_s = tick_s
+        self.tokens = TokenTable.from_config(cfg.auth, loaded.resolve)
+        if not len(self.tokens):
+            log.warning("auth.tokens is empty: every HTTP API request will be refused (401)")
+        self.outbox = Outbox(self.db)
+        self.review = ReviewDesk(self.db, self.outbox, cfg.review.deadline_s)
+        self.layout = layout(loaded.store.config)
+        self.webhook: WebhookWorker | None = None
+        if cfg.webhook is not None:
+            self.webhook = WebhookWorker(self.outbox, cfg.webhook,
+                                         read_secret(loaded.resolve(cfg.webhook.secret_file)))
+        self._tls = (tls_context(loaded.resolve(cfg.http.tls.cert),
+                                 loaded.resolve(cfg.http.tls.key)) if cfg.http.tls else None)
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._ctx = zmq.Context()
+        self._pub_ctx = zmq.Context()  # its own ZAP handler: subscribers' keys, not sources'
+        self._pub_auth: Any = None
+        self._pub_gate: Any = None
+        self._steps = 0
+        self._step_s = 0.0
+        self._next_escalation = 0.0
         self._receiver: Any = None
         self._pub: zmq.Socket | None = None
         self._http: HttpApi | None = None
         self._thread: threading.Thread | None = None
         self._http_port = cfg.http.port if http_port is None else http_port
-        self._pub_seq = sum(1 for r in self.db.receipts() if r.published)
+        box = self.outbox.counts()
+        self._pub_seq = box["pending"] + box["delivered"]  # versions billed so far
         self.published = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> StoreServer:
         from walkout.wire import Receiver, load_allowed_keys, load_secret_key
+        from walkout.wire.keys import make_curve_server, start_key_gate
 
         cfg = self.loaded.config
         t = time.perf_counter()
@@ -101,14 +130,21 @@ class StoreServer:
                      time.perf_counter() - t, len(self.core.sessions), len(self.db.receipts()))
         secret = load_secret_key(self.loaded.resolve(cfg.keys.secret))
         allowed = load_allowed_keys(self.loaded.resolve(p) for p in cfg.keys.allowed)
-        self._pub = self._ctx.socket(zmq.PUB)
+        subscribers = load_allowed_keys(self.loaded.resolve(p) for p in
+                                        (cfg.publish.subscribers or cfg.keys.allowed))
+        self._pub_auth, self._pub_gate = start_key_gate(self._pub_ctx, subscribers,
+                                                        cfg.publish.endpoint)
+        self._pub = self._pub_ctx.socket(zmq.PUB)
         self._pub.linger = 1000
+        make_curve_server(self._pub, secret)
         self._pub.bind(cfg.publish.endpoint)
         self._receiver = Receiver(cfg.ingest.endpoint, self.db, secret_key=secret,
                                   allowed_keys=allowed, server_id="server",
                                   on_batch=lambda n: self._wake.set(), context=self._ctx)
         self._receiver.start()
-        self._http = HttpApi(self, cfg.http.host, self._http_port).start()
+        self._http = HttpApi(self, cfg.http.host, self._http_port, self._tls).start()
+        if self.webhook is not None:
+            self.webhook.start()
         self._thread = threading.Thread(target=self._run, name="walkout-core", daemon=True)
         self._thread.start()
         return self
@@ -118,14 +154,23 @@ class StoreServer:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.webhook is not None and self._thread is not None:
+            self.webhook.stop()
         if self._http is not None:
             self._http.stop()
         if self._receiver is not None:
             self._receiver.close()
         if self._pub is not None:
             self._pub.close()
+        if self._pub_auth is not None:
+            self._pub_auth.stop()
         self._ctx.term()
+        self._pub_ctx.term()
         self.db.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     @property
     def ingest_endpoint(self) -> str:
@@ -139,17 +184,25 @@ class StoreServer:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self._http.host}:{self._http.port}" if self._http else ""
+        if self._http is None:
+            return ""
+        return f"{self._http.scheme}://{self._http.host}:{self._http.port}"
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.tick_s)
             self._wake.clear()
             try:
+                started = time.perf_counter()
                 with self._lock:
                     self.core.pump()
                     self.core.tick()
+                self._steps += 1
+                self._step_s += time.perf_counter() - started
                 self._publish_pending()
+                if time.monotonic() >= self._next_escalation:
+                    self._next_escalation = time.monotonic() + 1.0
+                    self.review.escalate_overdue(time.time_ns())
             except Exception:  # a bad event must not stop the store: log it and go on
                 log.exception("server core step failed")
                 time.sleep(self.tick_s)
@@ -157,6 +210,9 @@ class StoreServer:
     def _publish_pending(self) -> None:
         assert self._pub is not None
         for receipt in self.db.unpublished():
+            version = self.outbox.bill(receipt, self._delivery_body(receipt), time.time_ns())
+            if version is None:
+                continue
             self._pub_seq += 1
             message = protocol.Receipt(
                 src="server", seq=self._pub_seq, t_ns=receipt.issued_ns or time.time_ns(),
@@ -167,8 +223,17 @@ class StoreServer:
                 currency=self.planogram.currency, total_cents=receipt.total_cents,
                 confidence=receipt.confidence)
             self._pub.send_multipart(protocol.to_frames(message))
-            self.db.mark_published(receipt.session)
             self.published += 1
+            if self.webhook is not None:
+                self.webhook.wake()
+
+    def _delivery_body(self, receipt: StoredReceipt) -> dict[str, Any]:
+        """What the shopper app's backend receives (the outbox adds ``version``)."""
+        return {"receipt": receipt.session, "account": receipt.account,
+                "status": receipt.status, "lines": receipt.lines,
+                "total_cents": receipt.total_cents, "currency": self.planogram.currency,
+                "confidence": receipt.confidence, "entry_ns": receipt.entry_ns,
+                "exit_ns": receipt.exit_ns, "issued_ns": receipt.issued_ns}
 
     # --- what the API calls --------------------------------------------------------------------
 
@@ -178,6 +243,8 @@ class StoreServer:
         out["receipts"] = {s: len(self.db.receipts(s))
                            for s in ("issued", "review", "confirmed", "corrected")}
         out["published"] = self.published
+        out["delivery"] = {**self.outbox.counts(), "webhook": self.webhook is not None,
+                           "failures": self.webhook.failures if self.webhook else 0}
         if self._receiver is not None:
             stats = self._receiver.stats
             out["wire"] = {k: v for k, v in vars(stats).items() if not k.startswith("_")}
@@ -190,24 +257,46 @@ class StoreServer:
                 "total_cents": draft.total_cents, "confidence": draft.confidence,
                 "reasons": list(draft.reasons)}
 
-    def confirm(self, session: str) -> StoredReceipt:
+    def receipt_json(self, receipt: StoredReceipt) -> dict[str, Any]:
+        """A receipt as the API shows it: its row, the currency and its latest version."""
+        return {**receipt.as_json(), "currency": self.planogram.currency,
+                "version": self.outbox.latest_version(receipt.session)}
+
+    def confirm(self, session: str, actor: str = "api", note: str = "") -> StoredReceipt:
         receipt = self.db.receipt(session)
         if receipt is None:
             raise KeyError(session)
-        out = self.db.decide_review(session, "confirmed", receipt.lines, receipt.total_cents,
-                                    time.time_ns())
+        out = self.review.decide(session, "confirmed", receipt.lines, receipt.total_cents,
+                                 actor, time.time_ns(), note)
         self._wake.set()
         return out
 
-    def correct(self, session: str, lines: list[dict[str, object]]) -> StoredReceipt:
+    def correct(self, session: str, lines: list[dict[str, object]], actor: str = "api",
+                note: str = "") -> StoredReceipt:
         if self.db.receipt(session) is None:
             raise KeyError(session)
         fixed = corrected_lines(lines, self.planogram)
         rows = [line_json(x) for x in fixed]
-        out = self.db.decide_review(session, "corrected", rows,
-                                    sum(x.amount_cents for x in fixed), time.time_ns())
+        out = self.review.decide(session, "corrected", rows,
+                                 sum(x.amount_cents for x in fixed), actor, time.time_ns(), note)
         self._wake.set()
         return out
+
+    def dispute(self, session: str, reason: str, actor: str) -> StoredReceipt:
+        return self.review.dispute(session, reason, actor, time.time_ns())
+
+    def floor(self) -> dict[str, Any]:
+        with self._lock:
+            return shoppers_now(self.core)
+
+    def receiver_stats(self) -> Any:
+        return None if self._receiver is None else self._receiver.stats
+
+    def refused_keys(self) -> int:
+        return 0 if self._receiver is None else int(self._receiver.refused_keys)
+
+    def step_stats(self) -> tuple[int, float]:
+        return self._steps, self._step_s
 
     def analytics(self) -> dict[str, Any]:
         with self._lock:

@@ -14,8 +14,10 @@ The class is also the :class:`walkout.wire.store.MessageStore` the wire receiver
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -310,6 +312,22 @@ class SqliteServerStore:
             row = self._db.execute("SELECT cursor, state FROM snapshots WHERE version = ? "
                                    "ORDER BY cursor DESC LIMIT 1", (version,)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    # --- the operations tables (outbox, audit trail: walkout.server.outbox) ------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection under this store's lock, inside one ``BEGIN IMMEDIATE`` transaction
+        committed when the block ends (rolled back if it raises): for tables of other modules
+        that must change together with a receipt (the outbox and the audit trail)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
