@@ -54,14 +54,20 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def read_token_file(path: Path) -> str:
+def read_secret_file(path: Path, what: str) -> bytes:
+    """A secret kept in its own file (API token, webhook key), stripped; ``what`` names it
+    in the error. Shorter than 16 bytes is refused: too easy to guess."""
     try:
-        token = path.read_text().strip()
+        secret = path.read_bytes().strip()
     except OSError as exc:
-        raise ValueError(f"auth token file {path}: cannot read ({exc.strerror})") from None
-    if len(token) < 16:
-        raise ValueError(f"auth token file {path}: expected a token of at least 16 characters")
-    return token
+        raise ValueError(f"{what} {path}: cannot read ({exc.strerror})") from None
+    if len(secret) < 16:
+        raise ValueError(f"{what} {path}: expected a secret of at least 16 bytes")
+    return secret
+
+
+def read_token_file(path: Path) -> str:
+    return read_secret_file(path, "auth token file").decode()
 
 
 class TokenTable:

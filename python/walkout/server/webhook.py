@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from walkout.config.server import Webhook
+from walkout.server.auth import read_secret_file
 from walkout.server.outbox import Outbox, OutboxRow
 
 log = logging.getLogger("walkout.server.webhook")
@@ -51,13 +52,7 @@ def verify_signature(secret: bytes, header: str, body: bytes, now_s: float,
 
 
 def read_secret(path: Path) -> bytes:
-    try:
-        secret = path.read_bytes().strip()
-    except OSError as exc:
-        raise ValueError(f"webhook.secret_file {path}: cannot read ({exc.strerror})") from None
-    if len(secret) < 16:
-        raise ValueError(f"webhook.secret_file {path}: expected at least 16 bytes of secret")
-    return secret
+    return read_secret_file(path, "webhook.secret_file")
 
 
 def backoff_s(failures: int, initial_s: float, max_s: float) -> float:
